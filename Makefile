@@ -1,0 +1,43 @@
+# deecho: the two commands a fresh machine needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SAMPLE := samples/speech_echo.wav
+# Debian tools the tests and benchmarks use to make and check signals.
+DEBIAN_TOOLS := espeak-ng sox lua5.4 tmux
+
+.PHONY: run test lint system-deps bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,cluster]'
+	touch $(STAMP)
+
+# Installs the Debian tools when missing (CI runs as root; elsewhere it asks for sudo).
+system-deps:
+	@missing=""; for tool in espeak-ng sox lua5.4 tmux; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEBIAN_TOOLS) >/dev/null; \
+	fi
+
+run: $(STAMP)
+	$(BIN)/deecho process $(SAMPLE) -o samples/out/speech_echo.no_echo.wav --echo-output samples/out/speech_echo.echo.wav --force --summary
+
+test: $(STAMP) system-deps lint
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: $(STAMP) system-deps
+	$(BIN)/python -m bench.engine
+
+clean:
+	rm -rf $(VENV) samples/out bench/out .pytest_cache .mypy_cache .ruff_cache

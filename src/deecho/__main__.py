@@ -1,0 +1,5 @@
+import sys
+
+from deecho.cli import main
+
+sys.exit(main())
