@@ -6,12 +6,13 @@
     │   ├── AudioMissingError        66  the input does not exist or cannot be read
     │   └── AudioDecodeError         65  empty, truncated, corrupt or unsupported audio
     ├── OutputError                  73  the output cannot be created (exists, no permission…)
-    └── BackendError                 69  a backend failed to do the job
-        ├── AuthenticationError      77  missing or wrong API key
-        ├── InsufficientCreditsError 69  the vendor wants more credits (HTTP 402)
-        ├── RateLimitedError         75  HTTP 429; carries retry_after_s
-        ├── TaskFailedError          69  the task ended FAILED or ERROR
-        └── TaskTimeoutError         75  the task did not finish in time
+    ├── BackendError                 69  a backend failed to do the job
+    │   ├── AuthenticationError      77  missing or wrong API key
+    │   ├── InsufficientCreditsError 69  the vendor wants more credits (HTTP 402)
+    │   ├── RateLimitedError         75  HTTP 429; carries retry_after_s
+    │   ├── TaskFailedError          69  the task ended FAILED or ERROR
+    │   └── TaskTimeoutError         75  the task did not finish in time
+    └── CancelledError               130 the job was cancelled; nothing was written
 
 Exit codes follow BSD sysexits so scripts and DAW plugins can tell causes apart.
 Every message is one line that says what happened and what to do.
@@ -25,6 +26,7 @@ __all__ = [
     "AudioMissingError",
     "AuthenticationError",
     "BackendError",
+    "CancelledError",
     "DeechoError",
     "InsufficientCreditsError",
     "OutputError",
@@ -124,3 +126,9 @@ class TaskTimeoutError(BackendError):
     """The task did not finish before the deadline."""
 
     exit_code = EX_TEMPFAIL
+
+
+class CancelledError(DeechoError):
+    """The user (or a caller) cancelled the job; nothing was written."""
+
+    exit_code = 130

@@ -62,6 +62,8 @@ class AudioReader(Protocol):
     """A sequential reader of (channels, n) float32 blocks."""
 
     info: AudioInfo
+    #: Whether info.frames is exact (a header count) or an estimate (a container's duration).
+    frames_exact: bool
 
     def seek(self, frame: int) -> None: ...
 
@@ -71,6 +73,8 @@ class AudioReader(Protocol):
 
 
 class _SoundFileReader:
+    frames_exact = True
+
     def __init__(self, path: Path) -> None:
         self._file = sf.SoundFile(str(path))
         self.info = AudioInfo(
@@ -86,7 +90,13 @@ class _SoundFileReader:
         self._file.seek(frame)
 
     def read(self, frames: int) -> np.ndarray:
-        block = self._file.read(frames, dtype="float32", always_2d=True)
+        try:
+            block = self._file.read(frames, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            name = self.info.path.name
+            raise AudioDecodeError(
+                f"{name}: the audio is damaged ({exc}); export it again"
+            ) from exc
         return np.ascontiguousarray(block.T)
 
     def close(self) -> None:
@@ -99,6 +109,8 @@ class _PyAVReader:
     Seeking by re-decoding is exact to the sample, which container seeks are
     not, and AAC decodes at hundreds of times real time.
     """
+
+    frames_exact = False
 
     def __init__(self, path: Path) -> None:
         import av  # imported here: most files never need FFmpeg
@@ -289,8 +301,7 @@ def iter_blocks(
             raise AudioDecodeError(f"{name}: the audio holds NaN or infinite samples")
         position += block.shape[1]
         yield block
-    exact_length_known = isinstance(reader, _SoundFileReader)
-    if exact_length_known and position < min(stop if stop is not None else promised, promised):
+    if reader.frames_exact and position < min(stop if stop is not None else promised, promised):
         ended_s = position / reader.info.sample_rate
         raise AudioDecodeError(
             f"{reader.info.path.name}: the audio ends early at {ended_s:.2f} s;"

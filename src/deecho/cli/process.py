@@ -1,0 +1,195 @@
+"""`deecho process`: remove echo from one file; the contract scripts and DAW plugins use.
+
+stdout carries the result only (the output path, or one JSON object with
+--json); progress goes to stderr, and only as a bar on a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from deecho.errors import UsageError
+
+if TYPE_CHECKING:
+    from deecho.pipeline import ProcessResult
+
+_EPILOG = """\
+exit status: 0 ok, 64 bad usage, 65 bad audio data, 66 input missing or unreadable,
+69 backend failed, 73 cannot create output, 70 internal error.
+The input is never written; outputs appear atomically or not at all."""
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "process",
+        help="remove echo and reverb from one audio file",
+        description="Remove echo and reverb from one audio file and write the cleaned audio.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("input", type=Path, metavar="INPUT", help="audio file to clean")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="cleaned audio (default: INPUT_STEM.no_echo.wav beside it)",
+    )
+    parser.add_argument(
+        "--echo-output",
+        type=Path,
+        metavar="PATH",
+        help="also write what was removed (input − output)",
+    )
+    trim = parser.add_argument_group("prep")
+    trim.add_argument("--start", metavar="T", help="start of the range to keep (s or hh:mm:ss.mmm)")
+    trim.add_argument("--end", metavar="T", help="end of the range to keep (s or hh:mm:ss.mmm)")
+    trim.add_argument(
+        "--trim-silence",
+        type=float,
+        metavar="DBFS",
+        help="cut leading and trailing audio quieter than this level, e.g. -50",
+    )
+    level = trim.add_mutually_exclusive_group()
+    level.add_argument("--normalize-peak", type=float, metavar="DBFS", help="peak level, e.g. -1")
+    level.add_argument(
+        "--normalize-lufs", type=float, metavar="LUFS", help="integrated loudness, e.g. -16"
+    )
+    parser.add_argument(
+        "--strength", type=float, default=None, metavar="X", help="0..1, how much to remove (1)"
+    )
+    parser.add_argument(
+        "--backend",
+        default=None,
+        metavar="NAME",
+        help="local (default), musicgpt, or a deecho server URL",
+    )
+    parser.add_argument(
+        "--bit-depth",
+        choices=("16", "24", "float"),
+        default="float",
+        help="sample format of WAV/FLAC outputs (default float: never clips)",
+    )
+    parser.add_argument("--force", action="store_true", help="replace existing outputs")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument("--summary", action="store_true", help="print a readable report on stderr")
+    parser.set_defaults(handler=run)
+
+
+def _seconds(value: str | None, flag: str) -> float | None:
+    from deecho.audio.prep import parse_time
+
+    if value is None:
+        return None
+    try:
+        return parse_time(value)
+    except UsageError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
+
+
+def _progress_bar() -> Any:
+    """A one-line bar on stderr when it is a terminal; nothing otherwise."""
+    if not sys.stderr.isatty():
+        return None
+    last = [-1]
+
+    def show(fraction: float, stage: str) -> None:
+        percent = int(fraction * 100)
+        if percent == last[0]:
+            return
+        last[0] = percent
+        filled = percent * 30 // 100
+        sys.stderr.write(f"\r{stage:<14} [{'#' * filled}{'.' * (30 - filled)}] {percent:3d}%")
+        if fraction >= 1.0:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def _summary(result: ProcessResult) -> str:
+    data = result.to_dict()
+    lines = [
+        f"input        {data['input']}",
+        f"no_echo      {data['output']}",
+    ]
+    if data["echo_output"]:
+        lines.append(f"echo         {data['echo_output']}")
+    lines += [
+        f"audio        {data['duration_s']:.2f} s, {data['sample_rate']} Hz, {data['channels']} ch",
+        f"backend      {data['backend']}",
+    ]
+    echoes = data["echoes"] or []
+    if echoes:
+        for echo in echoes:
+            where = "all channels" if echo.get("channel") is None else f"channel {echo['channel']}"
+            feedback = echo.get("feedback") or 0.0
+            lines.append(
+                f"echo found   {echo['delay_ms']:.1f} ms, gain {echo['gain']:.2f}"
+                + (f", feedback {feedback:.2f}" if feedback else "")
+                + f" ({where})"
+            )
+    else:
+        lines.append("echo found   none")
+
+    def rt60(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.2f} s"
+
+    lines.append(f"RT60         {rt60(data['rt60_before_s'])} -> {rt60(data['rt60_after_s'])}")
+    speed = data["duration_s"] / max(data["seconds"], 1e-9)
+    lines.append(f"took         {data['seconds']:.2f} s ({speed:.0f}x real time)")
+    if data["clipped_samples"]:
+        lines.append(
+            f"warning      {data['clipped_samples']} samples clipped; use --bit-depth float"
+        )
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from deecho.audio.prep import PrepOptions
+    from deecho.config import load_settings
+    from deecho.pipeline import ProcessRequest, process_file
+
+    settings = load_settings()
+    prep = PrepOptions(
+        start_s=_seconds(args.start, "--start"),
+        end_s=_seconds(args.end, "--end"),
+        trim_silence_dbfs=args.trim_silence,
+        normalize_peak_dbfs=args.normalize_peak,
+        normalize_lufs=args.normalize_lufs,
+    )
+    request = ProcessRequest(
+        input=args.input,
+        output=args.output,
+        echo_output=args.echo_output,
+        prep=prep,
+        strength=settings.engine.strength if args.strength is None else args.strength,
+        overwrite=args.force,
+        bit_depth=args.bit_depth,
+    )
+    backend_name = args.backend or "local"
+    progress = _progress_bar()
+    if backend_name == "local":
+        result = process_file(request, progress=progress)
+    else:
+        from deecho.backends import get_backend
+        from deecho.backends.remote import process_remote
+
+        backend = get_backend(backend_name, settings)
+        result = process_remote(request, backend, progress=progress)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        print(result.output)
+    if args.summary:
+        print(_summary(result), file=sys.stderr)
+    if result.clipped_samples and not args.summary:
+        print(
+            f"deecho: warning: {result.clipped_samples} samples clipped in the output;"
+            " use --bit-depth float",
+            file=sys.stderr,
+        )
+    return 0

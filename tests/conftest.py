@@ -1,0 +1,49 @@
+"""Fixtures shared by the whole suite: generated audio on disk, the CLI's path."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "samples"
+
+
+def deecho_command() -> list[str]:
+    """The installed console script when present, else `python -m deecho`."""
+    script = Path(sys.executable).with_name("deecho")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("deecho")
+    return [found] if found else [sys.executable, "-m", "deecho"]
+
+
+def tone_burst_signal(rate: int, seconds: float, channels: int = 1, seed: int = 0) -> np.ndarray:
+    """Speech-like test audio: harmonic bursts with random pitch, gaps and noise onsets."""
+    rng = np.random.default_rng(seed)
+    frames = int(rate * seconds)
+    out = np.zeros((channels, frames), dtype=np.float64)
+    t = np.arange(frames) / rate
+    position = 0.05
+    while position < seconds - 0.3:
+        length = rng.uniform(0.08, 0.25)
+        pitch = rng.uniform(110, 300)
+        span = (t >= position) & (t < position + length)
+        tt = t[span] - position
+        envelope = np.sin(np.pi * tt / length) ** 2
+        voiced = sum(
+            np.sin(2 * np.pi * pitch * h * tt + rng.uniform(0, 6)) / h for h in range(1, 8)
+        )
+        for channel in range(channels):
+            out[channel, span] += envelope * (voiced + 0.3 * rng.standard_normal(span.sum()))
+        position += length + rng.uniform(0.05, 0.3)
+    return (0.3 * out / np.max(np.abs(out))).astype(np.float32)
+
+
+@pytest.fixture
+def speech_like() -> np.ndarray:
+    return tone_burst_signal(16000, 4.0)
