@@ -44,6 +44,23 @@ def tone_burst_signal(rate: int, seconds: float, channels: int = 1, seed: int = 
     return (0.3 * out / np.max(np.abs(out))).astype(np.float32)
 
 
+def write_m4a(path: Path, audio: np.ndarray, rate: int) -> Path:
+    """Encode (channels, samples) float32 as AAC in an MP4 container, as phones record."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=rate)
+        stream.layout = "stereo" if audio.shape[0] == 2 else "mono"
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(audio), format="fltp", layout=stream.layout.name
+        )
+        frame.sample_rate = rate
+        frame.pts = 0  # without it the encoder's priming samples are not marked for skipping
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    return path
+
+
 @pytest.fixture
 def speech_like() -> np.ndarray:
     return tone_burst_signal(16000, 4.0)

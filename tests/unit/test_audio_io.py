@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import tone_burst_signal
+from conftest import tone_burst_signal, write_m4a
 from deecho.audio.io import AudioWriter, probe, read_audio, write_audio
 from deecho.errors import AudioDecodeError, AudioMissingError, OutputError, UsageError
 
@@ -57,24 +56,9 @@ def test_mp3_written_and_read_keeps_rate_channels_and_length(tmp_path: Path):
     assert abs(back.shape[1] - audio.shape[1]) <= 1152  # at most one MPEG frame of padding
 
 
-def _write_m4a(path: Path, audio: np.ndarray, rate: int) -> None:
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("aac", rate=rate)
-        stream.layout = "stereo" if audio.shape[0] == 2 else "mono"
-        frame = av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(audio), format="fltp", layout=stream.layout.name
-        )
-        frame.sample_rate = rate
-        frame.pts = 0  # without it the encoder's priming samples are not marked for skipping
-        for packet in stream.encode(frame):
-            container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-
-
 def test_m4a_aac_is_read_through_pyav(tmp_path: Path):
     audio = tone_burst_signal(RATE, 2.0, channels=2)
-    _write_m4a(tmp_path / "take.m4a", audio, RATE)
+    write_m4a(tmp_path / "take.m4a", audio, RATE)
     back, rate = read_audio(tmp_path / "take.m4a")
     assert rate == RATE
     # The container's duration trims the encoder's padding: the length is exact.
