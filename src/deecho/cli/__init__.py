@@ -41,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in SUBCOMMANDS:
         importlib.import_module(f"deecho.cli.{name}").register(subparsers)
+    for subparser in subparsers.choices.values():
+        # Also after the subcommand (`deecho process x --debug`); SUPPRESS keeps the
+        # subparser from resetting a --debug given before it.
+        subparser.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
     return parser
 
 
