@@ -1,0 +1,1 @@
+"""Local stand-ins for services deecho talks to over the internet (loopback only)."""
