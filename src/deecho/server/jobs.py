@@ -1,0 +1,154 @@
+"""One task's work, as a worker process (or a Dask worker) runs it.
+
+Everything here is picklable and imports only what a worker needs. Errors
+never cross the process boundary as exceptions: the outcome says FAILED (the
+input's fault: undecodable, too long, unreachable URL) or ERROR (ours), with
+a one-line message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deecho.api.models import TaskStatus
+from deecho.errors import DeechoError
+
+__all__ = ["JobOutcome", "JobSpec", "result_paths", "run_job", "worker_init"]
+
+#: Sample rates an MP3 (MPEG-1/2/2.5 layer III) can carry; others are resampled to 48 kHz.
+_MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    task_id: str
+    task_dir: str
+    input_path: str | None
+    audio_url: str | None
+    max_duration_s: float
+    fetch_max_bytes: int
+    fetch_timeout_s: float
+    allow_private_urls: bool
+    allow_loopback_urls: bool
+
+
+@dataclass
+class JobOutcome:
+    status: str
+    message: str
+    input_path: str | None = None
+    duration_s: float | None = None
+    processing_s: float = 0.0
+    files: dict[str, str] = field(default_factory=dict)
+
+
+def result_paths(task_dir: Path, task_id: str) -> dict[str, Path]:
+    """Where each result of a task lives, by the webhook's field name."""
+    from deecho.server.signing import RESULT_FILES
+
+    return {kind: task_dir / f"{task_id}{suffix}" for kind, suffix in RESULT_FILES.items()}
+
+
+def worker_init() -> None:
+    """Run in each worker process: yield the CPU to the API, and die with the server."""
+    with contextlib.suppress(OSError):
+        os.nice(10)
+    if sys.platform.startswith("linux"):
+        # PR_SET_PDEATHSIG: if the server is killed, do not leave jobs running unattended.
+        with contextlib.suppress(Exception):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+
+
+def _fetch_input(spec: JobSpec, task_dir: Path) -> Path:
+    from deecho.server.urlguard import UrlPolicy, fetch_to_file
+
+    assert spec.audio_url is not None
+    policy = UrlPolicy(
+        allow_private=spec.allow_private_urls, allow_loopback=spec.allow_loopback_urls
+    )
+    temp_path, name = fetch_to_file(
+        spec.audio_url, task_dir, policy, spec.fetch_max_bytes, spec.fetch_timeout_s
+    )
+    suffix = Path(name).suffix.lower()
+    target = task_dir / f"input{suffix if suffix.isascii() and len(suffix) <= 9 else ''}"
+    os.replace(temp_path, target)
+    return target
+
+
+def _write_mp3(wav_path: Path, mp3_path: Path) -> None:
+    """Encode a result WAV to MP3 (LAME V0) in blocks, resampling rates MP3 cannot carry."""
+    from pedalboard.io import AudioFile
+
+    from deecho.audio.io import AudioWriter
+
+    with AudioFile(str(wav_path)) as source:
+        rate = int(source.samplerate)
+        target_rate = rate if rate in _MP3_RATES else 48000
+        reader = source.resampled_to(target_rate) if target_rate != rate else source
+        channels = int(source.num_channels)
+        with AudioWriter(mp3_path, target_rate, channels, overwrite=True) as writer:
+            while reader.tell() < reader.frames:
+                block = reader.read(1 << 17)
+                if block.shape[1] == 0:
+                    break
+                writer.write(block)
+
+
+def _process(spec: JobSpec) -> JobOutcome:
+    from deecho.audio.io import probe
+    from deecho.pipeline import ProcessRequest, process_file
+
+    task_dir = Path(spec.task_dir)
+    if spec.input_path and Path(spec.input_path).exists():
+        input_path = Path(spec.input_path)
+    else:
+        input_path = _fetch_input(spec, task_dir)
+    info = probe(input_path)
+    if info.duration_s > spec.max_duration_s:
+        return JobOutcome(
+            TaskStatus.FAILED.value,
+            f"the audio lasts {info.duration_s:.0f} s, over this server's"
+            f" {spec.max_duration_s:.0f} s limit",
+            input_path=str(input_path),
+            duration_s=info.duration_s,
+        )
+    paths = result_paths(task_dir, spec.task_id)
+    result = process_file(
+        ProcessRequest(
+            input=input_path,
+            output=paths["no_echo_wav"],
+            echo_output=paths["echo_wav"],
+            overwrite=True,
+        )
+    )
+    _write_mp3(paths["no_echo_wav"], paths["no_echo"])
+    _write_mp3(paths["echo_wav"], paths["echo"])
+    return JobOutcome(
+        TaskStatus.COMPLETED.value,
+        "de_echo conversion Completed",
+        input_path=str(input_path),
+        duration_s=float(result.duration_s),
+        files={kind: str(path) for kind, path in paths.items()},
+    )
+
+
+def run_job(spec: JobSpec) -> JobOutcome:
+    """Fetch (for audio_url), process, and encode one task; never raises."""
+    started = time.monotonic()
+    try:
+        outcome = _process(spec)
+    except DeechoError as exc:
+        outcome = JobOutcome(TaskStatus.FAILED.value, str(exc))
+    except MemoryError:
+        outcome = JobOutcome(TaskStatus.ERROR.value, "the server ran out of memory on this task")
+    except Exception as exc:
+        outcome = JobOutcome(TaskStatus.ERROR.value, f"internal error: {type(exc).__name__}: {exc}")
+    outcome.processing_s = time.monotonic() - started
+    return outcome

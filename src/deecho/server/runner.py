@@ -1,0 +1,192 @@
+"""Feed queued tasks from SQLite to worker processes and record how they end.
+
+The queue is the database, not the executor: the dispatcher hands the
+executor only as many tasks as it has workers, marking each IN_PROGRESS as it
+goes, so IN_PROGRESS means running and a killed server loses nothing (its
+restart re-queues what was running). Local worker processes by default; a
+Dask cluster's executor when a scheduler address is configured.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
+
+from deecho.api.models import TaskStatus
+from deecho.server.config import ServerConfig
+from deecho.server.jobs import JobOutcome, JobSpec, run_job, worker_init
+from deecho.server.store import StoredTask, TaskStore
+
+__all__ = ["JobRunner"]
+
+log = logging.getLogger("deecho.server")
+
+#: Called with the task and its outcome when a task ends; records it (and queues the webhook).
+Finisher = Callable[[StoredTask, JobOutcome], None]
+
+#: A fresh worker process after this many tasks keeps a slow leak in a decoder from piling up.
+TASKS_PER_WORKER = 50
+
+
+class JobRunner:
+    def __init__(self, store: TaskStore, config: ServerConfig, finish: Finisher) -> None:
+        self.store = store
+        self.config = config
+        self._finish = finish
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._running: dict[str, Future[JobOutcome]] = {}
+        self._executor: Executor | None = None
+        self._dask_client: Any = None
+        self._capacity = max(1, config.workers)
+        self._thread = threading.Thread(target=self._loop, name="deecho-dispatcher", daemon=True)
+        self._last_sweep = 0.0
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._executor = self._make_executor()
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop taking tasks; running ones stay IN_PROGRESS and are re-queued at next start."""
+        self._stopping.set()
+        self._wake.set()
+        self._thread.join(timeout=5)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._dask_client is not None:
+            self._dask_client.close()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def running(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+    def _make_executor(self) -> Executor:
+        if self.config.scheduler_address:
+            from distributed import Client
+
+            self._dask_client = Client(self.config.scheduler_address)
+            nthreads = sum(self._dask_client.nthreads().values())
+            self._capacity = max(1, nthreads)
+            return self._dask_client.get_executor()
+        # forkserver: the server has threads (uvicorn, sender), which fork would copy mid-lock.
+        context = multiprocessing.get_context("forkserver")
+        return ProcessPoolExecutor(
+            max_workers=self._capacity,
+            mp_context=context,
+            initializer=worker_init,
+            max_tasks_per_child=TASKS_PER_WORKER,
+        )
+
+    # --- dispatching -------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._fill()
+                self._sweep_expired()
+            except Exception:  # keep dispatching; a bad row must not stop the queue
+                log.exception("dispatcher error")
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+
+    def _fill(self) -> None:
+        while self.running < self._capacity and not self._stopping.is_set():
+            task = self.store.claim_next()
+            if task is None:
+                return
+            if task.attempts > self.config.max_attempts:
+                self._finish(
+                    task,
+                    JobOutcome(
+                        TaskStatus.FAILED.value,
+                        f"gave up after {self.config.max_attempts} interrupted runs",
+                    ),
+                )
+                continue
+            self._submit(task)
+
+    def _spec(self, task: StoredTask) -> JobSpec:
+        return JobSpec(
+            task_id=task.task_id,
+            task_dir=str(self.task_dir(task.task_id)),
+            input_path=task.input_path,
+            audio_url=task.audio_url,
+            max_duration_s=self.config.max_duration_s,
+            fetch_max_bytes=self.config.fetch_cap_bytes,
+            fetch_timeout_s=self.config.fetch_timeout_s,
+            allow_private_urls=self.config.allow_private_urls,
+            allow_loopback_urls=self.config.loopback_urls_allowed,
+        )
+
+    def task_dir(self, task_id: str) -> Path:
+        return self.config.data_dir / "tasks" / task_id
+
+    def _submit(self, task: StoredTask) -> None:
+        assert self._executor is not None
+        try:
+            future = self._executor.submit(run_job, self._spec(task))
+        except (BrokenProcessPool, RuntimeError):
+            self._replace_pool()
+            future = self._executor.submit(run_job, self._spec(task))
+        with self._lock:
+            self._running[task.task_id] = future
+        future.add_done_callback(lambda done: self._done(task, done))
+
+    def _done(self, task: StoredTask, future: Future[JobOutcome]) -> None:
+        with self._lock:
+            self._running.pop(task.task_id, None)
+        if self._stopping.is_set():
+            return  # shutting down: the task stays IN_PROGRESS and is re-queued on restart
+        try:
+            outcome = future.result()
+        except BrokenProcessPool:
+            # A worker died (killed, out of memory): every task in flight lost its process.
+            # Re-queue it; max_attempts ends a task that kills its worker every time.
+            log.warning("worker process died; re-queueing %s", task.task_id)
+            self._replace_pool()
+            self.store.update(task.task_id, status=TaskStatus.IN_QUEUE.value, message="Requeued")
+            self._wake.set()
+            return
+        except Exception as exc:  # e.g. a Dask worker lost
+            outcome = JobOutcome(TaskStatus.ERROR.value, f"internal error: {exc}")
+        try:
+            self._finish(task, outcome)
+        except Exception:
+            log.exception("could not record the end of %s", task.task_id)
+        self._wake.set()
+
+    def _replace_pool(self) -> None:
+        with self._lock:
+            old = self._executor
+            if isinstance(old, ProcessPoolExecutor) and not getattr(old, "_broken", False):
+                return  # another callback already replaced it
+            self._executor = self._make_executor()
+        if old is not None:
+            old.shutdown(wait=False, cancel_futures=True)
+
+    # --- retention ---------------------------------------------------------------------------
+
+    def _sweep_expired(self) -> None:
+        """Delete tasks (rows and files) that ended longer ago than the retention period."""
+        now = time.time()
+        if now - self._last_sweep < 600:
+            return
+        self._last_sweep = now
+        for task in self.store.expired_tasks(now - self.config.retention_s):
+            shutil.rmtree(self.task_dir(task.task_id), ignore_errors=True)
+            self.store.delete_task(task.task_id)

@@ -1,0 +1,321 @@
+"""Task and webhook state in SQLite (WAL): nothing the server knows lives only in memory.
+
+One connection guarded by a lock serves the request handlers, the job
+dispatcher and the webhook sender; every statement is short, so the lock is
+held for a millisecond or so. Status changes and the webhook they trigger are
+written in one transaction, so a crash can never complete a task and forget
+to tell its webhook.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from deecho.api.models import TaskStatus
+
+__all__ = ["StoredTask", "TaskStore", "WebhookDelivery", "iso_time"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (
+    task_id TEXT PRIMARY KEY,
+    conversion_id TEXT NOT NULL UNIQUE,
+    owner TEXT NOT NULL,
+    status TEXT NOT NULL,
+    message TEXT NOT NULL DEFAULT '',
+    error TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    source_name TEXT NOT NULL DEFAULT '',
+    input_path TEXT,
+    audio_url TEXT,
+    webhook_url TEXT,
+    base_url TEXT NOT NULL,
+    duration_s REAL,
+    eta_s INTEGER NOT NULL DEFAULT -1,
+    credit_estimate REAL NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    started_at REAL,
+    finished_at REAL,
+    processing_s REAL
+);
+CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status, created_at);
+CREATE INDEX IF NOT EXISTS tasks_by_owner ON tasks (owner, status);
+CREATE TABLE IF NOT EXISTS webhooks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    body TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    delivered_at REAL,
+    given_up_at REAL,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS webhooks_due ON webhooks (delivered_at, given_up_at, next_attempt_at);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_ACTIVE = (TaskStatus.IN_QUEUE.value, TaskStatus.IN_PROGRESS.value)
+
+
+def iso_time(epoch_s: float) -> str:
+    """The vendor's timestamp style: ISO 8601 UTC with milliseconds and a Z."""
+    stamp = datetime.fromtimestamp(epoch_s, tz=UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+
+
+@dataclass(frozen=True)
+class StoredTask:
+    task_id: str
+    conversion_id: str
+    owner: str
+    status: str
+    message: str
+    error: str | None
+    created_at: float
+    updated_at: float
+    source_name: str
+    input_path: str | None
+    audio_url: str | None
+    webhook_url: str | None
+    base_url: str
+    duration_s: float | None
+    eta_s: int
+    credit_estimate: float
+    attempts: int
+    started_at: float | None
+    finished_at: float | None
+    processing_s: float | None
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    id: int
+    task_id: str
+    url: str
+    body: str
+    attempts: int
+
+
+class TaskStore:
+    """The server's database file `tasks.sqlite3` in the data dir."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a process kill (only a power cut can lose the last commit).
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return list(self._db.execute(sql, params).fetchall())
+
+    # --- tasks -------------------------------------------------------------------------------
+
+    def add_task(self, **fields: Any) -> None:
+        now = time.time()
+        fields.setdefault("status", TaskStatus.IN_QUEUE.value)
+        fields.setdefault("created_at", now)
+        fields.setdefault("updated_at", now)
+        names = ", ".join(fields)
+        marks = ", ".join("?" for _ in fields)
+        with self._transaction() as db:
+            db.execute(f"INSERT INTO tasks ({names}) VALUES ({marks})", tuple(fields.values()))
+
+    def get(self, task_id: str) -> StoredTask | None:
+        rows = self._query("SELECT * FROM tasks WHERE task_id = ?", (task_id,))
+        return StoredTask(**dict(rows[0])) if rows else None
+
+    def find(self, owner: str, task_id: str | None, conversion_id: str | None) -> StoredTask | None:
+        """The task with that id, when it belongs to `owner` (others' tasks do not exist)."""
+        column, value = ("task_id", task_id) if task_id else ("conversion_id", conversion_id)
+        rows = self._query(f"SELECT * FROM tasks WHERE {column} = ? AND owner = ?", (value, owner))
+        return StoredTask(**dict(rows[0])) if rows else None
+
+    def update(self, task_id: str, **fields: Any) -> None:
+        fields["updated_at"] = time.time()
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        with self._transaction() as db:
+            db.execute(
+                f"UPDATE tasks SET {assignments} WHERE task_id = ?", (*fields.values(), task_id)
+            )
+
+    def count_active(self, owner: str | None = None) -> int:
+        sql = "SELECT COUNT(*) FROM tasks WHERE status IN (?, ?)"
+        params: tuple[Any, ...] = _ACTIVE
+        if owner is not None:
+            sql += " AND owner = ?"
+            params = (*params, owner)
+        return int(self._query(sql, params)[0][0])
+
+    def queued_audio_seconds(self) -> float:
+        """Seconds of audio waiting or running (unknown durations count as zero)."""
+        rows = self._query(
+            "SELECT COALESCE(SUM(duration_s), 0) FROM tasks WHERE status IN (?, ?)", _ACTIVE
+        )
+        return float(rows[0][0])
+
+    def claim_next(self) -> StoredTask | None:
+        """Move the oldest queued task to IN_PROGRESS and return it (None when none waits)."""
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT * FROM tasks WHERE status = ? ORDER BY created_at LIMIT 1",
+                (TaskStatus.IN_QUEUE.value,),
+            ).fetchone()
+            if row is None:
+                return None
+            now = time.time()
+            db.execute(
+                "UPDATE tasks SET status = ?, attempts = attempts + 1, started_at = ?,"
+                " updated_at = ?, message = ? WHERE task_id = ?",
+                (TaskStatus.IN_PROGRESS.value, now, now, "Processing", row["task_id"]),
+            )
+        task = dict(row)
+        task.update(status=TaskStatus.IN_PROGRESS.value, attempts=row["attempts"] + 1)
+        return StoredTask(**task)
+
+    def requeue_interrupted(self) -> list[str]:
+        """At start-up: tasks a killed server left IN_PROGRESS go back to the queue."""
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT task_id FROM tasks WHERE status = ?", (TaskStatus.IN_PROGRESS.value,)
+            ).fetchall()
+            db.execute(
+                "UPDATE tasks SET status = ?, message = ?, updated_at = ? WHERE status = ?",
+                (
+                    TaskStatus.IN_QUEUE.value,
+                    "Requeued after a server restart",
+                    time.time(),
+                    TaskStatus.IN_PROGRESS.value,
+                ),
+            )
+        return [row["task_id"] for row in rows]
+
+    def finish(
+        self,
+        task_id: str,
+        status: TaskStatus,
+        message: str,
+        error: str | None = None,
+        webhook: tuple[str, dict[str, Any]] | None = None,
+        **fields: Any,
+    ) -> None:
+        """Record a task's end and queue its webhook (url, payload) in the same transaction."""
+        now = time.time()
+        fields.update(status=status.value, message=message, error=error, finished_at=now)
+        fields["updated_at"] = now
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        with self._transaction() as db:
+            db.execute(
+                f"UPDATE tasks SET {assignments} WHERE task_id = ?", (*fields.values(), task_id)
+            )
+            if webhook is not None:
+                url, payload = webhook
+                db.execute(
+                    "INSERT INTO webhooks (task_id, url, body, next_attempt_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (task_id, url, json.dumps(payload), now),
+                )
+
+    def expired_tasks(self, before: float) -> list[StoredTask]:
+        rows = self._query(
+            "SELECT * FROM tasks WHERE status NOT IN (?, ?) AND updated_at < ?", (*_ACTIVE, before)
+        )
+        return [StoredTask(**dict(row)) for row in rows]
+
+    def delete_task(self, task_id: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM webhooks WHERE task_id = ?", (task_id,))
+            db.execute("DELETE FROM tasks WHERE task_id = ?", (task_id,))
+
+    # --- speed measurement -------------------------------------------------------------------
+
+    def speed(self, default: float) -> float:
+        """Processing seconds per second of audio, a running average of finished tasks."""
+        rows = self._query("SELECT value FROM meta WHERE key = 'speed'")
+        return float(rows[0][0]) if rows else default
+
+    def record_speed(self, processing_s: float, duration_s: float) -> None:
+        if duration_s <= 0:
+            return
+        measured = processing_s / duration_s
+        # Exponential average: recent tasks matter most, one odd task does not swing the eta.
+        value = 0.7 * self.speed(measured) + 0.3 * measured
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('speed', ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (repr(value),),
+            )
+
+    # --- webhooks ----------------------------------------------------------------------------
+
+    def due_webhooks(self, now: float, limit: int = 20) -> list[WebhookDelivery]:
+        rows = self._query(
+            "SELECT id, task_id, url, body, attempts FROM webhooks WHERE delivered_at IS NULL"
+            " AND given_up_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
+            (now, limit),
+        )
+        return [WebhookDelivery(**dict(row)) for row in rows]
+
+    def next_webhook_time(self) -> float | None:
+        rows = self._query(
+            "SELECT MIN(next_attempt_at) FROM webhooks WHERE delivered_at IS NULL"
+            " AND given_up_at IS NULL"
+        )
+        return None if rows[0][0] is None else float(rows[0][0])
+
+    def webhook_attempted(
+        self,
+        delivery_id: int,
+        delivered: bool,
+        error: str | None,
+        next_attempt_at: float | None,
+    ) -> None:
+        now = time.time()
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE webhooks SET attempts = attempts + 1, last_error = ?,"
+                " delivered_at = ?, given_up_at = ?, next_attempt_at = COALESCE(?, next_attempt_at)"
+                " WHERE id = ?",
+                (
+                    error,
+                    now if delivered else None,
+                    now if not delivered and next_attempt_at is None else None,
+                    next_attempt_at,
+                    delivery_id,
+                ),
+            )
+
+    def webhook_rows(self, task_id: str) -> list[dict[str, Any]]:
+        rows = self._query("SELECT * FROM webhooks WHERE task_id = ? ORDER BY id", (task_id,))
+        return [dict(row) for row in rows]
