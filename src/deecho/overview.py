@@ -13,7 +13,7 @@ benchmarks and the tests share it.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +21,14 @@ import numpy as np
 
 from deecho.audio.io import iter_blocks, opened
 
-__all__ = ["MAX_BUCKETS", "Overview", "overview_of_array", "overview_of_file"]
+__all__ = [
+    "MAX_BUCKETS",
+    "Overview",
+    "overview_of_array",
+    "overview_of_blocks",
+    "overview_of_file",
+    "read_frames_for",
+]
 
 #: Upper bound on envelope buckets: 64 Ki pairs of float32, half a megabyte.
 MAX_BUCKETS = 1 << 16
@@ -33,7 +40,7 @@ def _bucket_frames_for(frames: int) -> int:
     return max(1, math.ceil(max(frames, 1) / MAX_BUCKETS))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays inside: identity, not element-wise equality
 class Overview:
     """The min/max envelope of some audio, and the frame range it covers so far."""
 
@@ -136,33 +143,59 @@ class _EnvelopeBuilder:
         )
 
 
+def overview_of_blocks(
+    blocks: Iterable[np.ndarray],
+    sample_rate: int,
+    channels: int,
+    frames: int,
+    on_partial: Callable[[Overview], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    partial_every_s: float = 120.0,
+) -> Overview | None:
+    """Fold a stream of (channels, n) blocks, `frames` long in all, into an envelope.
+
+    `on_partial` gets a growing overview after every `partial_every_s` seconds
+    of audio, so a view can draw long files progressively. Returns None when
+    `cancelled()` turns true between blocks.
+    """
+    builder = _EnvelopeBuilder(sample_rate, channels, frames)
+    partial_frames = max(1, int(partial_every_s * sample_rate))
+    next_partial = partial_frames
+    for block in blocks:
+        if cancelled is not None and cancelled():
+            return None
+        builder.add(block)
+        if on_partial is not None and builder.frames_read >= next_partial:
+            next_partial += partial_frames
+            on_partial(builder.snapshot())
+    return builder.snapshot(final=True)
+
+
+def read_frames_for(frames: int) -> int:
+    """A read size of whole buckets, about a megaframe, for a source of `frames` frames."""
+    bucket = _bucket_frames_for(frames)
+    return max(_READ_FRAMES // bucket, 1) * bucket
+
+
 def overview_of_file(
     path: str | Path,
     on_partial: Callable[[Overview], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
     partial_every_s: float = 120.0,
 ) -> Overview | None:
-    """Read a file once, block by block, and return its envelope.
-
-    `on_partial` gets a growing overview after every `partial_every_s` seconds
-    of audio read, so a view can draw long files progressively. Returns None
-    when `cancelled()` turns true between blocks.
-    """
+    """Read a file once, block by block, and return its envelope (see `overview_of_blocks`)."""
     with opened(path) as reader:
         info = reader.info
-        builder = _EnvelopeBuilder(info.sample_rate, info.channels, info.frames)
-        # Whole buckets per read keep the carry small; at least a megaframe per read.
-        read_frames = max(_READ_FRAMES // builder.bucket_frames, 1) * builder.bucket_frames
-        partial_frames = max(1, int(partial_every_s * info.sample_rate))
-        next_partial = partial_frames
-        for block in iter_blocks(reader, 0, None, read_frames):
-            if cancelled is not None and cancelled():
-                return None
-            builder.add(block)
-            if on_partial is not None and builder.frames_read >= next_partial:
-                next_partial += partial_frames
-                on_partial(builder.snapshot())
-        return builder.snapshot(final=True)
+        blocks = iter_blocks(reader, 0, None, read_frames_for(info.frames))
+        return overview_of_blocks(
+            blocks,
+            info.sample_rate,
+            info.channels,
+            info.frames,
+            on_partial=on_partial,
+            cancelled=cancelled,
+            partial_every_s=partial_every_s,
+        )
 
 
 def overview_of_array(audio: np.ndarray, sample_rate: int) -> Overview:

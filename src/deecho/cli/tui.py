@@ -1,0 +1,52 @@
+"""`deecho tui [FILE]`, and `deecho` alone: open the workspace."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from deecho.errors import UsageError
+
+__all__ = ["open_workspace", "register"]
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "tui",
+        help="open the workspace: load, prep, send, watch, compare and keep",
+        description=(
+            "Open the deecho workspace on FILE, or on a file picker when no file is given."
+            " Keys: ? lists them all; Ctrl+P opens the command palette."
+        ),
+    )
+    parser.add_argument("file", nargs="?", type=Path, help="audio file to open")
+    parser.add_argument(
+        "--backend",
+        help="local (default), musicgpt, or the URL of a `deecho serve` instance"
+        " (remembered in the settings file)",
+    )
+    parser.set_defaults(handler=open_workspace)
+
+
+def open_workspace(args: argparse.Namespace) -> int:
+    """Run the workspace until the user quits; the exit code is 0."""
+    from deecho.config import load_settings
+    from deecho.tui.app import DeechoApp
+
+    file: Path | None = getattr(args, "file", None)
+    if file is not None and not file.is_file():
+        raise UsageError(f"{file}: no such file; give an audio file, or none for the picker")
+    settings = load_settings()
+    backend = getattr(args, "backend", None)
+    if backend:
+        if backend in ("local", "musicgpt"):
+            settings.workspace.backend = backend
+        elif backend.startswith(("http://", "https://")):
+            settings.workspace.backend = "server"
+            settings.workspace.server_url = backend
+        else:
+            raise UsageError(f"--backend {backend!r}: use local, musicgpt or an http(s) URL")
+    start_dir = file.parent if file is not None else Path.cwd()
+    DeechoApp(file, settings=settings, start_dir=start_dir).run()
+    return 0

@@ -1,0 +1,1 @@
+"""The Textual workspace; `DeechoApp` lives in `deecho.tui.app`. Nothing heavy here."""

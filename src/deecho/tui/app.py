@@ -1,0 +1,172 @@
+"""The deecho workspace app: screens, global keys, settings, history and the backend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import partial
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import SecretStr
+from textual import on
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from deecho.config import Settings, load_settings, save_settings
+from deecho.errors import DeechoError
+from deecho.history import History
+from deecho.tui.help import HelpScreen, KeyHelp
+from deecho.tui.tasks import Backend, LocalEngine
+from deecho.tui.workspace import WorkspaceScreen
+
+__all__ = ["BackendFactory", "DeechoApp", "default_backend_factory"]
+
+BackendFactory = Callable[[str, Settings], Backend]
+
+
+def default_backend_factory(choice: str, settings: Settings) -> Backend:
+    """Build the backend the user chose; HTTP lives in deecho.backends, imported only here."""
+    if choice == "local":
+        return LocalEngine(settings.engine.strength)
+    from deecho.backends import get_backend
+
+    target = "musicgpt" if choice == "musicgpt" else (settings.workspace.server_url or "")
+    backend: Backend = get_backend(target, settings)
+    return backend
+
+
+class DeechoApp(App[None]):
+    """Load, trim and normalize, send to a backend, watch, compare and keep the result."""
+
+    CSS_PATH = "deecho.tcss"
+    TITLE = "deecho"
+    SUB_TITLE = "echo removal workspace"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1,question_mark", "help", "Help", id="help", tooltip="List every key and action"),
+        Binding("h", "history", "History", id="history", tooltip="Past jobs; reopen a result"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Leave deecho (running jobs stop)"),
+    ]
+
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        settings: Settings | None = None,
+        backend: Backend | None = None,
+        history: History | None = None,
+        start_dir: Path | None = None,
+        backend_factory: BackendFactory = default_backend_factory,
+        save_settings_to: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings if settings is not None else load_settings()
+        self.injected_backend = backend
+        self.history = history if history is not None else History()
+        self.start_dir = start_dir or Path.cwd()
+        self.backend_factory = backend_factory
+        self.save_settings_to = save_settings_to
+        self.initial_path = path
+
+    def on_mount(self) -> None:
+        self.set_keymap(dict(self.settings.workspace.keymap))
+        self.push_screen(WorkspaceScreen(self.initial_path))
+        if self.initial_path is None:
+            self.call_after_refresh(self.screen.run_action, "open")
+
+    # -- backend and settings ----------------------------------------------------------------
+
+    def initial_backend_choice(self) -> str:
+        if self.injected_backend is not None:
+            return "local" if self.injected_backend.name == "local" else "server"
+        choice = self.settings.workspace.backend
+        if choice in ("local", "musicgpt"):
+            return choice
+        return "server"  # a URL
+
+    def backend_for(self, choice: str) -> Backend:
+        """The injected backend while its kind stays chosen; otherwise a new one (in a worker)."""
+        injected = self.injected_backend
+        if injected is not None and choice == self.initial_backend_choice():
+            return injected
+        return self.backend_factory(choice, self.settings)
+
+    def remember_backend(self, choice: str) -> None:
+        if self.settings.workspace.backend != choice:
+            self.settings.workspace.backend = choice
+            self._save_settings()
+
+    def remember_server(self, url: str | None, api_key: str | None) -> None:
+        workspace = self.settings.workspace
+        key = SecretStr(api_key) if api_key else None
+        old_key = workspace.server_api_key.get_secret_value() if workspace.server_api_key else None
+        if workspace.server_url == url and old_key == api_key:
+            return
+        workspace.server_url = url
+        workspace.server_api_key = key
+        self._save_settings()
+
+    def _save_settings(self) -> None:
+        try:
+            save_settings(self.settings, self.save_settings_to)
+        except OSError as exc:
+            self.notify(f"Could not save the settings: {exc.strerror}", severity="warning")
+
+    # -- keys, palette, help -----------------------------------------------------------------
+
+    def _key_help(self, screen: Screen[object]) -> list[KeyHelp]:
+        rows: list[KeyHelp] = []
+        seen: set[str] = set()
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if not active.enabled or binding.id is None or binding.id in seen:
+                continue
+            seen.add(binding.id)
+            display = self.get_key_display(binding) or key
+            rows.append((display, binding.description, binding.tooltip, binding.id))
+        return sorted(rows, key=lambda row: row[3])
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        seen: set[str] = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if not active.enabled or binding.id is None or binding.id in seen:
+                continue
+            seen.add(binding.id)
+            key = self.get_key_display(binding)
+            yield SystemCommand(
+                binding.description,
+                f"{binding.tooltip}  [{key}]",
+                partial(self.run_action, binding.action, active.node),
+            )
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self._key_help(self.screen)))
+
+    def action_history(self) -> None:
+        from deecho.tui.history_view import HistoryScreen
+
+        if not isinstance(self.screen, HistoryScreen):
+            self.push_screen(HistoryScreen())
+
+    # -- failures ----------------------------------------------------------------------------
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        """The one place a worker's failure reaches the user: one line, never a traceback."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if isinstance(error, DeechoError):
+            self.notify(str(error), severity="error", timeout=10)
+        else:
+            what = f"{type(error).__name__}: {error}" if error else "unknown error"
+            self.notify(
+                f"Internal error: {what}. Run `deecho tui --debug` and report it.",
+                severity="error",
+                timeout=15,
+            )

@@ -1,0 +1,249 @@
+"""The compare view: the result on top of the original, what was removed, and the numbers."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Label, Sparkline, Static
+
+from deecho.history import JobRecord
+from deecho.tui import tasks
+from deecho.tui.messages import ResultKept
+from deecho.tui.playback import output_device_available
+from deecho.tui.waveform import Waveform
+
+if TYPE_CHECKING:
+    from deecho.tui.app import DeechoApp
+
+__all__ = ["CompareScreen", "metric_rows"]
+
+# (key in the compare JSON, label, format)
+_METRICS: list[tuple[str, str, str]] = [
+    ("offset_samples", "Offset", "{:.2f} samples"),
+    ("offset_ms", "Offset", "{:.3f} ms"),
+    ("drift_ppm", "Drift", "{:.2f} ppm"),
+    ("gain_db", "Gain", "{:+.2f} dB"),
+    ("polarity", "Polarity", "{:+d}"),
+    ("correlation", "Correlation", "{:.4f}"),
+    ("residual_db", "Residual", "{:.1f} dB"),
+    ("energy_removed_db", "Energy removed", "{:.1f} dB"),
+    ("si_sdr_db", "SI-SDR", "{:.1f} dB"),
+    ("overlap_s", "Overlap", "{:.2f} s"),
+    ("rt60_before_s", "RT60 before", "{:.2f} s"),
+    ("rt60_after_s", "RT60 after", "{:.2f} s"),
+    ("sample_rate", "Sample rate", "{} Hz"),
+]
+
+
+def _format(value: Any, pattern: str) -> str:
+    if value is None:
+        return "–"
+    try:
+        return pattern.format(value)
+    except (ValueError, TypeError):
+        return str(value)
+
+
+def _echo_delays(metrics: dict[str, Any]) -> str | None:
+    echoes = metrics.get("echoes") or metrics.get("echoes_before") or []
+    delays = []
+    for echo in echoes:
+        if isinstance(echo, dict) and echo.get("delay_ms") is not None:
+            delays.append(f"{float(echo['delay_ms']):.0f}")
+    return (", ".join(delays[:4]) + " ms") if delays else None
+
+
+def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
+    """The metrics the table shows, formatted; unknown ones left out."""
+    rows = [
+        (label, _format(metrics[key], pattern))
+        for key, label, pattern in _METRICS
+        if key in metrics
+    ]
+    delays = _echo_delays(metrics)
+    if delays:
+        rows.append(("Echo delays", delays))
+    return rows
+
+
+class CompareScreen(Screen[None]):
+    """Original and no_echo overlaid, the removed echo, the residual over time, the metrics."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="compare_back", tooltip="Back to the workspace"),
+        Binding(
+            "s",
+            "keep(False)",
+            "Keep no_echo",
+            id="keep",
+            tooltip="Save no_echo beside the original with a .no_echo suffix (never overwrites)",
+        ),
+        Binding(
+            "k",
+            "keep(True)",
+            "Keep both",
+            id="keep_both",
+            tooltip="Save no_echo and the removed echo beside the original (never overwrites)",
+        ),
+        Binding(
+            "e",
+            "export_report",
+            "Export report",
+            id="export_report",
+            tooltip="Write the compare report (JSON and PNG) beside the original",
+        ),
+        Binding(
+            "1",
+            "play('original')",
+            "Play original",
+            id="play_original",
+            tooltip="A/B: play the original",
+        ),
+        Binding(
+            "2", "play('no_echo')", "Play no_echo", id="play_no_echo", tooltip="A/B: play no_echo"
+        ),
+        Binding(
+            "3", "play('echo')", "Play echo", id="play_echo", tooltip="A/B: play the removed echo"
+        ),
+        Binding("space", "stop_playing", "Stop", id="play_stop", tooltip="Stop playing"),
+    ]
+
+    def __init__(
+        self, original: Path, outcome: tasks.CompareOutcome, record: JobRecord | None
+    ) -> None:
+        super().__init__(id="compare")
+        self.original = original
+        self.outcome = outcome
+        self.record = record
+        self.kept: list[Path] = []
+        self.can_play = output_device_available()
+
+    @property
+    def deecho(self) -> DeechoApp:
+        from deecho.tui.app import DeechoApp
+
+        assert isinstance(self.app, DeechoApp)
+        return self.app
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # A/B listening only where there is somewhere to listen: hidden otherwise.
+        if action in ("play", "stop_playing"):
+            return self.can_play
+        return True
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(self._title(), id="compare-title")
+        with Horizontal(id="compare-body"):
+            with Vertical(id="compare-waves"):
+                yield Waveform(id="overlaid")
+                yield Waveform(id="removed")
+                yield Label("", id="residual-label")
+                yield Sparkline(self._residual_heights(), id="residual")
+            table: DataTable[str] = DataTable(id="metrics", cursor_type="none", zebra_stripes=True)
+            yield table
+        yield Footer()
+
+    def _title(self) -> str:
+        parts = [f"[b]{self.original.name}[/b]"]
+        if self.record is not None:
+            parts.append(f"job {self.record.id} on {self.record.backend}")
+            if self.record.task_id:
+                parts.append(f"task {self.record.task_id}")
+        return "  ".join(parts)
+
+    def _residual_heights(self) -> list[float]:
+        # Sparkline draws bigger as higher: plot how far above the floor each window sits.
+        values = self.outcome.residual_db
+        finite = [value for value in values if math.isfinite(value)]
+        if not finite:
+            return [0.0]
+        floor = min(finite)
+        return [value - floor if math.isfinite(value) else 0.0 for value in values]
+
+    def on_mount(self) -> None:
+        overlaid = self.query_one("#overlaid", Waveform)
+        overlaid.border_title = "original (dim) and no_echo (bright), aligned"
+        overlaid.set_overview(self.outcome.original_overview, self.outcome.no_echo_overview)
+        removed = self.query_one("#removed", Waveform)
+        removed.border_title = "echo: what was removed"
+        removed.set_overview(self.outcome.echo_overview)
+        values = [value for value in self.outcome.residual_db if math.isfinite(value)]
+        label = self.query_one("#residual-label", Label)
+        if values:
+            label.update(
+                f"Residual over time, {self.outcome.residual_window_s * 1000:.0f} ms windows:"
+                f" {min(values):.1f} to {max(values):.1f} dB"
+            )
+        else:
+            label.update("Residual over time: not measured")
+        table = self.query_one("#metrics", DataTable)
+        table.add_columns("Metric", "Value")
+        for row in metric_rows(self.outcome.metrics):
+            table.add_row(*row)
+        table.border_title = "Metrics"
+        overlaid.focus()
+
+    @on(Waveform.ViewChanged)
+    def _follow(self, message: Waveform.ViewChanged) -> None:
+        # The two views show the same stretch of time.
+        for wave in self.query(Waveform):
+            if wave is not message.waveform:
+                wave.set_view(message.start_s, message.waveform.view_span_s)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_keep(self, with_echo: bool) -> None:
+        self._keep(with_echo)
+
+    @work(thread=True, exclusive=True, group="keep", exit_on_error=False)
+    def _keep(self, with_echo: bool) -> None:
+        paths = tasks.keep_result(
+            self.original, self.outcome.no_echo, self.outcome.echo if with_echo else None
+        )
+        self.post_message(ResultKept(paths))
+
+    def action_export_report(self) -> None:
+        self._export()
+
+    @work(thread=True, exclusive=True, group="keep", exit_on_error=False)
+    def _export(self) -> None:
+        self.post_message(ResultKept(tasks.export_report(self.original, self.outcome)))
+
+    @on(ResultKept)
+    def _kept(self, message: ResultKept) -> None:
+        self.kept.extend(message.paths)
+        if self.record is not None:
+            record = self.deecho.history.get(self.record.id)
+            saved = (record.saved if record else []) + message.paths
+            self.deecho.history.update(self.record.id, saved=saved)
+        names = ", ".join(path.name for path in message.paths)
+        self.notify(f"Saved beside the original: {names}", title="Kept")
+
+    def action_play(self, which: str) -> None:
+
+        source = {
+            "original": self.outcome.prepped,
+            "no_echo": self.outcome.no_echo,
+            "echo": self.outcome.echo,
+        }[which]
+        self._play(source)
+
+    @work(thread=True, exclusive=True, group="play", exit_on_error=False)
+    def _play(self, source: Path) -> None:
+        from deecho.tui.playback import play_file
+
+        play_file(source)
+
+    def action_stop_playing(self) -> None:
+        from deecho.tui.playback import stop
+
+        stop()

@@ -1,0 +1,398 @@
+"""What the workspace's workers run: thin calls into the core, and no Textual.
+
+Each function here blocks (reads files, runs the engine, waits on a backend)
+and is meant to run in a worker thread; it reports through plain callbacks and
+checks `cancelled()` between blocks. The screens never call the core directly.
+Nothing here imports an HTTP library: remote backends are objects built by
+`deecho.backends` and handed in.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from deecho.audio.io import AudioInfo, AudioWriter, iter_blocks, opened, probe, read_audio
+from deecho.audio.loudness import LevelMeter, Levels
+from deecho.audio.prep import PrepOptions, apply_prep
+from deecho.errors import CancelledError, OutputError, TaskFailedError
+from deecho.overview import Overview, overview_of_array, overview_of_blocks, read_frames_for
+
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "Backend",
+    "CompareOutcome",
+    "JobStatus",
+    "LocalEngine",
+    "PrepPreview",
+    "compare_job",
+    "export_report",
+    "keep_result",
+    "measure_file",
+    "preview_prep",
+    "run_backend",
+    "unique_beside",
+]
+
+#: What the file picker shows: everything `deecho.audio.io` can open.
+AUDIO_EXTENSIONS = frozenset(
+    {".wav", ".flac", ".aiff", ".aif", ".ogg", ".opus", ".mp3", ".m4a", ".aac", ".mp4", ".mov"}
+)
+
+Progress = Callable[[float, str], None]
+Cancelled = Callable[[], bool]
+
+
+class Backend(Protocol):
+    """What the workspace needs from a backend (see `deecho.backends`)."""
+
+    name: str
+
+    def process(
+        self, prepped_wav: Path, workdir: Path, progress: Any, cancelled: Cancelled
+    ) -> Path: ...
+
+
+def _check(cancelled: Cancelled | None) -> None:
+    if cancelled is not None and cancelled():
+        raise CancelledError("cancelled; nothing was written")
+
+
+def measure_file(path: Path, cancelled: Cancelled | None = None) -> Levels:
+    """Peak, RMS and integrated loudness of a whole file, in one streaming pass."""
+    with opened(path) as reader:
+        info = reader.info
+        meter = LevelMeter(info.sample_rate, info.channels)
+        for block in iter_blocks(reader, 0, None, read_frames_for(info.frames)):
+            _check(cancelled)
+            meter.add(block)
+    return meter.levels()
+
+
+@dataclass(frozen=True, eq=False)
+class PrepPreview:
+    """What prep would send: the kept range of the original, its gain, levels and waveform."""
+
+    options: PrepOptions
+    start_s: float
+    end_s: float
+    gain_db: float
+    limited: bool
+    levels: Levels
+    overview: Overview
+
+
+def preview_prep(
+    path: Path, options: PrepOptions, cancelled: Cancelled | None = None
+) -> PrepPreview:
+    """Plan prep on the file and measure its result as it streams by; nothing is written."""
+    from deecho.pipeline import plan_file_prep  # the pipeline's own planning, so they agree
+
+    with opened(path) as reader:
+        info = reader.info
+        plan = plan_file_prep(reader, options)
+        meter = LevelMeter(info.sample_rate, info.channels)
+        raw = iter_blocks(reader, plan.start_frame, plan.stop_frame, read_frames_for(plan.frames))
+
+        def measured() -> Iterator[np.ndarray]:
+            for block in apply_prep(raw, plan, info.sample_rate, info.channels):
+                meter.add(block)
+                yield block
+
+        overview = overview_of_blocks(
+            measured(), info.sample_rate, info.channels, plan.frames, cancelled=cancelled
+        )
+    if overview is None:
+        raise CancelledError("prep preview cancelled")
+    rate = info.sample_rate
+    return PrepPreview(
+        options=options,
+        start_s=plan.start_frame / rate,
+        end_s=plan.stop_frame / rate,
+        gain_db=plan.gain_db,
+        limited=plan.limit,
+        levels=meter.levels(),
+        overview=overview,
+    )
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """One step of a job as the watch panel shows it."""
+
+    status: str
+    task_id: str | None = None
+    eta_s: float | None = None
+    fraction: float | None = None
+    stage: str = ""
+    credit_estimate: float | None = None
+
+
+class LocalEngine:
+    """The built-in engine as a backend: no server, no key, no network."""
+
+    name = "local"
+
+    def __init__(self, strength: float = 1.0) -> None:
+        self.strength = strength
+
+    def process(
+        self, prepped_wav: Path, workdir: Path, progress: Any, cancelled: Cancelled
+    ) -> Path:
+        from deecho.pipeline import ProcessRequest, process_file
+
+        output = workdir / "no_echo.local.wav"
+        request = ProcessRequest(
+            input=prepped_wav, output=output, strength=self.strength, overwrite=True
+        )
+        process_file(request, progress=progress, cancelled=cancelled)
+        return output
+
+
+def run_backend(
+    backend: Backend,
+    original: Path,
+    options: PrepOptions,
+    workdir: Path,
+    on_status: Callable[[JobStatus], None],
+    cancelled: Cancelled,
+) -> tuple[Path, Path]:
+    """Prep the original into the job folder and send it; return (prepped, raw no_echo)."""
+    from deecho.pipeline import prepare_file
+
+    on_status(JobStatus("PREPARING", stage="prepping the input"))
+    prepped = prepare_file(original, workdir / "prepped.wav", options)
+    _check(cancelled)
+    if all(hasattr(backend, name) for name in ("submit", "status", "download")):
+        return prepped, _watch_task(backend, prepped, workdir, on_status, cancelled)
+    started = time.monotonic()
+
+    def progress(fraction: float, stage: str) -> None:
+        # The local engine gives a fraction and a stage; its ETA is extrapolated from them.
+        eta_s = None
+        if fraction > 0.02:
+            eta_s = (time.monotonic() - started) * (1.0 - fraction) / fraction
+        on_status(JobStatus("IN_PROGRESS", eta_s=eta_s, fraction=fraction, stage=stage))
+
+    return prepped, Path(backend.process(prepped, workdir, progress, cancelled))
+
+
+def _sleep(seconds: float, cancelled: Cancelled) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        _check(cancelled)
+        time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+
+
+def _watch_task(
+    backend: Any,
+    prepped: Path,
+    workdir: Path,
+    on_status: Callable[[JobStatus], None],
+    cancelled: Cancelled,
+) -> Path:
+    """submit, poll status (gently: 1 s growing to 5 s) and download, reporting each step."""
+    on_status(JobStatus("UPLOADING", stage="uploading the prepped audio"))
+    task = backend.submit(prepped, cancelled)
+    credit = task.credit_estimate
+    on_status(
+        JobStatus(
+            task.status, task.task_id, eta_s=task.eta_s, stage=task.message, credit_estimate=credit
+        )
+    )
+    delay = 1.0
+    while True:
+        try:
+            _sleep(delay, cancelled)
+        except CancelledError:
+            raise CancelledError(
+                f"stopped watching task {task.task_id}; the backend may still finish it"
+            ) from None
+        state = backend.status(task.task_id)
+        on_status(
+            JobStatus(
+                state.status,
+                task.task_id,
+                fraction=state.progress,
+                stage=state.message,
+                credit_estimate=credit,
+            )
+        )
+        if state.done:
+            break
+        delay = min(delay * 1.5, 5.0)
+    if not state.succeeded:
+        reason = state.message or "no reason given"
+        raise TaskFailedError(
+            f"task {task.task_id} ended {state.status}: {reason}; check the input and send it again"
+        )
+    on_status(
+        JobStatus("DOWNLOADING", task.task_id, stage="fetching no_echo", credit_estimate=credit)
+    )
+    return Path(backend.download(state, workdir, cancelled))
+
+
+@dataclass(frozen=True, eq=False)
+class CompareOutcome:
+    """A result aligned on what was sent, with what the compare view draws."""
+
+    prepped: Path
+    no_echo: Path
+    echo: Path
+    sample_rate: int
+    metrics: dict[str, Any]
+    residual_db: list[float]
+    residual_window_s: float
+    original_overview: Overview
+    no_echo_overview: Overview
+    echo_overview: Overview
+    report_json: Path
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _residual_series(result: Any) -> tuple[list[float], float]:
+    """The per-window residual in dB (NaN where the original is quiet) and the window length."""
+    from deecho.compare import metrics
+
+    over_time = getattr(result, "over_time", None)
+    if over_time is None:
+        return [], metrics.WINDOW_S
+    return [float(value) for value in np.asarray(over_time.residual_db).ravel()], metrics.WINDOW_S
+
+
+def compare_job(
+    prepped: Path, no_echo_raw: Path, workdir: Path, cancelled: Cancelled | None = None
+) -> CompareOutcome:
+    """Align the backend's result on the prepped input; write the aligned no_echo and echo."""
+    from deecho.compare import align_and_compare
+
+    original, rate = read_audio(prepped)
+    processed, processed_rate = read_audio(no_echo_raw)
+    _check(cancelled)
+    result = align_and_compare(original, rate, processed, processed_rate)
+    _check(cancelled)
+    aligned = np.asarray(result.aligned, dtype=np.float32)
+    if aligned.shape[0] != original.shape[0]:  # a mono result against a stereo original
+        aligned = np.broadcast_to(aligned[:1], original.shape).copy()
+    aligned = aligned[:, : original.shape[1]]
+    if aligned.shape[1] < original.shape[1]:
+        aligned = np.pad(aligned, ((0, 0), (0, original.shape[1] - aligned.shape[1])))
+    echo = original - aligned  # the removed part, sample for sample
+    no_echo_path = workdir / "no_echo.wav"
+    echo_path = workdir / "echo.wav"
+    _write(no_echo_path, aligned, rate)
+    _write(echo_path, echo, rate)
+    metrics = result.to_dict()
+    residual, window = _residual_series(result)
+    report_json = workdir / "compare.json"
+    report_json.write_text(json.dumps(metrics, indent=2, default=str))
+    return CompareOutcome(
+        prepped=prepped,
+        no_echo=no_echo_path,
+        echo=echo_path,
+        sample_rate=rate,
+        metrics=metrics,
+        residual_db=residual,
+        residual_window_s=window,
+        original_overview=overview_of_array(original, rate),
+        no_echo_overview=overview_of_array(aligned, rate),
+        echo_overview=overview_of_array(echo, rate),
+        report_json=report_json,
+    )
+
+
+def reopen_compare(
+    prepped: Path, no_echo: Path, echo: Path, metrics: dict[str, Any], workdir: Path
+) -> CompareOutcome:
+    """Rebuild a past job's compare view from the files its folder kept."""
+    original, rate = read_audio(prepped)
+    aligned, _ = read_audio(no_echo)
+    removed, _ = read_audio(echo)
+    residual = metrics.get("residual_db_over_time") or metrics.get("residual_over_time_db") or []
+    return CompareOutcome(
+        prepped=prepped,
+        no_echo=no_echo,
+        echo=echo,
+        sample_rate=rate,
+        metrics=metrics,
+        residual_db=[math.nan if value is None else float(value) for value in residual],
+        residual_window_s=float(metrics.get("residual_window_s", 0.4) or 0.4),
+        original_overview=overview_of_array(original, rate),
+        no_echo_overview=overview_of_array(aligned, rate),
+        echo_overview=overview_of_array(removed, rate),
+        report_json=workdir / "compare.json",
+    )
+
+
+def _write(path: Path, audio: np.ndarray, rate: int) -> None:
+    with AudioWriter(path, rate, audio.shape[0], overwrite=True) as writer:
+        for start in range(0, audio.shape[1], 1 << 18):
+            writer.write(audio[:, start : start + (1 << 18)])
+
+
+def unique_beside(original: Path, part: str, extension: str) -> Path:
+    """`take.wav` -> `take.no_echo.wav`, or `take.no_echo.2.wav`… if that exists."""
+    candidate = original.with_name(f"{original.stem}.{part}{extension}")
+    number = 2
+    while candidate.exists():
+        candidate = original.with_name(f"{original.stem}.{part}.{number}{extension}")
+        number += 1
+    return candidate
+
+
+def _bit_depth_like(info: AudioInfo) -> str:
+    """Keep the original's resolution where we can write it; float otherwise."""
+    return {"PCM_16": "16", "PCM_24": "24"}.get(info.subtype, "float")
+
+
+def _copy_audio(source: Path, target: Path, bit_depth: str) -> Path:
+    with opened(source) as reader:
+        info = reader.info
+        # overwrite=False: the writer refuses a target that appeared meanwhile.
+        with AudioWriter(target, info.sample_rate, info.channels, bit_depth=bit_depth) as writer:
+            for block in iter_blocks(reader, 0, None, 1 << 18):
+                writer.write(block)
+    return target
+
+
+def keep_result(original: Path, no_echo: Path, echo: Path | None = None) -> list[Path]:
+    """Save no_echo (and echo) beside the original with a suffix; never overwrite anything."""
+    bit_depth = _bit_depth_like(probe(original))
+    extension = original.suffix.lower() if original.suffix.lower() in (".wav", ".flac") else ".wav"
+    saved = [_copy_audio(no_echo, unique_beside(original, "no_echo", extension), bit_depth)]
+    if echo is not None:
+        saved.append(_copy_audio(echo, unique_beside(original, "echo", extension), bit_depth))
+    return saved
+
+
+def export_report(original: Path, outcome: CompareOutcome) -> list[Path]:
+    """Write the compare report beside the original: JSON, and a PNG when the core can draw one."""
+    json_path = unique_beside(original, "deecho-compare", ".json")
+    text = json.dumps(outcome.metrics, indent=2, default=str)
+    try:
+        with json_path.open("x") as stream:  # "x": fail rather than replace
+            stream.write(text + "\n")
+    except OSError as exc:
+        raise OutputError(f"{json_path}: cannot write the report ({exc.strerror})") from exc
+    written = [json_path]
+    png_path = unique_beside(original, "deecho-compare", ".png")
+    _write_png(outcome, png_path)
+    written.append(png_path)
+    return written
+
+
+def _write_png(outcome: CompareOutcome, png_path: Path) -> None:
+    import deecho.compare as compare
+
+    original, rate = read_audio(outcome.prepped)
+    no_echo, _ = read_audio(outcome.no_echo)
+    writer = getattr(compare, "write_png_report", None) or compare.write_report_png
+    result = compare.align_and_compare(original, rate, no_echo, rate)
+    writer(result, png_path)
