@@ -18,7 +18,7 @@ from deecho.config import Settings, load_settings, save_settings
 from deecho.errors import DeechoError
 from deecho.history import History
 from deecho.tui.help import HelpScreen, KeyHelp
-from deecho.tui.tasks import Backend, LocalEngine
+from deecho.tui.tasks import Backend
 from deecho.tui.workspace import WorkspaceScreen
 
 __all__ = ["BackendFactory", "DeechoApp", "default_backend_factory"]
@@ -28,11 +28,9 @@ BackendFactory = Callable[[str, Settings], Backend]
 
 def default_backend_factory(choice: str, settings: Settings) -> Backend:
     """Build the backend the user chose; HTTP lives in deecho.backends, imported only here."""
-    if choice == "local":
-        return LocalEngine(settings.engine.strength)
     from deecho.backends import get_backend
 
-    target = "musicgpt" if choice == "musicgpt" else (settings.workspace.server_url or "")
+    target = choice if choice in ("local", "musicgpt") else (settings.workspace.server_url or "")
     backend: Backend = get_backend(target, settings)
     return backend
 
@@ -79,7 +77,8 @@ class DeechoApp(App[None]):
 
     def initial_backend_choice(self) -> str:
         if self.injected_backend is not None:
-            return "local" if self.injected_backend.name == "local" else "server"
+            name = self.injected_backend.name
+            return name if name in ("local", "musicgpt") else "server"
         choice = self.settings.workspace.backend
         if choice in ("local", "musicgpt"):
             return choice

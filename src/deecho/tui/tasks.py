@@ -30,7 +30,6 @@ __all__ = [
     "Backend",
     "CompareOutcome",
     "JobStatus",
-    "LocalEngine",
     "PrepPreview",
     "compare_job",
     "export_report",
@@ -135,27 +134,6 @@ class JobStatus:
     credit_estimate: float | None = None
 
 
-class LocalEngine:
-    """The built-in engine as a backend: no server, no key, no network."""
-
-    name = "local"
-
-    def __init__(self, strength: float = 1.0) -> None:
-        self.strength = strength
-
-    def process(
-        self, prepped_wav: Path, workdir: Path, progress: Any, cancelled: Cancelled
-    ) -> Path:
-        from deecho.pipeline import ProcessRequest, process_file
-
-        output = workdir / "no_echo.local.wav"
-        request = ProcessRequest(
-            input=prepped_wav, output=output, strength=self.strength, overwrite=True
-        )
-        process_file(request, progress=progress, cancelled=cancelled)
-        return output
-
-
 def run_backend(
     backend: Backend,
     original: Path,
@@ -170,7 +148,10 @@ def run_backend(
     on_status(JobStatus("PREPARING", stage="prepping the input"))
     prepped = prepare_file(original, workdir / "prepped.wav", options)
     _check(cancelled)
-    if all(hasattr(backend, name) for name in ("submit", "status", "download")):
+    # A remote task is watched step by step (task id, status, ETA, credits); the local
+    # engine reports finer progress through process() itself.
+    remote = backend.name != "local"
+    if remote and all(hasattr(backend, name) for name in ("submit", "status", "download")):
         return prepped, _watch_task(backend, prepped, workdir, on_status, cancelled)
     started = time.monotonic()
 
@@ -383,16 +364,23 @@ def export_report(original: Path, outcome: CompareOutcome) -> list[Path]:
         raise OutputError(f"{json_path}: cannot write the report ({exc.strerror})") from exc
     written = [json_path]
     png_path = unique_beside(original, "deecho-compare", ".png")
-    _write_png(outcome, png_path)
-    written.append(png_path)
+    if _write_png(outcome, png_path):
+        written.append(png_path)
     return written
 
 
-def _write_png(outcome: CompareOutcome, png_path: Path) -> None:
-    import deecho.compare as compare
+def _write_png(outcome: CompareOutcome, png_path: Path) -> bool:
+    """Draw the compare picture with the compare module's plotter; False where there is none."""
+    try:
+        from deecho.compare import plot  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return False
+    writer = getattr(plot, "write_png", None) or getattr(plot, "write_report_png", None)
+    if writer is None:
+        return False
+    from deecho.compare import align_and_compare
 
     original, rate = read_audio(outcome.prepped)
     no_echo, _ = read_audio(outcome.no_echo)
-    writer = getattr(compare, "write_png_report", None) or compare.write_report_png
-    result = compare.align_and_compare(original, rate, no_echo, rate)
-    writer(result, png_path)
+    writer(align_and_compare(original, rate, no_echo, rate), png_path)
+    return png_path.is_file()

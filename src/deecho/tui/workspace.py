@@ -666,9 +666,9 @@ class WorkspaceScreen(Screen[None]):
         lines = ["  ".join(parts)]
         timing = []
         if self.job_started is not None and self.job_running:
-            timing.append(f"elapsed {format_time(now - self.job_started)}")
+            timing.append(f"elapsed {_clock(now - self.job_started)}")
         if self.job_running and self.job_deadline is not None:
-            timing.append(f"ETA {format_time(max(0.0, self.job_deadline - now))}")
+            timing.append(f"ETA {_clock(max(0.0, self.job_deadline - now))}")
         if status.credit_estimate is not None:
             timing.append(f"credit estimate {status.credit_estimate:g}")
         if timing:
@@ -689,6 +689,13 @@ class WorkspaceScreen(Screen[None]):
 
         record = self.deecho.history.get(self.outcome_job_id) if self.outcome_job_id else None
         self.app.push_screen(CompareScreen(self.path, self.outcome, record))
+
+
+def _clock(seconds: float) -> str:
+    """Whole seconds as m:ss (h:mm:ss past an hour), for the elapsed and ETA counters."""
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _options_dict(options: PrepOptions) -> dict[str, Any]:
