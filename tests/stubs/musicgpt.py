@@ -87,6 +87,8 @@ class MusicGPTStub:
         self.break_downloads = 0
         self.honour_ranges = True
         self.result_gain = 1.0
+        self.result_delay_frames = 0
+        """Silence put before the result, as a decoder that keeps the MP3 encoder delay does."""
         self.requests: list[Recorded] = []
         self.tasks: dict[str, StubTask] = {}
         self.files: dict[str, bytes] = {}
@@ -197,6 +199,7 @@ class MusicGPTStub:
         echo_name = f"{task.task_id}_echo.mp3"
         if no_echo_name not in self.files:
             audio, rate = self._source_audio(task)
+            audio = np.pad(audio, ((0, 0), (self.result_delay_frames, 0)))
             self.files[no_echo_name] = _encode_mp3(audio * self.result_gain, rate)
             self.files[echo_name] = _encode_mp3(audio * (1.0 - self.result_gain), rate)
         duration = 0.0
