@@ -1,0 +1,8 @@
+"""Align a processed take onto its original and measure what changed (a null test).
+
+numpy/scipy only; the picture lives in `deecho.compare.plot`, imported on demand.
+"""
+
+from deecho.compare.comparison import CompareResult, align_and_compare
+
+__all__ = ["CompareResult", "align_and_compare"]

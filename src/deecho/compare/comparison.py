@@ -1,0 +1,310 @@
+"""`align_and_compare`: put the processed take on top of the original and measure what changed.
+
+This is the null test of DeltaWave or Audio DiffMaker: the processed take is
+resampled to the original's rate, its clock drift and offset are undone, and
+its gain and polarity are matched by least squares; whatever does not cancel is
+what the processing changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from deecho.compare import align, metrics
+from deecho.errors import AudioDecodeError
+
+log = logging.getLogger(__name__)
+
+#: Shortest overlap worth comparing, seconds.
+MIN_OVERLAP_S = 0.05
+#: Longest stretch handed to the engine's echo and RT60 estimators, seconds.
+ESTIMATOR_EXCERPT_S = 30.0
+#: Metrics over a band-limited view when the rates differ: fraction of the lower Nyquist.
+SHARED_BAND_FRACTION = 0.9
+
+
+@dataclass
+class CompareResult:
+    """Everything `deecho compare` prints, draws and the workspace shows.
+
+    Offsets are in samples at the original's rate; positive when the processed
+    take is late. Drift is positive when the processed take runs long. Gain is
+    processed relative to original. Arrays (fields with `repr=False`) are for
+    pictures and playback; `to_dict` leaves them out.
+    """
+
+    offset_samples: float
+    drift_ppm: float
+    gain_db: float
+    polarity: int
+    sample_rate: int
+    correlation: float
+    residual_db: float
+    si_sdr_db: float
+    energy_removed_db: float
+    overlap_start_s: float
+    overlap_s: float
+    original_rate: int
+    processed_rate: int
+    original_channels: int
+    processed_channels: int
+    channels_compared: int
+    original_duration_s: float
+    processed_duration_s: float
+    alignment_windows: int
+    alignment_spread_samples: float | None
+    compared_band_hz: float | None
+    octave_bands: list[metrics.OctaveBand]
+    echoes_before: list[dict[str, Any]] | None
+    echoes_after: list[dict[str, Any]] | None
+    rt60_before_s: float | None
+    rt60_after_s: float | None
+    notes: list[str] = field(default_factory=list)
+    # Arrays for the picture and the workspace (channels_compared, overlap samples).
+    original: np.ndarray = field(default_factory=lambda: np.zeros((1, 0)), repr=False)
+    aligned: np.ndarray = field(default_factory=lambda: np.zeros((1, 0)), repr=False)
+    difference: np.ndarray = field(default_factory=lambda: np.zeros((1, 0)), repr=False)
+    over_time: metrics.OverTime | None = field(default=None, repr=False)
+    lag_times_s: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    lag_samples: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+
+    @property
+    def offset_ms(self) -> float:
+        return 1000.0 * self.offset_samples / self.sample_rate
+
+    @property
+    def gain(self) -> float:
+        """Signed linear gain of processed relative to original."""
+        return float(self.polarity * 10.0 ** (self.gain_db / 20.0))
+
+    def residual_summary(self) -> dict[str, float | None]:
+        series = self.over_time.residual_db if self.over_time is not None else np.zeros(0)
+        finite = series[np.isfinite(series)]
+        if len(finite) == 0 or self.over_time is None:
+            return {"median_db": None, "worst_db": None, "worst_at_s": None}
+        worst = int(np.nanargmax(series))
+        return {
+            "median_db": round(float(np.median(finite)), 2),
+            "worst_db": round(float(series[worst]), 2),
+            "worst_at_s": round(self.overlap_start_s + float(self.over_time.times_s[worst]), 3),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `--json` object: plain numbers, lists and strings only."""
+        spread = self.alignment_spread_samples
+        return {
+            "offset_samples": round(self.offset_samples, 4),
+            "offset_ms": round(self.offset_ms, 5),
+            "drift_ppm": round(self.drift_ppm, 3),
+            "gain_db": round(self.gain_db, 4),
+            "polarity": self.polarity,
+            "sample_rate": self.sample_rate,
+            "correlation": round(self.correlation, 6),
+            "residual_db": round(self.residual_db, 2),
+            "si_sdr_db": round(self.si_sdr_db, 2),
+            "energy_removed_db": round(self.energy_removed_db, 2),
+            "overlap_start_s": round(self.overlap_start_s, 6),
+            "overlap_s": round(self.overlap_s, 6),
+            "residual_over_time": {"window_s": metrics.WINDOW_S, **self.residual_summary()},
+            "octave_bands": [band.to_dict() for band in self.octave_bands],
+            "echoes_before": self.echoes_before,
+            "echoes_after": self.echoes_after,
+            "rt60_before_s": _rounded(self.rt60_before_s, 3),
+            "rt60_after_s": _rounded(self.rt60_after_s, 3),
+            "original": {
+                "sample_rate": self.original_rate,
+                "channels": self.original_channels,
+                "duration_s": round(self.original_duration_s, 6),
+            },
+            "processed": {
+                "sample_rate": self.processed_rate,
+                "channels": self.processed_channels,
+                "duration_s": round(self.processed_duration_s, 6),
+            },
+            "channels_compared": self.channels_compared,
+            "compared_band_hz": self.compared_band_hz,
+            "alignment": {
+                "windows": self.alignment_windows,
+                "spread_samples": None if spread is None else round(spread, 4),
+            },
+            "notes": list(self.notes),
+        }
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def _as_channels(audio: np.ndarray, what: str) -> np.ndarray:
+    array = np.asarray(audio, dtype=np.float32)
+    if array.ndim == 1:
+        array = array[np.newaxis, :]
+    if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
+        raise AudioDecodeError(f"{what}: no audio to compare (shape {np.shape(audio)})")
+    if not np.isfinite(array).all():
+        raise AudioDecodeError(f"{what}: holds NaN or infinite samples")
+    return array
+
+
+@dataclass(frozen=True)
+class _Alignment:
+    offset: float  # processed position (at the original's rate) of original sample 0
+    drift: float  # fractional clock difference, processed relative to original
+    aligned: np.ndarray  # processed, on the original's timeline, original's length
+    start: int  # overlap in original samples [start, stop)
+    stop: int
+    found: align.LocalLags  # lags measured on the drift-corrected take
+    first: align.LocalLags  # lags measured on the take as it came (they show the drift)
+    line: align.LagLine
+
+
+def _align(original: np.ndarray, processed: np.ndarray, rate: int) -> _Alignment:
+    """Estimate and undo offset and drift of `processed` (already at `rate`)."""
+    o_mono = original.mean(axis=0, dtype=np.float64)
+    p_mono = processed.mean(axis=0, dtype=np.float64)
+    guess = float(align.coarse_lag(o_mono, p_mono, rate))
+    found = align.local_lags(o_mono, p_mono, rate, guess)
+    line = align.fit_lag_line(found, guess)
+    first = found
+    corrected, removed = processed, 0.0
+    span = len(o_mono)
+    # Undo drift only when it moves the lag measurably across the file; then
+    # re-measure, and resample once more if the first estimate left some behind.
+    for _ in range(2):
+        if line.windows_used < 4 or abs(line.slope) * span < align.MIN_DRIFT_EFFECT_SAMPLES:
+            break
+        # Lags are positions in `corrected`, which reads `processed` at (1 + removed) * m.
+        total = (1.0 + removed) * (1.0 + line.slope) - 1.0
+        processed_offset = (1.0 + removed) * line.offset
+        corrected, removed = align.undo_drift(processed, total)
+        guess = processed_offset / (1.0 + removed)
+        found = align.local_lags(o_mono, corrected.mean(axis=0, dtype=np.float64), rate, guess)
+        line = align.fit_lag_line(found, guess)
+    # One offset for the whole take: the fitted lag at the middle of the overlap.
+    usable = found.centers[found.usable]
+    middle = float(np.median(usable)) if len(usable) else 0.0
+    shift = line.offset + (line.slope * middle if line.windows_used >= 4 else 0.0)
+    aligned = align.shift(corrected, shift, original.shape[1])
+    start = max(0, math.ceil(-shift))
+    stop = min(original.shape[1], math.floor(corrected.shape[1] - 1 - shift) + 1)
+    drift = (1.0 + removed) * (1.0 + (line.slope if line.windows_used >= 4 else 0.0)) - 1.0
+    return _Alignment(
+        offset=shift * (1.0 + removed),
+        drift=drift,
+        aligned=aligned,
+        start=start,
+        stop=max(start, stop),
+        found=found,
+        first=first,
+        line=line,
+    )
+
+
+def _engine_estimates(
+    original: np.ndarray, aligned: np.ndarray, rate: int, notes: list[str]
+) -> tuple[Any, Any, float | None, float | None]:
+    """Echoes and RT60 of both takes, by the engine's own blind estimators.
+
+    Only the middle ESTIMATOR_EXCERPT_S of the overlap is measured, so a long
+    file costs no more than a song's worth of analysis.
+    """
+    try:
+        from deecho.engine import estimate_echoes, estimate_rt60
+    except ImportError:
+        notes.append("echo and RT60 figures need deecho.engine's estimators, not installed yet")
+        return None, None, None, None
+    length = original.shape[-1]
+    excerpt = min(length, round(ESTIMATOR_EXCERPT_S * rate))
+    begin = (length - excerpt) // 2
+    before = np.ascontiguousarray(original[:, begin : begin + excerpt].mean(axis=0, keepdims=True))
+    after = np.ascontiguousarray(aligned[:, begin : begin + excerpt].mean(axis=0, keepdims=True))
+    echoes_before = [echo.to_dict() for echo in estimate_echoes(before, rate)]
+    echoes_after = [echo.to_dict() for echo in estimate_echoes(after, rate)]
+    return echoes_before, echoes_after, estimate_rt60(before, rate), estimate_rt60(after, rate)
+
+
+def align_and_compare(
+    original: np.ndarray, original_rate: int, processed: np.ndarray, processed_rate: int
+) -> CompareResult:
+    """Align `processed` onto `original` and measure what differs.
+
+    Both are (channels, n) or (n,) float arrays. The processed take may be at
+    another sample rate, have another channel count or length, start early or
+    late by up to its whole length, run on a clock off by some ppm, and have
+    another gain or inverted polarity.
+    """
+    original = _as_channels(original, "original")
+    processed = _as_channels(processed, "processed")
+    rate = int(original_rate)
+    notes: list[str] = []
+    at_rate = align.to_rate(processed, int(processed_rate), rate)
+    found = _align(original, at_rate, rate)
+    if found.stop - found.start < MIN_OVERLAP_S * rate:
+        raise AudioDecodeError(
+            "the two files do not overlap once aligned; check that PROCESSED was made from ORIGINAL"
+        )
+    if found.line.windows_used == 0:
+        notes.append("no part of the processed file matched the original well: figures are rough")
+
+    compared_orig = original[:, found.start : found.stop]
+    compared_proc = found.aligned[:, found.start : found.stop]
+    if compared_orig.shape[0] != compared_proc.shape[0]:
+        notes.append(
+            f"{original.shape[0]} channel(s) against {processed.shape[0]}: compared as mono mixes"
+        )
+        compared_orig = compared_orig.mean(axis=0, keepdims=True)
+        compared_proc = compared_proc.mean(axis=0, keepdims=True)
+    band_hz = None
+    if int(processed_rate) != rate:
+        band_hz = round(SHARED_BAND_FRACTION * min(rate, int(processed_rate)) / 2, 1)
+        notes.append(f"sample rates differ: null figures cover 0-{band_hz:g} Hz, the shared band")
+        compared_orig = metrics.band_limit(compared_orig, rate, band_hz)
+        compared_proc = metrics.band_limit(compared_proc, rate, band_hz)
+
+    gain = metrics.ls_gain(compared_orig, compared_proc)
+    difference = metrics.residual(compared_orig, compared_proc, gain)
+    e_orig, e_proc = metrics.energy(compared_orig), metrics.energy(compared_proc)
+    echoes_before, echoes_after, rt60_before, rt60_after = _engine_estimates(
+        compared_orig, compared_proc, rate, notes
+    )
+    usable = found.first.usable
+    return CompareResult(
+        offset_samples=found.offset,
+        drift_ppm=found.drift * 1e6,
+        gain_db=metrics.db(gain * gain) / 2 if gain else metrics.FLOOR_DB,
+        polarity=-1 if gain < 0 else 1,
+        sample_rate=rate,
+        correlation=metrics.correlation(compared_orig, compared_proc),
+        residual_db=metrics.db(metrics.energy(difference) / e_orig) if e_orig else 0.0,
+        si_sdr_db=metrics.si_sdr_db(compared_orig, compared_proc),
+        energy_removed_db=metrics.db(e_orig) - metrics.db(e_proc),
+        overlap_start_s=found.start / rate,
+        overlap_s=(found.stop - found.start) / rate,
+        original_rate=rate,
+        processed_rate=int(processed_rate),
+        original_channels=original.shape[0],
+        processed_channels=processed.shape[0],
+        channels_compared=compared_orig.shape[0],
+        original_duration_s=original.shape[1] / rate,
+        processed_duration_s=processed.shape[1] / int(processed_rate),
+        alignment_windows=found.line.windows_used,
+        alignment_spread_samples=(found.line.spread if math.isfinite(found.line.spread) else None),
+        compared_band_hz=band_hz,
+        octave_bands=metrics.octave_bands(compared_orig, compared_proc, difference, rate),
+        echoes_before=echoes_before,
+        echoes_after=echoes_after,
+        rt60_before_s=rt60_before,
+        rt60_after_s=rt60_after,
+        notes=notes,
+        original=compared_orig,
+        aligned=compared_proc,
+        difference=difference,
+        over_time=metrics.over_time(compared_orig, compared_proc, difference, rate),
+        lag_times_s=found.first.centers[usable] / rate,
+        lag_samples=found.first.lags[usable],
+    )

@@ -1,0 +1,159 @@
+"""Null-test metrics between an original and an aligned processed take.
+
+All functions take (channels, n) arrays already cut to the overlap, and treat
+the channels as one signal (sums over channels), which is what a listener hears
+as "how different".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.signal as ss
+
+#: Floor for every dB figure, so silence gives a finite, JSON-safe number.
+FLOOR_DB = -200.0
+#: Length of the windows of the residual-over-time series.
+WINDOW_S = 0.4
+#: Windows where the original is quieter than this (dBFS) get no residual figure.
+QUIET_DBFS = -90.0
+#: Octave bands, by their nominal (ISO 266) label; exact centres are 1000 * 2**k.
+OCTAVE_LABELS_HZ = (31.5, 63, 125, 250, 500, 1000, 2000, 4000, 8000, 16000)
+
+
+def db(ratio: float) -> float:
+    """10 log10 of a power ratio, floored at FLOOR_DB."""
+    if not math.isfinite(ratio) or ratio <= 0:
+        return FLOOR_DB
+    return max(FLOOR_DB, 10.0 * math.log10(ratio))
+
+
+def energy(audio: np.ndarray) -> float:
+    return float(np.sum(np.square(audio, dtype=np.float64)))
+
+
+def ls_gain(original: np.ndarray, aligned: np.ndarray) -> float:
+    """Signed least-squares gain g of processed ≈ g · original."""
+    reference = energy(original)
+    if reference == 0:
+        return 1.0
+    return float(np.sum(original.astype(np.float64) * aligned) / reference)
+
+
+def residual(original: np.ndarray, aligned: np.ndarray, gain: float) -> np.ndarray:
+    """What is left of the original once the gain-matched processed take is subtracted."""
+    if gain == 0:
+        return original.astype(np.float32)
+    return np.asarray(original - aligned / gain, dtype=np.float32)
+
+
+def correlation(original: np.ndarray, aligned: np.ndarray) -> float:
+    scale = math.sqrt(energy(original) * energy(aligned))
+    if scale == 0:
+        return 0.0
+    return float(np.sum(original.astype(np.float64) * aligned) / scale)
+
+
+def si_sdr_db(original: np.ndarray, aligned: np.ndarray) -> float:
+    """Scale-invariant SDR of the processed take against the original as reference.
+
+    With the least-squares gain this is exactly minus the null depth; both are
+    reported because engineers know one and researchers the other.
+    """
+    alpha = ls_gain(original, aligned)
+    target = alpha * original.astype(np.float64)
+    return db(energy(target) / max(energy(target - aligned), 1e-300)) if alpha else FLOOR_DB
+
+
+@dataclass(frozen=True)
+class OverTime:
+    """Residual and levels over consecutive windows of WINDOW_S seconds."""
+
+    times_s: np.ndarray  # window centres, seconds from the overlap's start
+    residual_db: np.ndarray  # NaN where the original is quiet
+    original_dbfs: np.ndarray
+    processed_dbfs: np.ndarray
+
+
+def over_time(
+    original: np.ndarray, aligned: np.ndarray, difference: np.ndarray, rate: int
+) -> OverTime:
+    window = max(1, round(WINDOW_S * rate))
+    count = max(1, original.shape[-1] // window)
+    usable = count * window
+
+    def window_power(audio: np.ndarray) -> np.ndarray:
+        squared = np.square(audio[:, :usable], dtype=np.float64).sum(axis=0)
+        return np.asarray(squared.reshape(count, window).mean(axis=1) / audio.shape[0])
+
+    tiny = 1e-30
+    p_orig, p_proc, p_diff = (window_power(a) for a in (original, aligned, difference))
+    original_dbfs = 10 * np.log10(p_orig + tiny)
+    residual_db = np.maximum(10 * np.log10((p_diff + tiny) / (p_orig + tiny)), FLOOR_DB)
+    residual_db[original_dbfs < QUIET_DBFS] = np.nan
+    return OverTime(
+        times_s=(np.arange(count) + 0.5) * window / rate,
+        residual_db=residual_db,
+        original_dbfs=np.maximum(original_dbfs, FLOOR_DB),
+        processed_dbfs=np.maximum(10 * np.log10(p_proc + tiny), FLOOR_DB),
+    )
+
+
+@dataclass(frozen=True)
+class OctaveBand:
+    center_hz: float
+    original_db: float  # band level, dB re full-scale power spectral sum
+    processed_db: float
+    difference_db: float  # processed minus original
+    residual_db: float  # null depth within the band
+
+    def to_dict(self) -> dict[str, float]:
+        return {
+            "center_hz": self.center_hz,
+            "original_db": round(self.original_db, 2),
+            "processed_db": round(self.processed_db, 2),
+            "difference_db": round(self.difference_db, 2),
+            "residual_db": round(self.residual_db, 2),
+        }
+
+
+def _psd(audio: np.ndarray, rate: int, segment: int) -> tuple[np.ndarray, np.ndarray]:
+    freqs, power = ss.welch(audio, fs=rate, nperseg=segment, axis=-1)
+    return freqs, np.asarray(power).sum(axis=0)
+
+
+def octave_bands(
+    original: np.ndarray, aligned: np.ndarray, difference: np.ndarray, rate: int
+) -> list[OctaveBand]:
+    """Level of each take, their difference, and the null depth, per octave band."""
+    segment = int(min(1 << 14, max(256, original.shape[-1])))
+    freqs, p_orig = _psd(original, rate, segment)
+    _, p_proc = _psd(aligned, rate, segment)
+    _, p_diff = _psd(difference, rate, segment)
+    bands = []
+    for k, label in enumerate(OCTAVE_LABELS_HZ):
+        center = 1000.0 * 2.0 ** (k - 5)
+        low, high = center / math.sqrt(2), min(center * math.sqrt(2), rate / 2)
+        inside = (freqs >= low) & (freqs < high)
+        if low >= rate / 2 or not inside.any():
+            continue
+        e_orig, e_proc = float(p_orig[inside].sum()), float(p_proc[inside].sum())
+        e_diff = float(p_diff[inside].sum())
+        bands.append(
+            OctaveBand(
+                center_hz=float(label),
+                original_db=db(e_orig),
+                processed_db=db(e_proc),
+                difference_db=db(e_proc) - db(e_orig),
+                residual_db=db(e_diff / e_orig) if e_orig > 0 else FLOOR_DB,
+            )
+        )
+    return bands
+
+
+def band_limit(audio: np.ndarray, rate: int, cutoff_hz: float) -> np.ndarray:
+    """Zero-phase low-pass, so both takes lose the same band without moving in time."""
+    sos = ss.butter(10, cutoff_hz, fs=rate, output="sos")
+    return np.asarray(ss.sosfiltfilt(sos, audio, axis=-1), dtype=np.float32)

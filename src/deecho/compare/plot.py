@@ -1,0 +1,249 @@
+"""The picture of a comparison: one PNG an engineer reads at a glance.
+
+Imported only when a picture is asked for (matplotlib is slow to import), and
+drawn on a bare Agg canvas, never pyplot, so it is safe in threads and servers.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deecho.compare.comparison import CompareResult
+from deecho.compare.metrics import FLOOR_DB
+
+#: Columns of the waveform envelopes and spectrograms: about one per pixel.
+_COLUMNS = 1400
+_SPECTRUM_SIZE = 2048
+_ORIGINAL = "#1f5fa8"
+_PROCESSED = "#e07b10"
+_RESIDUAL = "#c0282d"
+
+
+def _envelope(audio: np.ndarray, columns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Min and max of the mono mix per column (index, low, high), cheap for hour-long takes."""
+    mono = audio.mean(axis=0)
+    per = max(1, len(mono) // columns)
+    count = max(1, len(mono) // per)
+    blocks = mono[: count * per].reshape(count, per)
+    return np.arange(count) * per + per / 2, blocks.min(axis=1), blocks.max(axis=1)
+
+
+def _spectrogram(audio: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Power in dBFS on (frequency, time), with at most _COLUMNS frames."""
+    mono = audio.mean(axis=0).astype(np.float64)
+    size = _SPECTRUM_SIZE if len(mono) >= _SPECTRUM_SIZE else max(16, len(mono))
+    hop = max(size // 4, (len(mono) - size) // _COLUMNS + 1)
+    starts = np.arange(0, max(1, len(mono) - size + 1), hop)
+    window = np.hanning(size)
+    frames = np.stack([mono[s : s + size] for s in starts]) * window
+    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2 / (np.sum(window) ** 2 / 4)
+    levels = 10 * np.log10(power.T + 1e-20)
+    return np.fft.rfftfreq(size, 1 / rate), (starts + size / 2) / rate, levels
+
+
+def _describe(result: CompareResult) -> str:
+    summary = result.residual_summary()
+    lines = [
+        f"offset   {result.offset_samples:+.3f} samples ({result.offset_ms:+.3f} ms)",
+        f"drift    {result.drift_ppm:+.2f} ppm",
+        f"gain     {result.gain_db:+.3f} dB"
+        + ("   polarity INVERTED" if result.polarity < 0 else ""),
+        f"null     {result.residual_db:.1f} dB   corr {result.correlation:.6f}",
+        f"SI-SDR   {result.si_sdr_db:.1f} dB",
+        f"removed  {result.energy_removed_db:+.2f} dB of energy",
+        f"overlap  {result.overlap_s:.2f} s at {result.sample_rate} Hz",
+    ]
+    if summary["worst_db"] is not None:
+        lines.append(f"worst    {summary['worst_db']:.1f} dB at {summary['worst_at_s']:.1f} s")
+    if result.rt60_before_s is not None or result.rt60_after_s is not None:
+        lines.append(
+            f"RT60     {_seconds(result.rt60_before_s)} -> {_seconds(result.rt60_after_s)}"
+        )
+    return "\n".join(lines)
+
+
+def _seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f} s"
+
+
+def draw(result: CompareResult, title: str = "") -> Any:
+    """The comparison as a matplotlib Figure (Agg canvas attached)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(16, 15), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    grid = figure.add_gridspec(5, 3, height_ratios=[1.1, 0.8, 0.9, 1.3, 1.1])
+    figure.suptitle(title or "deecho compare", fontsize=15, fontweight="bold")
+    rate = result.sample_rate
+    start_s = result.overlap_start_s
+    gain = result.gain if result.gain else 1.0
+
+    waves = figure.add_subplot(grid[0, :])
+    x, low, high = _envelope(result.original, _COLUMNS)
+    seconds = start_s + x / rate
+    waves.fill_between(seconds, low, high, color=_ORIGINAL, alpha=0.55, lw=0, label="original")
+    _, p_low, p_high = _envelope(result.aligned / gain, _COLUMNS)
+    waves.plot(seconds, p_high, color=_PROCESSED, lw=0.7, label="processed, aligned, gain-matched")
+    waves.plot(seconds, p_low, color=_PROCESSED, lw=0.7)
+    waves.set_title("Waveforms overlaid (envelope per pixel)", loc="left")
+    waves.set_ylabel("amplitude")
+    waves.legend(loc="upper right", fontsize=9)
+    waves.margins(x=0)
+
+    diff = figure.add_subplot(grid[1, :], sharex=waves)
+    _, d_low, d_high = _envelope(result.difference, _COLUMNS)
+    diff.fill_between(seconds, d_low, d_high, color=_RESIDUAL, lw=0)
+    peak = float(np.max(np.abs(result.difference), initial=0.0))
+    peak_db = 20 * math.log10(peak) if peak > 0 else FLOOR_DB
+    diff.set_title(
+        f"Difference: original − processed/gain (own scale; peak {peak_db:.1f} dBFS)", loc="left"
+    )
+    diff.set_ylabel("amplitude")
+    diff.margins(x=0)
+
+    over = figure.add_subplot(grid[2, :], sharex=waves)
+    if result.over_time is not None and len(result.over_time.times_s):
+        times = start_s + result.over_time.times_s
+        over.step(
+            times,
+            result.over_time.residual_db,
+            where="mid",
+            color=_RESIDUAL,
+            lw=1.4,
+            label="null depth per 400 ms",
+        )
+        over.plot(
+            times,
+            result.over_time.original_dbfs,
+            color=_ORIGINAL,
+            lw=0.8,
+            alpha=0.7,
+            label="original level (dBFS)",
+        )
+    over.axhline(
+        result.residual_db,
+        color="black",
+        ls="--",
+        lw=0.9,
+        label=f"overall {result.residual_db:.1f} dB",
+    )
+    over.set_title("Residual over time", loc="left")
+    over.set_ylabel("dB")
+    over.set_xlabel("time in the original (s)")
+    over.grid(alpha=0.3)
+    over.legend(loc="lower right", fontsize=9, ncol=3)
+
+    spectra = [
+        ("Original", result.original),
+        ("Processed (aligned)", result.aligned),
+        ("Difference", result.difference),
+    ]
+    _, _, reference = _spectrogram(result.original, rate)
+    top = float(np.percentile(reference, 99.5)) if reference.size else 0.0
+    image = None
+    for column, (name, audio) in enumerate(spectra):
+        axes = figure.add_subplot(grid[3, column])
+        freqs, times, levels = _spectrogram(audio, rate)
+        image = axes.pcolormesh(
+            start_s + times,
+            freqs,
+            levels,
+            shading="auto",
+            cmap="magma",
+            vmin=top - 90,
+            vmax=top,
+            rasterized=True,
+        )
+        axes.set_yscale("symlog", linthresh=200)
+        axes.set_ylim(20, rate / 2)
+        axes.set_title(f"{name} spectrogram", loc="left")
+        axes.set_xlabel("time (s)")
+        if column == 0:
+            axes.set_ylabel("frequency (Hz)")
+    if image is not None:
+        figure.colorbar(image, ax=figure.axes[-3:], label="dBFS", shrink=0.9, pad=0.01)
+
+    bands = figure.add_subplot(grid[4, 0])
+    labels = [f"{b.center_hz:g}" for b in result.octave_bands]
+    positions = np.arange(len(labels))
+    bands.bar(
+        positions - 0.2,
+        [b.difference_db for b in result.octave_bands],
+        0.4,
+        color=_PROCESSED,
+        label="level change (dB)",
+    )
+    bands.bar(
+        positions + 0.2,
+        [max(b.residual_db, -120) for b in result.octave_bands],
+        0.4,
+        color=_RESIDUAL,
+        alpha=0.7,
+        label="null depth (dB)",
+    )
+    bands.set_xticks(positions, labels, fontsize=8)
+    bands.axhline(0, color="black", lw=0.6)
+    bands.set_title("Per octave band", loc="left")
+    bands.set_xlabel("band centre (Hz)")
+    bands.legend(fontsize=8)
+    bands.grid(axis="y", alpha=0.3)
+
+    lags = figure.add_subplot(grid[4, 1])
+    if len(result.lag_times_s):
+        lags.plot(
+            result.lag_times_s,
+            result.lag_samples,
+            "o",
+            ms=4,
+            color=_ORIGINAL,
+            label="measured lag per window",
+        )
+        fit = result.offset_samples + result.drift_ppm * 1e-6 * result.lag_times_s * rate
+        lags.plot(
+            result.lag_times_s, fit, color="black", lw=1, label=f"fit: {result.drift_ppm:+.2f} ppm"
+        )
+        lags.legend(fontsize=8)
+    lags.set_title("Lag of processed behind original", loc="left")
+    lags.set_xlabel("time in the original (s)")
+    lags.set_ylabel("samples")
+    lags.grid(alpha=0.3)
+    lags.ticklabel_format(useOffset=False)
+
+    text = figure.add_subplot(grid[4, 2])
+    text.axis("off")
+    body = _describe(result)
+    if result.notes:
+        body += "\n\n" + "\n".join(f"• {note}" for note in result.notes)
+    text.text(
+        0.0,
+        1.0,
+        body,
+        va="top",
+        ha="left",
+        family="monospace",
+        fontsize=10,
+        transform=text.transAxes,
+        wrap=True,
+    )
+    return figure
+
+
+def save_png(result: CompareResult, path: Path, title: str = "") -> None:
+    """Draw the comparison and write it to `path` atomically (temp file, then rename)."""
+    figure = draw(result, title)
+    directory = path.parent if str(path.parent) else Path(".")
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            figure.savefig(stream, format="png")
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
