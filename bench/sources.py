@@ -236,10 +236,9 @@ def music(sample_rate: int, seconds: float, seed: int = 0, stereo: bool = False)
             "snare": 0.2,
             "hat": -0.7,
         }
-        mix = sum(_pan(tracks[name], position) for name, position in positions.items())
+        mix = np.sum([_pan(tracks[name], position) for name, position in positions.items()], axis=0)
     else:
-        mix = sum(tracks.values())[None, :]
-    mix = np.asarray(mix)
+        mix = np.sum(list(tracks.values()), axis=0)[None, :]
     return (0.9 * mix / (np.max(np.abs(mix)) + 1e-9)).astype(np.float32)
 
 
