@@ -99,7 +99,8 @@ def lua_literal(value: Any) -> str:
         # with ensure_ascii off, JSON's escapes (\" \\ \n) are valid Lua escapes too
         return json.dumps(str(value), ensure_ascii=False)
     if isinstance(value, dict):
-        return "{" + ", ".join(f"[{json.dumps(k)}] = {lua_literal(v)}" for k, v in value.items()) + "}"
+        fields = (f"[{json.dumps(k)}] = {lua_literal(v)}" for k, v in value.items())
+        return "{" + ", ".join(fields) + "}"
     if isinstance(value, list | tuple):
         return "{" + ", ".join(lua_literal(v) for v in value) + "}"
     raise TypeError(f"no Lua literal for {value!r}")
@@ -120,8 +121,13 @@ def run_lua_host(
     scenario_file.write_text("return " + lua_literal(scenario) + "\n", encoding="utf-8")
     result_file = workdir / f"result-{harness}.json"
     done = subprocess.run(
-        [lua_binary(), str(LUA_HARNESS / f"run_{harness}.lua"), str(scenario_file)]
-        + [str(script), str(result_file)],
+        [
+            lua_binary(),
+            str(LUA_HARNESS / f"run_{harness}.lua"),
+            str(scenario_file),
+            str(script),
+            str(result_file),
+        ],
         env=env,
         capture_output=True,
         text=True,

@@ -83,7 +83,7 @@ def test_json_is_one_object_with_the_agreed_keys(
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)  # the whole stdout is exactly one JSON object
     assert isinstance(result, dict)
-    assert JSON_KEYS <= set(result)
+    assert set(result) >= JSON_KEYS
     assert Path(result["output"]) == output
     assert Path(result["input"]) == echo_wav
     assert result["echo_output"] is None
