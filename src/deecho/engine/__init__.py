@@ -1,0 +1,31 @@
+"""deecho's local DSP engine: blind echo detection and cancellation, late-reverb suppression.
+
+Arrays in, arrays out: audio is (channels, samples) float32 with its sample rate beside it.
+Typical use on a file too long for memory: read the excerpt_spans(), analyze() them into a
+plan, then stream every block of the file through EchoCanceller(plan, ...).run().
+"""
+
+from .canceller import (
+    EchoCanceller,
+    EchoPlan,
+    EngineResult,
+    analyze,
+    estimate_echoes,
+    excerpt_spans,
+    remove_echo,
+)
+from .report import Echo, EngineReport
+from .rt60 import estimate_rt60
+
+__all__ = [
+    "Echo",
+    "EchoCanceller",
+    "EchoPlan",
+    "EngineReport",
+    "EngineResult",
+    "analyze",
+    "estimate_echoes",
+    "estimate_rt60",
+    "excerpt_spans",
+    "remove_echo",
+]

@@ -1,0 +1,236 @@
+"""The engine's public flow: pick excerpts, analyze them, then cancel echoes block by block.
+
+analyze() looks only at bounded excerpts of a file (so memory and time stay flat for hour-long
+files) and returns an EchoPlan; EchoCanceller streams any number of blocks through the plan's
+inverse filters (echo cancellation, then late-reverb suppression) with carried state, so a file
+processed in chunks gives the same samples as the whole array at once.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from .comb_filter import ChannelInverse, EchoFamily
+from .echo_search import find_echo_families
+from .report import Echo, EngineReport
+from .rt60 import estimate_rt60
+
+# Excerpts: a file up to this long is analyzed whole; a longer one through a few spread spans.
+WHOLE_FILE_MAX_S = 60.0
+EXCERPT_S = 20.0
+EXCERPT_COUNT = 3
+# rt60 "after" is measured on at most this much of the cleaned excerpts (it costs a reverb pass).
+RT60_AFTER_MAX_S = 20.0
+# Two channels' echoes count as "the same" within these tolerances.
+SAME_LAG_SAMPLES = 2
+SAME_GAIN = 0.05
+
+
+@dataclass(frozen=True)
+class EchoPlan:
+    """What analyze() found: each channel's echo families and the reverb plan (picklable)."""
+
+    sample_rate: int
+    channels: int
+    strength: float
+    families: tuple[tuple[EchoFamily, ...], ...]  # per channel
+    reverb_plan: Any = None  # engine.reverb.ReverbPlan, or None: no reverb suppression
+    report: EngineReport = field(default_factory=EngineReport)
+
+
+@dataclass
+class EngineResult:
+    no_echo: np.ndarray
+    echo: np.ndarray
+    report: EngineReport
+
+
+def excerpt_spans(total_frames: int, sample_rate: int) -> list[tuple[int, int]]:
+    """Frame ranges [start, stop) to read and pass to analyze(): at most ~60 s in all."""
+    if total_frames <= 0:
+        return []
+    if total_frames <= WHOLE_FILE_MAX_S * sample_rate:
+        return [(0, total_frames)]
+    length = int(EXCERPT_S * sample_rate)
+    last_start = total_frames - length
+    starts = np.linspace(0, last_start, EXCERPT_COUNT).round().astype(int)
+    return [(int(start), int(start) + length) for start in starts]
+
+
+def analyze(excerpts: Sequence[np.ndarray], sample_rate: int, strength: float = 1.0) -> EchoPlan:
+    """Find the echoes (and the reverb to suppress) in excerpts of one recording."""
+    strength = float(np.clip(strength, 0.0, 1.0))
+    blocks = [np.atleast_2d(np.asarray(excerpt, dtype=np.float32)) for excerpt in excerpts]
+    blocks = [block for block in blocks if block.shape[-1] > 0]
+    channels = blocks[0].shape[0] if blocks else 1
+    families = tuple(
+        tuple(find_echo_families([block[channel] for block in blocks], sample_rate))
+        for channel in range(channels)
+    )
+    echo_plan = EchoPlan(sample_rate, channels, strength, families)
+    cleaned = [_cancel_whole(echo_plan, block) for block in blocks]
+    reverb_plan = _analyze_reverb(cleaned, sample_rate, strength)
+    rt60_before = _rt60(blocks, sample_rate)
+    after = cleaned
+    if reverb_plan is not None:
+        no_echoes = tuple(() for _ in range(channels))
+        reverb_only = EchoPlan(sample_rate, channels, strength, no_echoes, reverb_plan)
+        after = [_cancel_whole(reverb_only, block) for block in _head(cleaned, sample_rate)]
+        rt60_after = _rt60(after, sample_rate)
+    else:
+        rt60_after = _rt60(cleaned, sample_rate) if any(families) else rt60_before
+    report = EngineReport(
+        echoes=_echoes(families, sample_rate),
+        rt60_before_s=rt60_before,
+        rt60_after_s=rt60_after,
+        strength=strength,
+    )
+    return EchoPlan(sample_rate, channels, strength, families, reverb_plan, report)
+
+
+class EchoCanceller:
+    """Streams blocks through a plan: echo cancellation, then late-reverb suppression."""
+
+    def __init__(self, plan: EchoPlan, sample_rate: int, channels: int) -> None:
+        if sample_rate != plan.sample_rate:
+            raise ValueError(
+                f"plan was made at {plan.sample_rate} Hz, audio is at {sample_rate} Hz"
+            )
+        self.plan = plan
+        self.channels = channels
+        self.strength = plan.strength
+        per_channel = plan.families or ((),)
+        self.inverses = [
+            ChannelInverse(list(per_channel[channel % len(per_channel)]))
+            for channel in range(channels)
+        ]
+        self.active = self.strength > 0.0 and any(per_channel)
+
+    def run(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        echo_free = self._cancel_echoes(blocks)
+        if self.plan.reverb_plan is None or self.strength <= 0.0:
+            return echo_free
+        reverb = _reverb_module()
+        assert reverb is not None  # a reverb plan only exists when the module does
+        suppressor = reverb.ReverbSuppressor(
+            self.plan.reverb_plan, self.plan.sample_rate, self.channels
+        )
+        return iter(suppressor.run(echo_free))
+
+    def _cancel_echoes(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        for block in blocks:
+            audio = np.atleast_2d(np.asarray(block, dtype=np.float32))
+            if audio.shape[0] != self.channels:
+                raise ValueError(f"expected {self.channels} channels, got {audio.shape[0]}")
+            if not self.active:
+                yield audio
+                continue
+            out = np.empty_like(audio)
+            for channel, inverse in enumerate(self.inverses):
+                dry = inverse.process(audio[channel])
+                # strength blends toward the input: 0 leaves it untouched, 1 removes it all.
+                out[channel] = audio[channel] + self.strength * (dry - audio[channel])
+            yield out
+
+
+def remove_echo(audio: np.ndarray, sample_rate: int, strength: float = 1.0) -> EngineResult:
+    """Whole-array convenience: analyze excerpts of `audio`, then cancel; echo = audio - no_echo."""
+    audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
+    spans = excerpt_spans(audio.shape[-1], sample_rate)
+    plan = analyze([audio[:, start:stop] for start, stop in spans], sample_rate, strength)
+    no_echo = _cancel_whole(plan, audio)
+    return EngineResult(no_echo=no_echo, echo=audio - no_echo, report=plan.report)
+
+
+def estimate_echoes(audio: np.ndarray, sample_rate: int) -> list[Echo]:
+    """The echoes found in `audio` (no cancellation, no reverb analysis)."""
+    audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
+    spans = excerpt_spans(audio.shape[-1], sample_rate)
+    families = tuple(
+        tuple(find_echo_families([audio[channel, a:b] for a, b in spans], sample_rate))
+        for channel in range(audio.shape[0])
+    )
+    return _echoes(families, sample_rate)
+
+
+def _cancel_whole(plan: EchoPlan, audio: np.ndarray) -> np.ndarray:
+    canceller = EchoCanceller(plan, plan.sample_rate, audio.shape[0])
+    parts = list(canceller.run([audio]))
+    if not parts:
+        return np.zeros_like(audio)
+    return np.concatenate(parts, axis=1)
+
+
+def _echoes(families: tuple[tuple[EchoFamily, ...], ...], sample_rate: int) -> list[Echo]:
+    """Report families; ones found alike in every channel are reported once (channel None)."""
+    per_channel = [list(channel) for channel in families]
+    echoes: list[Echo] = []
+    for family in per_channel[0] if per_channel else []:
+        twins = [_twin(family, others) for others in per_channel[1:]]
+        if all(twin is not None for twin in twins):
+            for others, twin in zip(per_channel[1:], twins, strict=True):
+                others.remove(twin)  # type: ignore[arg-type]
+            echoes.append(_echo(family, sample_rate, None))
+        else:
+            echoes.append(_echo(family, sample_rate, 0 if len(per_channel) > 1 else None))
+    for channel, others in enumerate(per_channel[1:], start=1):
+        echoes.extend(_echo(family, sample_rate, channel) for family in others)
+    return sorted(echoes, key=lambda echo: (echo.delay_ms, echo.channel or 0))
+
+
+def _twin(family: EchoFamily, others: list[EchoFamily]) -> EchoFamily | None:
+    for other in others:
+        if (
+            abs(other.lag - family.lag) <= SAME_LAG_SAMPLES
+            and abs(other.first_repeat_gain - family.first_repeat_gain) <= SAME_GAIN
+        ):
+            return other
+    return None
+
+
+def _echo(family: EchoFamily, sample_rate: int, channel: int | None) -> Echo:
+    return Echo(
+        delay_ms=1000.0 * family.lag / sample_rate,
+        gain=family.first_repeat_gain,
+        feedback=family.feedback,
+        channel=channel,
+    )
+
+
+def _rt60(blocks: Sequence[np.ndarray], sample_rate: int) -> float | None:
+    if not blocks:
+        return None
+    return estimate_rt60(np.concatenate(list(blocks), axis=1), sample_rate)
+
+
+def _head(blocks: Sequence[np.ndarray], sample_rate: int) -> list[np.ndarray]:
+    """The first RT60_AFTER_MAX_S seconds of the excerpts."""
+    budget = int(RT60_AFTER_MAX_S * sample_rate)
+    head: list[np.ndarray] = []
+    for block in blocks:
+        if budget <= 0:
+            break
+        head.append(block[:, :budget])
+        budget -= head[-1].shape[-1]
+    return head
+
+
+def _reverb_module() -> ModuleType | None:
+    """engine.reverb, written in parallel; without it the engine cancels echoes only."""
+    try:
+        return importlib.import_module("deecho.engine.reverb")
+    except ImportError:
+        return None
+
+
+def _analyze_reverb(cleaned: list[np.ndarray], sample_rate: int, strength: float) -> Any:
+    reverb = _reverb_module()
+    if reverb is None or strength <= 0.0 or not cleaned:
+        return None
+    return reverb.analyze_reverb(cleaned, sample_rate, strength)
