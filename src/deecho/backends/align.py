@@ -119,8 +119,15 @@ def aligned_blocks(
             for first in range(start, source.shape[1], block_frames):
                 yield match_channels(source[:, first : first + block_frames], channels)
         else:
-            for block in iter_blocks(source, start, None, block_frames):
-                yield match_channels(block, channels)
+            # Read from the top and drop what comes before `start`: seeking into an MP3
+            # (libsndfile, PyAV) can land a few samples off, which would undo the alignment.
+            skip = start
+            for block in iter_blocks(source, 0, None, block_frames):
+                if skip >= block.shape[1]:
+                    skip -= block.shape[1]
+                    continue
+                yield match_channels(block[:, skip:], channels)
+                skip = 0
 
     pending: list[np.ndarray] = []
     held = 0

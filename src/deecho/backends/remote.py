@@ -24,7 +24,13 @@ import numpy as np
 
 from deecho.audio.io import AudioReader, AudioWriter, iter_blocks, opened
 from deecho.audio.prep import apply_prep
-from deecho.backends.align import aligned_blocks, estimate_offset, resample
+from deecho.backends.align import (
+    MAX_OFFSET_S,
+    OFFSET_EXCERPT_S,
+    aligned_blocks,
+    estimate_offset,
+    resample,
+)
 from deecho.backends.base import Backend, Cancelled, Progress
 from deecho.errors import CancelledError
 from deecho.pipeline import (
@@ -88,6 +94,27 @@ def _rt60(audio: list[np.ndarray], rate: int) -> float | None:
     return engine.estimate_rt60(np.concatenate(audio, axis=1), rate)
 
 
+def _head(path: Path, rate: int, seconds: float) -> np.ndarray | None:
+    """The first `seconds` of a file at `rate`, from a freshly opened reader (an MP3
+    decoder sought back to the start need not give the same samples twice)."""
+    with opened(path) as reader:
+        own_rate = reader.info.sample_rate
+        frames = int(seconds * own_rate)
+        blocks = list(iter_blocks(reader, 0, frames, BLOCK_FRAMES))
+    if not blocks:
+        return None
+    return resample(np.concatenate(blocks, axis=1), own_rate, rate)
+
+
+def _codec_offset(prepped: Path, result: Path, rate: int) -> int:
+    """How many samples a lossy result starts late (its codec's delay)."""
+    reference = _head(prepped, rate, OFFSET_EXCERPT_S)
+    delayed = _head(result, rate, OFFSET_EXCERPT_S + MAX_OFFSET_S)
+    if reference is None or delayed is None:
+        return 0
+    return estimate_offset(reference, delayed, rate)
+
+
 @dataclass
 class _Written:
     clipped_samples: int
@@ -106,22 +133,14 @@ def _write_aligned(
     excerpt_frames = int(RT60_EXCERPT_S * rate)
     before: list[np.ndarray] = []
     after: list[np.ndarray] = []
+    offset = 0
+    if result_path.suffix.lower() not in LOSSLESS_SUFFIXES:
+        offset = _codec_offset(prepped.path, result_path, rate)
     with opened(prepped.path) as source, opened(result_path) as result_reader:
         result: AudioReader | np.ndarray = result_reader
         if result_reader.info.sample_rate != rate:
             whole = np.concatenate(list(iter_blocks(result_reader, 0, None, BLOCK_FRAMES)), axis=1)
             result = resample(whole, result_reader.info.sample_rate, rate)
-        offset = 0
-        if result_path.suffix.lower() not in LOSSLESS_SUFFIXES:
-            head = next(iter_blocks(source, 0, excerpt_frames, excerpt_frames), None)
-            if isinstance(result, np.ndarray):
-                result_head = result[:, : excerpt_frames + rate]
-            else:
-                result_head = next(
-                    iter_blocks(result_reader, 0, excerpt_frames + rate, excerpt_frames + rate)
-                )
-            if head is not None:
-                offset = estimate_offset(head, result_head, rate)
         aligned = aligned_blocks(result, offset, frames, channels, BLOCK_FRAMES)
         with contextlib.ExitStack() as stack:
             no_echo_out = stack.enter_context(
