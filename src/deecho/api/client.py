@@ -129,10 +129,15 @@ class DeechoClient:
         max_poll_interval_s: float = 30.0,
         max_retries: int = 5,
         backoff_base_s: float = 2.0,
+        max_retry_after_s: float = 120.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`service` and `key_hint` word the errors ("MusicGPT refused the API key; set …")."""
+        """`service` and `key_hint` word the errors ("MusicGPT refused the API key; set …").
+
+        A 429 whose Retry-After exceeds `max_retry_after_s` is not slept through:
+        RateLimitedError is raised at once, carrying the wait the server asked for.
+        """
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.session = session or requests.Session()
@@ -144,6 +149,7 @@ class DeechoClient:
         self.max_poll_interval_s = max(max_poll_interval_s, min_poll_interval_s)
         self.max_retries = max_retries
         self.backoff_base_s = backoff_base_s
+        self.max_retry_after_s = max_retry_after_s
         self._sleep = sleep
         self._clock = clock
         self._last_poll_at: float | None = None
@@ -447,6 +453,12 @@ class DeechoClient:
                     self._raise_for(response)
                 return response
             wait = _retry_after_s(response)
+            if response.status_code == 429 and wait is not None and wait > self.max_retry_after_s:
+                raise RateLimitedError(
+                    f"{self.service} asks to wait {wait:.0f} s before the next request;"
+                    " try again then",
+                    retry_after_s=wait,
+                )
             if attempt > self.max_retries:
                 if response.status_code == 429:
                     raise RateLimitedError(
