@@ -13,6 +13,7 @@ benchmarks and the tests share it.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,23 +151,23 @@ def overview_of_blocks(
     frames: int,
     on_partial: Callable[[Overview], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
-    partial_every_s: float = 120.0,
+    partial_interval_s: float = 0.3,
 ) -> Overview | None:
     """Fold a stream of (channels, n) blocks, `frames` long in all, into an envelope.
 
-    `on_partial` gets a growing overview after every `partial_every_s` seconds
-    of audio, so a view can draw long files progressively. Returns None when
-    `cancelled()` turns true between blocks.
+    `on_partial` gets the growing overview every `partial_interval_s` seconds of
+    wall time, so a view can draw a long or slow file progressively; a file read
+    faster than that gets no partials at all (each costs the view a redraw).
+    Returns None when `cancelled()` turns true between blocks.
     """
     builder = _EnvelopeBuilder(sample_rate, channels, frames)
-    partial_frames = max(1, int(partial_every_s * sample_rate))
-    next_partial = partial_frames
+    next_partial = time.monotonic() + partial_interval_s
     for block in blocks:
         if cancelled is not None and cancelled():
             return None
         builder.add(block)
-        if on_partial is not None and builder.frames_read >= next_partial:
-            next_partial += partial_frames
+        if on_partial is not None and time.monotonic() >= next_partial:
+            next_partial = time.monotonic() + partial_interval_s
             on_partial(builder.snapshot())
     return builder.snapshot(final=True)
 
@@ -181,7 +182,7 @@ def overview_of_file(
     path: str | Path,
     on_partial: Callable[[Overview], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
-    partial_every_s: float = 120.0,
+    partial_interval_s: float = 0.3,
 ) -> Overview | None:
     """Read a file once, block by block, and return its envelope (see `overview_of_blocks`)."""
     with opened(path) as reader:
@@ -194,7 +195,7 @@ def overview_of_file(
             info.frames,
             on_partial=on_partial,
             cancelled=cancelled,
-            partial_every_s=partial_every_s,
+            partial_interval_s=partial_interval_s,
         )
 
 

@@ -73,7 +73,9 @@ def test_long_audio_keeps_a_bounded_envelope() -> None:
 def test_partial_overviews_grow_and_cancel_stops(tmp_path: Path) -> None:
     burst_file(tmp_path / "burst.wav", seconds=600.0)
     partials: list[Overview] = []
-    final = overview_of_file(tmp_path / "burst.wav", on_partial=partials.append)
+    final = overview_of_file(
+        tmp_path / "burst.wav", on_partial=partials.append, partial_interval_s=0.0
+    )
     assert final is not None and len(partials) >= 2
     reached = [partial.frames_read for partial in partials]
     assert reached == sorted(reached) and reached[-1] <= final.frames_read

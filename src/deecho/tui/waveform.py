@@ -9,6 +9,7 @@ the visible time span; the overview is never re-read for that.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import ClassVar
 
@@ -217,43 +218,52 @@ class Waveform(Widget, can_focus=True):
         base, overlay = grids
         assert base is not None
         cells = base | overlay if overlay is not None else base
-        styles = self._cell_styles(width, height, overlay)
+        kinds = self._cell_kinds(width, height, overlay)
+        palette = self._palette()
         text = Text(no_wrap=True, overflow="crop")
         for row in range(height):
-            for column in range(width):
-                code = int(cells[row, column])
-                text.append(chr(0x2800 + code) if code else " ", styles[row][column])
+            codes = np.where(cells[row] > 0, 0x2800 + cells[row], 0x20)
+            line = "".join(map(chr, codes.tolist()))
+            # One append per run of equal style, not per cell: a redraw stays cheap.
+            starts = [0, *(np.flatnonzero(np.diff(kinds[row])) + 1).tolist(), width]
+            for first, stop in itertools.pairwise(starts):
+                text.append(line[first:stop], palette[int(kinds[row, first])])
             text.append("\n")
         text.append_text(self._axis(width))
         return text
 
-    def _cell_styles(
-        self, width: int, height: int, overlay: np.ndarray | None
-    ) -> list[list[Style]]:
+    def _palette(self) -> list[Style]:
+        """Styles by kind: +1 outside the trim, +2 on a marker column, +4 overlay dots."""
         wave = self.get_component_rich_style("waveform--wave")
-        over = self.get_component_rich_style("waveform--overlay")
         outside = self.get_component_rich_style("waveform--outside")
         marker = self.get_component_rich_style("waveform--marker")
-        start_col = self._column_of(self.start_marker_s, width)
-        end_col = self._column_of(self.end_marker_s, width)
-        column_styles = []
-        for column in range(width):
-            seconds = self.view_start_s + (column + 0.5) / width * self.span_s
-            kept = (self.start_marker_s is None or seconds >= self.start_marker_s) and (
-                self.end_marker_s is None or seconds <= self.end_marker_s
-            )
-            style = wave if kept else outside
-            if column in (start_col, end_col):
+        over = self.get_component_rich_style("waveform--overlay")
+        palette = []
+        for kind in range(8):
+            style = outside if kind & 1 else wave
+            if kind & 2:
                 style = style + marker
-            column_styles.append(style)
-        rows = []
-        for row in range(height):
-            styles = list(column_styles)
-            if overlay is not None:
-                for lit in np.flatnonzero(overlay[row]):
-                    styles[lit] = column_styles[lit] + over
-            rows.append(styles)
-        return rows
+            if kind & 4:
+                style = style + over
+            palette.append(style)
+        return palette
+
+    def _cell_kinds(self, width: int, height: int, overlay: np.ndarray | None) -> np.ndarray:
+        seconds = self.view_start_s + (np.arange(width) + 0.5) / width * self.span_s
+        outside = np.zeros(width, dtype=bool)
+        if self.start_marker_s is not None:
+            outside |= seconds < self.start_marker_s
+        if self.end_marker_s is not None:
+            outside |= seconds > self.end_marker_s
+        columns = outside.astype(np.int8)
+        for marker in (self.start_marker_s, self.end_marker_s):
+            column = self._column_of(marker, width)
+            if column is not None:
+                columns[column] |= 2
+        kinds = np.broadcast_to(columns, (height, width)).copy()
+        if overlay is not None:
+            kinds[overlay > 0] |= 4
+        return kinds
 
     def _axis(self, width: int) -> Text:
         axis = self.get_component_rich_style("waveform--axis")

@@ -284,10 +284,12 @@ class WorkspaceScreen(Screen[None]):
             on_partial=lambda partial: (self.post_message(OverviewReady(path, partial)), None)[1],
             cancelled=lambda: worker.is_cancelled,
         )
-        if overview is None:
-            return
-        self.post_message(OverviewReady(path, overview))
-        # Loudness filtering is slower than the envelope: the waveform shows first.
+        if overview is not None:
+            self.post_message(OverviewReady(path, overview))
+
+    @work(thread=True, exclusive=True, group="measure", exit_on_error=False)
+    def _measure(self, path: Path) -> None:
+        worker = get_current_worker()
         levels = tasks.measure_file(path, cancelled=lambda: worker.is_cancelled)
         self.post_message(LevelsMeasured(path, levels))
 
@@ -303,6 +305,10 @@ class WorkspaceScreen(Screen[None]):
             return
         self.query_one(Waveform).set_overview(message.overview)
         self._update_markers()
+        if message.overview.complete and self.levels is None:
+            # Loudness filtering is slower than the envelope: start it once the waveform
+            # is on screen, so the two do not compete for the first frame.
+            self.call_after_refresh(self._measure, message.path)
 
     @on(LevelsMeasured)
     def _levels_measured(self, message: LevelsMeasured) -> None:
