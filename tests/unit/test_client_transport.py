@@ -6,10 +6,15 @@ halfway through a task, or send Retry-After as an HTTP date.
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
+import itertools
 import json
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +23,7 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
 from deecho.api import DeechoClient
+from deecho.api.multipart import MultipartFile
 from deecho.errors import BackendError, RateLimitedError
 
 Handler = Callable[[requests.PreparedRequest], tuple[int, dict[str, Any], dict[str, str]]]
@@ -130,3 +136,48 @@ def test_a_retry_after_beyond_reason_is_reported_not_slept() -> None:
         client.submit_url("https://example.com/a.m4a")
     assert caught.value.retry_after_s == 3600
     assert clock.slept == [] and len(transport.seen) == 1
+
+
+def test_multipart_body_streams_from_disk_and_parses_back(tmp_path: Path) -> None:
+    audio = tmp_path / 'take "one".wav'
+    payload = os.urandom(200_001)
+    audio.write_bytes(payload)
+    with MultipartFile({"webhook_url": "https://hooks.test/x"}, "audio_file", audio) as body:
+        pieces = []
+        for size in itertools.cycle([1, 7, 8192, 65536, 3]):
+            piece = body.read(size)
+            if not piece:
+                break
+            pieces.append(piece)
+        whole = b"".join(pieces)
+        assert len(whole) == len(body)
+        body.rewind()
+        assert body.read() == whole
+        content_type = body.content_type
+
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + whole
+    )
+    parts = {
+        part.get_param("name", header="content-disposition"): part for part in message.iter_parts()
+    }
+    assert parts["webhook_url"].get_payload(decode=True) == b"https://hooks.test/x"
+    assert parts["audio_file"].get_filename() == 'take "one".wav'
+    assert parts["audio_file"].get_payload(decode=True) == payload
+    assert parts["audio_file"].get_content_type() == "audio/x-wav"
+
+
+def test_upload_sends_content_length_not_chunked(tmp_path: Path) -> None:
+    audio = tmp_path / "take.wav"
+    audio.write_bytes(b"RIFF" + bytes(5000))
+
+    def handler(request: requests.PreparedRequest) -> tuple[int, dict[str, Any], dict[str, str]]:
+        return 200, {"success": True, "task_id": "t", "eta": -1}, {}
+
+    client, transport = client_with(handler, FakeClock())
+    client.submit_file(audio)
+    sent = transport.seen[0]
+    assert "Transfer-Encoding" not in sent.headers
+    assert int(sent.headers["Content-Length"]) > 5000
+    assert sent.headers["Content-Type"].startswith("multipart/form-data; boundary=")
+    assert sent.headers["Authorization"] == "key"

@@ -41,6 +41,7 @@ from deecho.api.models import (
     SubmitResponse,
     TaskStatus,
 )
+from deecho.api.multipart import MultipartFile
 from deecho.errors import (
     AuthenticationError,
     BackendError,
@@ -172,17 +173,20 @@ class DeechoClient:
     def submit_file(
         self, path: Path, webhook_url: str | None = None, cancelled: CancelCheck | None = None
     ) -> SubmitResponse:
-        """Upload an audio file (multipart `audio_file`) and return the accepted task."""
-        data = {"webhook_url": webhook_url} if webhook_url else {}
+        """Upload an audio file (multipart `audio_file`) and return the accepted task.
+
+        The body streams from disk (see deecho.api.multipart): memory stays flat.
+        """
+        fields = {"webhook_url": webhook_url} if webhook_url else {}
         try:
-            stream = open(path, "rb")  # noqa: SIM115 - rewound for each retry below
+            upload = MultipartFile(fields, "audio_file", Path(path))
         except OSError as exc:
             raise BackendError(f"{path}: cannot read the file to upload ({exc.strerror})") from exc
-        with stream:
+        with upload:
 
             def body() -> dict[str, Any]:
-                stream.seek(0)  # a retried upload must send the file from its start
-                return {"data": data, "files": {"audio_file": (path.name, stream)}}
+                upload.rewind()  # a retried upload must send the file from its start
+                return {"data": upload, "headers": {"Content-Type": upload.content_type}}
 
             response = self._send("POST", self._url("deecho"), body, cancelled, retry_any=False)
         return self._parse_submit(response)
@@ -434,8 +438,10 @@ class DeechoClient:
             if _is_cancelled(cancelled):
                 raise CancelledError("cancelled before the server answered; nothing was written")
             try:
+                options = body()
+                headers = {**self._headers(), **options.pop("headers", {})}
                 response = self.session.request(
-                    method, url, headers=self._headers(), timeout=(10.0, self.timeout), **body()
+                    method, url, headers=headers, timeout=(10.0, self.timeout), **options
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if not retry_any or attempt > self.max_retries:
