@@ -7,6 +7,7 @@ files written beside the take (and that the take itself is untouched).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +29,8 @@ async def test_open_trim_normalize_process_compare_keep(
     take: Path, settings: Settings, history: History
 ) -> None:
     before = digest(take)
-    app = DeechoApp(
-        take, settings=settings, backend=get_backend("local", settings), history=history
-    )
+    backend = get_backend("local", settings)
+    app = DeechoApp(take, settings=settings, backend=backend, history=history)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
         assert isinstance(screen, WorkspaceScreen)
@@ -93,12 +93,17 @@ async def test_open_trim_normalize_process_compare_keep(
         await pilot.press("k")
         await settle(pilot, lambda: len(compare.kept) == 3)
         await pilot.press("e")
-        await settle(pilot, lambda: any(p.suffix == ".json" for p in compare.kept))
+        await settle(pilot, lambda: any(p.suffix == ".png" for p in compare.kept))
+        shown_metrics = dict(compare.outcome.metrics)
 
     folder = take.parent
     names = sorted(path.name for path in folder.iterdir())
     assert "take.no_echo.wav" in names and "take.no_echo.2.wav" in names
     assert "take.echo.wav" in names and "take.deecho-compare.json" in names
+    assert "take.deecho-compare.png" in names
+    assert (folder / "take.deecho-compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = json.loads((folder / "take.deecho-compare.json").read_text())
+    assert report["offset_samples"] == metrics["offset_samples"]
     assert digest(take) == before  # the original is never written
     no_echo, no_echo_rate = read_audio(folder / "take.no_echo.wav")
     echo, _ = read_audio(folder / "take.echo.wav")
@@ -108,3 +113,15 @@ async def test_open_trim_normalize_process_compare_keep(
     assert probe(folder / "take.no_echo.wav").subtype == info.subtype  # kept like the original
     assert history.get(record.id) is not None
     assert len(history.get(record.id).saved) >= 3  # type: ignore[union-attr]
+
+    # After a restart, the history reopens the same result in the compare view.
+    again = DeechoApp(take, settings=settings, backend=backend, history=History(history.data_dir))
+    async with again.run_test(size=(120, 40)) as pilot:
+        await pilot.press("h")
+        await settle(pilot, lambda: type(again.screen).__name__ == "HistoryScreen")
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(again.screen, CompareScreen))
+        reopened = again.screen
+        assert isinstance(reopened, CompareScreen)
+        assert reopened.outcome.metrics == shown_metrics
+        assert reopened.record is not None and reopened.record.id == record.id

@@ -227,6 +227,8 @@ class CompareOutcome:
     prepped: Path
     no_echo: Path
     echo: Path
+    raw_no_echo: Path
+    """What the backend sent back, before alignment (the report compares against it)."""
     sample_rate: int
     metrics: dict[str, Any]
     residual_db: list[float]
@@ -266,8 +268,9 @@ def compare_job(
     if aligned.shape[1] < original.shape[1]:
         aligned = np.pad(aligned, ((0, 0), (0, original.shape[1] - aligned.shape[1])))
     echo = original - aligned  # the removed part, sample for sample
-    no_echo_path = workdir / "no_echo.wav"
-    echo_path = workdir / "echo.wav"
+    # Names of our own: the backend's download (often no_echo.wav) stays as it came.
+    no_echo_path = workdir / "aligned.no_echo.wav"
+    echo_path = workdir / "aligned.echo.wav"
     _write(no_echo_path, aligned, rate)
     _write(echo_path, echo, rate)
     metrics = result.to_dict()
@@ -278,6 +281,7 @@ def compare_job(
         prepped=prepped,
         no_echo=no_echo_path,
         echo=echo_path,
+        raw_no_echo=no_echo_raw,
         sample_rate=rate,
         metrics=metrics,
         residual_db=residual,
@@ -289,6 +293,10 @@ def compare_job(
     )
 
 
+#: What the history keeps beside the compare metrics, to redraw a past job.
+_HISTORY_ONLY = frozenset({"raw_no_echo", "residual_db_over_time", "residual_window_s"})
+
+
 def reopen_compare(
     prepped: Path, no_echo: Path, echo: Path, metrics: dict[str, Any], workdir: Path
 ) -> CompareOutcome:
@@ -297,12 +305,15 @@ def reopen_compare(
     aligned, _ = read_audio(no_echo)
     removed, _ = read_audio(echo)
     residual = metrics.get("residual_db_over_time") or metrics.get("residual_over_time_db") or []
+    raw = metrics.get("raw_no_echo")
+    shown = {key: value for key, value in metrics.items() if key not in _HISTORY_ONLY}
     return CompareOutcome(
         prepped=prepped,
         no_echo=no_echo,
         echo=echo,
+        raw_no_echo=Path(raw) if raw else no_echo,
         sample_rate=rate,
-        metrics=metrics,
+        metrics=shown,
         residual_db=[math.nan if value is None else float(value) for value in residual],
         residual_window_s=float(metrics.get("residual_window_s", 0.4) or 0.4),
         original_overview=overview_of_array(original, rate),
@@ -364,23 +375,18 @@ def export_report(original: Path, outcome: CompareOutcome) -> list[Path]:
         raise OutputError(f"{json_path}: cannot write the report ({exc.strerror})") from exc
     written = [json_path]
     png_path = unique_beside(original, "deecho-compare", ".png")
-    if _write_png(outcome, png_path):
+    if _write_png(outcome, png_path, f"{original.name}: original vs no_echo"):
         written.append(png_path)
     return written
 
 
-def _write_png(outcome: CompareOutcome, png_path: Path) -> bool:
-    """Draw the compare picture with the compare module's plotter; False where there is none."""
-    try:
-        from deecho.compare import plot  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return False
-    writer = getattr(plot, "write_png", None) or getattr(plot, "write_report_png", None)
-    if writer is None:
-        return False
+def _write_png(outcome: CompareOutcome, png_path: Path, title: str) -> bool:
+    """Draw the compare picture (waveforms, difference, residual, spectrograms)."""
     from deecho.compare import align_and_compare
+    from deecho.compare.plot import save_png
 
     original, rate = read_audio(outcome.prepped)
-    no_echo, _ = read_audio(outcome.no_echo)
-    writer(align_and_compare(original, rate, no_echo, rate), png_path)
+    source = outcome.raw_no_echo if outcome.raw_no_echo.is_file() else outcome.no_echo
+    processed, processed_rate = read_audio(source)
+    save_png(align_and_compare(original, rate, processed, processed_rate), png_path, title)
     return png_path.is_file()

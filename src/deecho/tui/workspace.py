@@ -593,6 +593,7 @@ class WorkspaceScreen(Screen[None]):
             self.post_message(JobFailed(job_id, "ERROR", ""))
             raise  # the app's Worker.StateChanged handler reports it in one line
         record_metrics = dict(outcome.metrics)
+        record_metrics["raw_no_echo"] = str(outcome.raw_no_echo)
         record_metrics["residual_db_over_time"] = [
             value if math.isfinite(value) else None for value in outcome.residual_db
         ]
