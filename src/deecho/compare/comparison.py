@@ -20,6 +20,8 @@ from deecho.errors import AudioDecodeError
 
 log = logging.getLogger(__name__)
 
+#: Below this correlation the alignment is likely a chance match, and the result says so.
+POOR_CORRELATION = 0.3
 #: Shortest overlap worth comparing, seconds.
 MIN_OVERLAP_S = 0.05
 #: Longest stretch handed to the engine's echo and RT60 estimators, seconds.
@@ -183,15 +185,18 @@ def _align(original: np.ndarray, processed: np.ndarray, rate: int) -> _Alignment
         processed_offset = (1.0 + removed) * line.offset
         corrected, removed = align.undo_drift(processed, total)
         guess = processed_offset / (1.0 + removed)
-        found = align.local_lags(o_mono, corrected.mean(axis=0, dtype=np.float64), rate, guess)
+        # Only the final offset and what drift is left are needed now: fewer windows.
+        z_mono = corrected.mean(axis=0, dtype=np.float64)
+        found = align.local_lags(o_mono, z_mono, rate, guess, max_windows=16)
         line = align.fit_lag_line(found, guess)
     # One offset for the whole take: the fitted lag at the middle of the overlap.
     usable = found.centers[found.usable]
     middle = float(np.median(usable)) if len(usable) else 0.0
     shift = line.offset + (line.slope * middle if line.windows_used >= 4 else 0.0)
     aligned = align.shift(corrected, shift, original.shape[1])
-    start = max(0, math.ceil(-shift))
-    stop = min(original.shape[1], math.floor(corrected.shape[1] - 1 - shift) + 1)
+    # A position a hair outside the take (estimation noise) still reads it fine.
+    start = max(0, math.ceil(-shift - 0.01))
+    stop = min(original.shape[1], math.floor(corrected.shape[1] - 1 - shift + 0.01) + 1)
     drift = (1.0 + removed) * (1.0 + (line.slope if line.windows_used >= 4 else 0.0)) - 1.0
     return _Alignment(
         offset=shift * (1.0 + removed),
@@ -229,14 +234,21 @@ def _engine_estimates(
 
 
 def align_and_compare(
-    original: np.ndarray, original_rate: int, processed: np.ndarray, processed_rate: int
+    original: np.ndarray,
+    original_rate: int,
+    processed: np.ndarray,
+    processed_rate: int,
+    *,
+    engine_estimates: bool = True,
 ) -> CompareResult:
     """Align `processed` onto `original` and measure what differs.
 
     Both are (channels, n) or (n,) float arrays. The processed take may be at
     another sample rate, have another channel count or length, start early or
     late by up to its whole length, run on a clock off by some ppm, and have
-    another gain or inverted polarity.
+    another gain or inverted polarity. `engine_estimates=False` skips the
+    engine's echo and RT60 estimators (their fields are then None), for callers
+    that only need the alignment.
     """
     original = _as_channels(original, "original")
     processed = _as_channels(processed, "processed")
@@ -248,8 +260,6 @@ def align_and_compare(
         raise AudioDecodeError(
             "the two files do not overlap once aligned; check that PROCESSED was made from ORIGINAL"
         )
-    if found.line.windows_used == 0:
-        notes.append("no part of the processed file matched the original well: figures are rough")
 
     compared_orig = original[:, found.start : found.stop]
     compared_proc = found.aligned[:, found.start : found.stop]
@@ -267,19 +277,27 @@ def align_and_compare(
         compared_proc = metrics.band_limit(compared_proc, rate, band_hz)
 
     gain = metrics.ls_gain(compared_orig, compared_proc)
+    correlation = metrics.correlation(compared_orig, compared_proc)
+    if found.line.windows_used == 0 or abs(correlation) < POOR_CORRELATION:
+        notes.append(
+            f"the processed file hardly matched the original (correlation {correlation:.2f}): "
+            "check that PROCESSED was made from ORIGINAL; the alignment is a guess"
+        )
     difference = metrics.residual(compared_orig, compared_proc, gain)
     e_orig, e_proc = metrics.energy(compared_orig), metrics.energy(compared_proc)
-    echoes_before, echoes_after, rt60_before, rt60_after = _engine_estimates(
-        compared_orig, compared_proc, rate, notes
+    echoes_before, echoes_after, rt60_before, rt60_after = (
+        _engine_estimates(compared_orig, compared_proc, rate, notes)
+        if engine_estimates
+        else (None, None, None, None)
     )
     usable = found.first.usable
     return CompareResult(
         offset_samples=found.offset,
         drift_ppm=found.drift * 1e6,
-        gain_db=metrics.db(gain * gain) / 2 if gain else metrics.FLOOR_DB,
+        gain_db=metrics.db(gain * gain) if gain else metrics.FLOOR_DB,
         polarity=-1 if gain < 0 else 1,
         sample_rate=rate,
-        correlation=metrics.correlation(compared_orig, compared_proc),
+        correlation=correlation,
         residual_db=metrics.db(metrics.energy(difference) / e_orig) if e_orig else 0.0,
         si_sdr_db=metrics.si_sdr_db(compared_orig, compared_proc),
         energy_removed_db=metrics.db(e_orig) - metrics.db(e_proc),

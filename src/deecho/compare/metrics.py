@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.fft as sfft
 import scipy.signal as ss
 
 #: Floor for every dB figure, so silence gives a finite, JSON-safe number.
@@ -30,8 +31,21 @@ def db(ratio: float) -> float:
     return max(FLOOR_DB, 10.0 * math.log10(ratio))
 
 
+def inner(a: np.ndarray, b: np.ndarray) -> float:
+    """Sum of a * b over all samples, accumulated in float64 blocks (no big temporaries)."""
+    flat_a, flat_b = a.reshape(-1), b.reshape(-1)
+    block = 1 << 16
+    return float(
+        sum(
+            # einsum, not np.dot: OpenBLAS threads crawl on a busy machine.
+            float(np.einsum("i,i->", flat_a[i : i + block], flat_b[i : i + block]))
+            for i in range(0, len(flat_a), block)
+        )
+    )
+
+
 def energy(audio: np.ndarray) -> float:
-    return float(np.sum(np.square(audio, dtype=np.float64)))
+    return inner(audio, audio)
 
 
 def ls_gain(original: np.ndarray, aligned: np.ndarray) -> float:
@@ -39,7 +53,7 @@ def ls_gain(original: np.ndarray, aligned: np.ndarray) -> float:
     reference = energy(original)
     if reference == 0:
         return 1.0
-    return float(np.sum(original.astype(np.float64) * aligned) / reference)
+    return float(inner(original, aligned) / reference)
 
 
 def residual(original: np.ndarray, aligned: np.ndarray, gain: float) -> np.ndarray:
@@ -53,7 +67,7 @@ def correlation(original: np.ndarray, aligned: np.ndarray) -> float:
     scale = math.sqrt(energy(original) * energy(aligned))
     if scale == 0:
         return 0.0
-    return float(np.sum(original.astype(np.float64) * aligned) / scale)
+    return float(inner(original, aligned) / scale)
 
 
 def si_sdr_db(original: np.ndarray, aligned: np.ndarray) -> float:
@@ -63,8 +77,11 @@ def si_sdr_db(original: np.ndarray, aligned: np.ndarray) -> float:
     reported because engineers know one and researchers the other.
     """
     alpha = ls_gain(original, aligned)
-    target = alpha * original.astype(np.float64)
-    return db(energy(target) / max(energy(target - aligned), 1e-300)) if alpha else FLOOR_DB
+    if alpha == 0:
+        return FLOOR_DB
+    # |alpha·o - a|² = alpha²·|o - a/alpha|², so the ratio needs only the null's residual.
+    left = energy(residual(original, aligned, alpha))
+    return -FLOOR_DB if left == 0 else db(energy(original) / left)
 
 
 @dataclass(frozen=True)
@@ -85,8 +102,9 @@ def over_time(
     usable = count * window
 
     def window_power(audio: np.ndarray) -> np.ndarray:
-        squared = np.square(audio[:, :usable], dtype=np.float64).sum(axis=0)
-        return np.asarray(squared.reshape(count, window).mean(axis=1) / audio.shape[0])
+        blocks = audio[:, :usable].reshape(audio.shape[0], count, window)
+        squared = np.einsum("cwn,cwn->w", blocks, blocks, dtype=np.float64)
+        return np.asarray(squared / (window * audio.shape[0]))
 
     tiny = 1e-30
     p_orig, p_proc, p_diff = (window_power(a) for a in (original, aligned, difference))
@@ -119,9 +137,22 @@ class OctaveBand:
         }
 
 
+#: Most spectrum frames averaged per take: spread over a long file, they
+#: estimate its long-term spectrum well at a fraction of the cost of all of them.
+_MAX_PSD_FRAMES = 256
+
+
 def _psd(audio: np.ndarray, rate: int, segment: int) -> tuple[np.ndarray, np.ndarray]:
-    freqs, power = ss.welch(audio, fs=rate, nperseg=segment, axis=-1)
-    return freqs, np.asarray(power).sum(axis=0)
+    """Long-term power spectrum, summed over channels (Hann frames spread over the take)."""
+    length = audio.shape[-1]
+    count = min(_MAX_PSD_FRAMES, max(1, 2 * length // segment - 1))
+    starts = np.linspace(0, length - segment, count).round().astype(np.int64)
+    window = np.hanning(segment).astype(np.float32)
+    power = np.zeros(segment // 2 + 1)
+    for channel in audio:
+        frames = np.stack([channel[s : s + segment] for s in starts]) * window
+        power += np.mean(np.abs(sfft.rfft(frames, axis=-1, workers=-1)) ** 2, axis=0)
+    return np.fft.rfftfreq(segment, 1 / rate), power
 
 
 def octave_bands(

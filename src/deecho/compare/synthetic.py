@@ -50,7 +50,7 @@ class SyntheticMusic:
             t = times_s[begin : begin + _CHUNK, None]
             envelope = (0.5 + 0.5 * np.sin(2 * np.pi * self._env_rates * t + self._env_phases)) ** 2
             partial = envelope * np.sin(2 * np.pi * self._freqs * t + self._phases)
-            out[:, begin : begin + _CHUNK] = (partial @ self._amps.T).T
+            out[:, begin : begin + _CHUNK] = np.einsum("tk,ck->ct", partial, self._amps)
         return out
 
     def render(
