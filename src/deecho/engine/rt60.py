@@ -1,0 +1,131 @@
+"""Blind reverberation-time (RT60) estimation from free decays.
+
+A room can only make sound die away as fast as its reverberation allows: when a
+source stops, each frequency band decays at (at most) the room's rate, 60 dB per
+RT60. Speech and music stop often, so we look for stretches where a band's level
+falls steadily, fit the slope of each, and read the room's RT60 from the fast
+end of the distribution of those slopes (slower decays are notes or syllables
+fading on their own, not the room).
+
+Dry material decays as fast as the source lets it (tens of milliseconds for
+speech), stationary material (noise, a held tone) has no decays at all: the
+first gives a short estimate, the second None.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import uniform_filter1d
+
+__all__ = ["decay_times", "estimate_rt60"]
+
+# Octave bands where speech and music have most of their energy.
+_BAND_EDGES_HZ = (
+    (177.0, 355.0),
+    (355.0, 710.0),
+    (710.0, 1420.0),
+    (1420.0, 2840.0),
+    (2840.0, 5680.0),
+)
+_HOP_S = 0.005  # envelope resolution
+_FRAME_S = 0.02
+_SMOOTH_S = 0.04
+_MIN_DECAY_DB = 12.0  # a decay must fall at least this much to count
+_MIN_DECAY_S = 0.06
+_FIT_SKIP_DB = 2.0  # skip the rounded top of each decay
+_FIT_SPAN_DB = 25.0  # fit at most this much of the decay (like T20/T30)
+_FLOOR_MARGIN_DB = 6.0  # stay this far above each band's noise floor
+_RISE_TOLERANCE_DB = 0.3
+_MIN_DECAYS = 8
+_PERCENTILE = 50.0
+
+
+def _band_levels_db(mono: np.ndarray, sample_rate: int) -> np.ndarray:
+    """(bands, frames) smoothed band levels in dB."""
+    frame = round(_FRAME_S * sample_rate)
+    hop = max(1, round(_HOP_S * sample_rate))
+    if mono.size < frame + hop:
+        return np.zeros((len(_BAND_EDGES_HZ), 0))
+    n_frames = (mono.size - frame) // hop + 1
+    window = np.hanning(frame + 2)[1:-1].astype(np.float64)
+    levels = np.empty((len(_BAND_EDGES_HZ), n_frames))
+    freqs = np.fft.rfftfreq(frame, 1.0 / sample_rate)
+    chunk = 4096  # frames per FFT batch: bounded memory on long excerpts
+    for first in range(0, n_frames, chunk):
+        count = min(chunk, n_frames - first)
+        starts = (first + np.arange(count)) * hop
+        frames = mono[starts[:, None] + np.arange(frame)[None, :]] * window
+        power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+        for b, (lo, hi) in enumerate(_BAND_EDGES_HZ):
+            sel = (freqs >= lo) & (freqs < hi)
+            levels[b, first : first + count] = power[:, sel].sum(axis=1) if sel.any() else 0.0
+    smooth = max(1, round(_SMOOTH_S / _HOP_S))
+    levels = uniform_filter1d(levels, smooth, axis=1, mode="nearest")
+    peak = float(levels.max()) if levels.size else 0.0
+    if peak <= 0.0:
+        return np.full_like(levels, -np.inf)
+    # Absolute floor far below the loudest band: digital silence is not "the room".
+    return 10.0 * np.log10(np.maximum(levels, peak * 1e-12))
+
+
+def _decays_in_band(level_db: np.ndarray) -> list[float]:
+    """Decay times (s, extrapolated to 60 dB) of the steady falls in one band."""
+    if level_db.size < 4 or not np.isfinite(level_db).any():
+        return []
+    floor = float(np.percentile(level_db, 5.0)) + _FLOOR_MARGIN_DB
+    # Reverberant tails flicker (random phase of the reflections): small rises
+    # inside a fall do not end it.
+    falling = np.diff(level_db) < _RISE_TOLERANCE_DB
+    times: list[float] = []
+    start = 0
+    n = falling.size
+    while start < n:
+        if not falling[start]:
+            start += 1
+            continue
+        stop = start
+        while stop < n and falling[stop]:
+            stop += 1
+        # level_db[start] .. level_db[stop] is one monotone fall
+        times.extend(_fit_decay(level_db[start : stop + 1], floor))
+        start = stop + 1
+    return times
+
+
+def _fit_decay(segment: np.ndarray, floor: float) -> list[float]:
+    top = float(segment[0])
+    usable = (segment <= top - _FIT_SKIP_DB) & (
+        segment >= max(top - _FIT_SKIP_DB - _FIT_SPAN_DB, floor)
+    )
+    idx = np.flatnonzero(usable)
+    if idx.size < 3:
+        return []
+    span_db = float(segment[idx[0]] - segment[idx[-1]])
+    duration = (idx[-1] - idx[0]) * _HOP_S
+    if span_db < _MIN_DECAY_DB - _FIT_SKIP_DB or duration < _MIN_DECAY_S:
+        return []
+    t = idx * _HOP_S
+    slope = float(np.polyfit(t, segment[idx], 1)[0])  # dB per second, negative
+    if slope >= -1.0:
+        return []
+    return [-60.0 / slope]
+
+
+def decay_times(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """All decay times (s) found in the audio, one per steady fall per band."""
+    mono = np.asarray(audio, dtype=np.float64)
+    if mono.ndim == 2:
+        mono = mono.mean(axis=0)
+    levels = _band_levels_db(mono, sample_rate)
+    found: list[float] = []
+    for band in levels:
+        found.extend(_decays_in_band(band))
+    return np.asarray(found, dtype=np.float64)
+
+
+def estimate_rt60(audio: np.ndarray, sample_rate: int) -> float | None:
+    """Blind RT60 (s) of (channels, n) or (n,) audio; None if too few decays to tell."""
+    times = decay_times(audio, sample_rate)
+    if times.size < _MIN_DECAYS:
+        return None
+    return float(np.percentile(times, _PERCENTILE))
