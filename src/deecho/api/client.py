@@ -65,6 +65,8 @@ StatusCallback = Callable[[Conversion], None]
 VENDOR_MIN_POLL_INTERVAL_S = 3.0
 #: Statuses a server may answer that still warrant retrying the same request.
 _RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+#: Seconds a server may take to answer once an upload is sent.
+UPLOAD_ANSWER_TIMEOUT_S = 300.0
 #: Longest slice of a wait between two looks at the cancel flag.
 _CANCEL_CHECK_S = 0.2
 #: Small enough that a cut transfer keeps most of what arrived (the last partial read is lost).
@@ -432,6 +434,8 @@ class DeechoClient:
     ) -> requests.Response:
         """Send with retries: 429 and 503 always; other 5xx and lost connections when
         `retry_any` (idempotent calls only: a retried upload could start a second task)."""
+        # A server may take a while to answer an upload it has to store: give it longer.
+        read_timeout = self.timeout if retry_any else max(self.timeout, UPLOAD_ANSWER_TIMEOUT_S)
         attempt = 0
         while True:
             attempt += 1
@@ -441,14 +445,11 @@ class DeechoClient:
                 options = body()
                 headers = {**self._headers(), **options.pop("headers", {})}
                 response = self.session.request(
-                    method, url, headers=headers, timeout=(10.0, self.timeout), **options
+                    method, url, headers=headers, timeout=(10.0, read_timeout), **options
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if not retry_any or attempt > self.max_retries:
-                    raise BackendError(
-                        f"cannot reach {self.service} at {self.base_url}"
-                        f" ({type(exc).__name__}); check the URL and the connection"
-                    ) from exc
+                    raise self._unreachable(exc, read_timeout) from exc
                 self._pause(self._backoff(attempt), cancelled)
                 continue
             retryable = response.status_code in (429, 503) or (
@@ -475,6 +476,17 @@ class DeechoClient:
                 self._raise_for(response)
             response.close()
             self._pause(wait if wait is not None else self._backoff(attempt), cancelled)
+
+    def _unreachable(self, exc: Exception, read_timeout: float) -> BackendError:
+        if isinstance(exc, requests.ReadTimeout):
+            return BackendError(
+                f"{self.service} did not answer within {read_timeout:.0f} s; it may still have"
+                " taken the task: check before sending it again"
+            )
+        return BackendError(
+            f"cannot reach {self.service} at {self.base_url} ({type(exc).__name__});"
+            " check the URL and the connection"
+        )
 
     def _backoff(self, attempt: int) -> float:
         return float(min(self.backoff_base_s * 2 ** (attempt - 1), 60.0))
