@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -346,12 +347,27 @@ def test_local_backend_task_view_runs_the_engine(take: Path, tmp_path: Path) -> 
     try:
         task = backend.submit(take)
         assert task.credit_estimate == 0 and task.eta_s is None
-        future = backend._jobs[task.task_id].future
-        assert future is not None
-        future.result(timeout=120)
-        state = backend.status(task.task_id)
+        seen = []
+        deadline = time.monotonic() + 120
+        while not (state := backend.status(task.task_id)).done and time.monotonic() < deadline:
+            seen.append(state.status)
+            time.sleep(0.05)
+        assert set(seen) <= {"IN_QUEUE", "IN_PROGRESS"}
         assert state.succeeded and state.progress == 1.0
         path = backend.download(state, tmp_path)
         assert sf.info(path).frames == sf.info(take).frames
+    finally:
+        backend.close()
+
+
+def test_local_backend_cancel_ends_the_task_failed(take: Path) -> None:
+    backend = LocalBackend()
+    try:
+        task = backend.submit(take)
+        backend.cancel(task.task_id)
+        deadline = time.monotonic() + 120
+        while not (state := backend.status(task.task_id)).done and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert state.status == "FAILED" and "cancelled" in state.message
     finally:
         backend.close()
