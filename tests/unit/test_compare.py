@@ -205,6 +205,15 @@ def test_octave_bands_and_energy_removed_see_a_quieter_take() -> None:
     assert result.energy_removed_db == pytest.approx(6.02, abs=0.01)
 
 
+def test_octave_band_levels_are_dbfs() -> None:
+    t = np.arange(2 * RATE) / RATE
+    sine = np.sin(2 * np.pi * 1000 * t)[np.newaxis, :].astype(np.float32)
+    result = compare(0.5 * sine, sine)
+    band = next(b for b in result.octave_bands if b.center_hz == 1000)
+    assert band.original_db == pytest.approx(0.0, abs=0.1)  # full-scale sine: 0 dBFS
+    assert band.processed_db == pytest.approx(-6.02, abs=0.1)
+
+
 def test_residual_over_time_points_at_the_changed_stretch() -> None:
     processed = original().copy()
     processed[:, 2 * RATE : round(2.4 * RATE)] *= 0.5  # one 400 ms window turned down

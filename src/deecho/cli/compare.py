@@ -30,6 +30,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--png", type=Path, metavar="PATH", help="also draw waveforms, residual and spectrograms"
     )
+    parser.add_argument(
+        "--skip-echoes",
+        action="store_true",
+        help="skip the echo and RT60 estimates of both files (faster on long files)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -42,7 +47,13 @@ def run(args: argparse.Namespace) -> int:
         _check_png_target(png, [args.original, args.processed])
     original, original_rate = read_audio(args.original)
     processed, processed_rate = read_audio(args.processed)
-    result = align_and_compare(original, original_rate, processed, processed_rate)
+    result = align_and_compare(
+        original,
+        original_rate,
+        processed,
+        processed_rate,
+        engine_estimates=not args.skip_echoes,
+    )
     if png is not None:
         _write_png(result, png, f"{args.original.name}  vs  {args.processed.name}")
     if args.json:

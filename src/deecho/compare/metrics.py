@@ -122,7 +122,7 @@ def over_time(
 @dataclass(frozen=True)
 class OctaveBand:
     center_hz: float
-    original_db: float  # band level, dB re full-scale power spectral sum
+    original_db: float  # band level, dBFS (AES17: a full-scale sine is 0 dB), channels summed
     processed_db: float
     difference_db: float  # processed minus original
     residual_db: float  # null depth within the band
@@ -143,7 +143,11 @@ _MAX_PSD_FRAMES = 256
 
 
 def _psd(audio: np.ndarray, rate: int, segment: int) -> tuple[np.ndarray, np.ndarray]:
-    """Long-term power spectrum, summed over channels (Hann frames spread over the take)."""
+    """Long-term power spectrum, summed over channels (Hann frames spread over the take).
+
+    Scaled so a band's sum is its mean square times 2: 0 dB is a full-scale
+    sine (AES17 dBFS).
+    """
     length = audio.shape[-1]
     count = min(_MAX_PSD_FRAMES, max(1, 2 * length // segment - 1))
     starts = np.linspace(0, length - segment, count).round().astype(np.int64)
@@ -152,7 +156,12 @@ def _psd(audio: np.ndarray, rate: int, segment: int) -> tuple[np.ndarray, np.nda
     for channel in audio:
         frames = np.stack([channel[s : s + segment] for s in starts]) * window
         power += np.mean(np.abs(sfft.rfft(frames, axis=-1, workers=-1)) ** 2, axis=0)
-    return np.fft.rfftfreq(segment, 1 / rate), power
+    one_sided = np.full(len(power), 2.0)
+    one_sided[0] = 1.0
+    if segment % 2 == 0:
+        one_sided[-1] = 1.0
+    scale = 2.0 * one_sided / (segment * float(np.sum(window.astype(np.float64) ** 2)))
+    return np.fft.rfftfreq(segment, 1 / rate), power * scale
 
 
 def octave_bands(
