@@ -182,6 +182,10 @@ class WorkspaceScreen(Screen[None]):
         self.job_running = False
         self.outcome: tasks.CompareOutcome | None = None
         self.outcome_job_id: int | None = None
+        self.job_original: Path | None = None
+        self.outcome_original: Path | None = None
+        self.job_backend = "local"
+        self.credits_told = False
 
     @property
     def deecho(self) -> DeechoApp:
@@ -215,7 +219,7 @@ class WorkspaceScreen(Screen[None]):
                 yield Select(BACKEND_CHOICES, value="local", allow_blank=False, id="backend-choice")
                 yield Input(placeholder="http://127.0.0.1:8000", id="server-url")
                 yield Input(
-                    placeholder="API key (stored in the settings file)",
+                    placeholder="API key (kept in settings)",
                     password=True,
                     id="server-key",
                 )
@@ -263,7 +267,9 @@ class WorkspaceScreen(Screen[None]):
         self.levels = None
         self.preview = None
         self.start_s = self.end_s = None
-        self.outcome = None
+        if not self.job_running:  # a finished result belongs to the file it came from
+            self.outcome = None
+            self.outcome_original = None
         self.query_one("#info", Static).update(f"Opening {self.path.name}…")
         wave = self.query_one(Waveform)
         wave.set_overview(None)
@@ -517,9 +523,7 @@ class WorkspaceScreen(Screen[None]):
         note.set_class(choice == "musicgpt", "warning")
         if choice == "musicgpt":
             has_key = self.deecho.settings.musicgpt_api_key is not None
-            key = (
-                "" if has_key else " No key yet: set DEECHO_MUSICGPT_API_KEY or the settings file."
-            )
+            key = "" if has_key else " No key yet: set DEECHO_MUSICGPT_API_KEY."
             note.update(_CREDITS_WARNING + key)
         elif server:
             note.update("A `deecho serve` instance: no credits; the audio goes to that machine.")
@@ -556,8 +560,9 @@ class WorkspaceScreen(Screen[None]):
         bar.update(progress=0.0)
         self.query_one("#job-detail", Static).update("")
         self._render_job()
-        if choice == "musicgpt":
-            self.notify("Sent to MusicGPT: this job spends credits.", severity="warning")
+        self.job_original = self.path
+        self.job_backend = choice
+        self.credits_told = False
         self._run_job(record.id, self.path, options, choice, record.workdir or Path("."))
 
     @work(thread=True, exclusive=True, group="job", exit_on_error=False)
@@ -612,11 +617,19 @@ class WorkspaceScreen(Screen[None]):
     def _job_update(self, message: JobUpdate) -> None:
         if message.job_id != self.job_id:
             return
+        previous_task = self.job_status.task_id if self.job_status else None
         self.job_status = message.status
         if message.status.eta_s is not None and message.status.eta_s >= 0:
             self.job_deadline = time.monotonic() + message.status.eta_s
-        if message.status.task_id:
+        if message.status.task_id and message.status.task_id != previous_task:
             self.deecho.history.update(message.job_id, task_id=message.status.task_id)
+        credits = message.status.credit_estimate
+        if self.job_backend == "musicgpt" and credits is not None and not self.credits_told:
+            self.credits_told = True
+            self.notify(
+                f"MusicGPT accepted the task: it spends about {credits:g} credits.",
+                severity="warning",
+            )
         bar = self.query_one("#job-progress", ProgressBar)
         if message.status.fraction is not None:
             bar.update(progress=max(0.0, min(1.0, message.status.fraction)))
@@ -646,6 +659,8 @@ class WorkspaceScreen(Screen[None]):
             self._render_job()
         self.outcome = message.outcome
         self.outcome_job_id = message.job_id
+        if self.job_original is not None and message.job_id == self.job_id:
+            self.outcome_original = self.job_original
         self.action_show_compare()
 
     def action_cancel_job(self) -> None:
@@ -689,13 +704,14 @@ class WorkspaceScreen(Screen[None]):
         self.query_one("#job-detail", Static).update(detail)
 
     def action_show_compare(self) -> None:
-        if self.outcome is None or self.path is None:
+        original = self.outcome_original or self.path
+        if self.outcome is None or original is None:
             self.notify("No result yet: process the file first (p).", severity="information")
             return
         from deecho.tui.compare_view import CompareScreen
 
         record = self.deecho.history.get(self.outcome_job_id) if self.outcome_job_id else None
-        self.app.push_screen(CompareScreen(self.path, self.outcome, record))
+        self.app.push_screen(CompareScreen(original, self.outcome, record))
 
 
 def _clock(seconds: float) -> str:
