@@ -291,3 +291,13 @@ def test_the_fake_api_rejects_unknown_parameter_names(
     )
     result = run_lua_host("reaper", script, {"items": [item(echo_wav, 0, 1)]}, plugin_env, tmp_path)
     assert "unknown item parameter D_LENGHT" in result["violations"][0]
+
+
+def test_strength_setting_is_passed_to_deecho(
+    echo_wav: Path, plugin_env: dict[str, str], tmp_path: Path
+) -> None:
+    scenario = {"items": [item(echo_wav, 0.0, 1.0)], "ext_state": {"deecho/strength": "0.6"}}
+    result = run_reaper(REMOVE_ECHO, scenario, plugin_env, tmp_path)
+    argv = result["exec_calls"][0]["argv"]
+    assert argv[argv.index("--strength") + 1] == "0.6"
+    assert len(result["items"][0]["takes"]) == 2
