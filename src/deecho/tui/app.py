@@ -8,14 +8,11 @@ from pathlib import Path
 from typing import ClassVar
 
 from pydantic import SecretStr
-from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState
 
 from deecho.config import Settings, load_settings, save_settings
-from deecho.errors import DeechoError
 from deecho.history import History
 from deecho.tui.help import HelpScreen, KeyHelp
 from deecho.tui.tasks import Backend
@@ -151,21 +148,3 @@ class DeechoApp(App[None]):
 
         if not isinstance(self.screen, HistoryScreen):
             self.push_screen(HistoryScreen())
-
-    # -- failures ----------------------------------------------------------------------------
-
-    @on(Worker.StateChanged)
-    def _worker_failed(self, event: Worker.StateChanged) -> None:
-        """The one place a worker's failure reaches the user: one line, never a traceback."""
-        if event.state != WorkerState.ERROR:
-            return
-        error = event.worker.error
-        if isinstance(error, DeechoError):
-            self.notify(str(error), severity="error", timeout=10)
-        else:
-            what = f"{type(error).__name__}: {error}" if error else "unknown error"
-            self.notify(
-                f"Internal error: {what}. Run `deecho tui --debug` and report it.",
-                severity="error",
-                timeout=15,
-            )

@@ -10,11 +10,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Sparkline, Static
 
 from deecho.history import JobRecord
 from deecho.tui import tasks
+from deecho.tui.base import DeechoScreen
 from deecho.tui.messages import ResultKept
 from deecho.tui.playback import output_device_available
 from deecho.tui.waveform import Waveform
@@ -73,7 +73,7 @@ def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-class CompareScreen(Screen[None]):
+class CompareScreen(DeechoScreen):
     """Original and no_echo overlaid, the removed echo, the residual over time, the metrics."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

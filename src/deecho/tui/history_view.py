@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from deecho.history import JobRecord
 from deecho.tui import tasks
+from deecho.tui.base import DeechoScreen
 from deecho.tui.messages import CompareReady
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["HistoryScreen"]
 
 
-class HistoryScreen(Screen[None]):
+class HistoryScreen(DeechoScreen):
     """A table of the jobs the history database remembers."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

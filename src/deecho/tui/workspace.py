@@ -16,7 +16,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Checkbox, Footer, Header, Input, Label, ProgressBar, Select, Static
 from textual.worker import get_current_worker
 
@@ -26,6 +25,7 @@ from deecho.audio.prep import PrepOptions, parse_time
 from deecho.errors import CancelledError, DeechoError, UsageError
 from deecho.overview import overview_of_file
 from deecho.tui import tasks
+from deecho.tui.base import DeechoScreen
 from deecho.tui.messages import (
     CompareReady,
     FileOpened,
@@ -70,7 +70,7 @@ def describe_levels(levels: Levels | None) -> str:
     )
 
 
-class WorkspaceScreen(Screen[None]):
+class WorkspaceScreen(DeechoScreen):
     """The main view."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -283,7 +283,12 @@ class WorkspaceScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def _load(self, path: Path) -> None:
         worker = get_current_worker()
-        info = probe(path)
+        try:
+            info = probe(path)
+        except DeechoError as exc:
+            text = f"[red]Cannot open {path.name}[/red]: press o to choose another file.\n{exc}"
+            self.app.call_from_thread(self.query_one("#info", Static).update, text)
+            raise  # reported once, by the screen's worker-failure handler
         self.post_message(FileOpened(info))
         overview = overview_of_file(
             path,
@@ -483,12 +488,12 @@ class WorkspaceScreen(Screen[None]):
     def _prep_previewed(self, message: PrepPreviewed) -> None:
         preview = message.preview
         self.preview = preview
-        gain = f"  gain {preview.gain_db:+.1f} dB" if preview.gain_db else ""
-        limited = " (limited)" if preview.limited else ""
+        gain = f"  {preview.gain_db:+.1f} dB" if preview.gain_db else ""
+        limited = " limited" if preview.limited else ""
+        length = preview.end_s - preview.start_s
         self.query_one("#prepped", Static).update(
-            f"Prepped: {format_time(preview.start_s, True)} – {format_time(preview.end_s, True)}"
-            f"  ({format_time(preview.end_s - preview.start_s, True)}){gain}{limited}\n"
-            f"{describe_levels(preview.levels)}"
+            f"Sends {format_time(preview.start_s, True)}–{format_time(preview.end_s, True)}"
+            f" ({length:.3f} s){gain}{limited}\n{describe_levels(preview.levels)}"
         )
         self._update_markers()
 
