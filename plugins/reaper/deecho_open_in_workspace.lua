@@ -119,12 +119,10 @@ local function source_file(item)
   end
   local source = r.GetMediaItemTake_Source(take)
   -- section and reversed sources wrap the file source
-  while r.GetMediaSourceType(source) == "SECTION" do
-    local parent = r.GetMediaSourceParent(source)
-    if not parent then
-      break
-    end
+  local parent = r.GetMediaSourceParent(source)
+  while parent do
     source = parent
+    parent = r.GetMediaSourceParent(source)
   end
   local file = r.GetMediaSourceFileName(source)
   return file ~= "" and file or nil

@@ -22,12 +22,14 @@ local join, split_path, stem_of = lib.join, lib.split_path, lib.stem_of
 ---------------------------------------------------------------------------
 
 -- The file behind a take, and where the take's section starts in it.
--- Section sources ("Item properties > Section") wrap the file source.
+-- Section and reversed sources ("Item properties > Section", "Reverse")
+-- wrap the file source: walk up to the root, adding up section offsets.
 local function file_source_of(take)
   local source = r.GetMediaItemTake_Source(take)
   local offset = 0
   local limit = nil
-  while r.GetMediaSourceType(source) == "SECTION" do
+  local parent = r.GetMediaSourceParent(source)
+  while parent do
     local ok, section_offset, section_length, reversed = r.PCM_Source_GetSectionInfo(source)
     if ok and reversed then
       return nil, "reversed takes are not supported; un-reverse the take first"
@@ -36,11 +38,8 @@ local function file_source_of(take)
       offset = offset + section_offset
       limit = limit and math.min(limit, section_length) or section_length
     end
-    local parent = r.GetMediaSourceParent(source)
-    if not parent then
-      break
-    end
     source = parent
+    parent = r.GetMediaSourceParent(source)
   end
   return source, offset, limit
 end
