@@ -114,6 +114,8 @@ class _EnvelopeBuilder:
         self._minima: list[np.ndarray] = []
         self._maxima: list[np.ndarray] = []
         self._carry = np.zeros((channels, 0), dtype=np.float32)
+        self._frame_carry: np.ndarray | None = None
+        self._frame_scale = 1.0
 
     def add(self, block: np.ndarray) -> None:
         self.frames_read += block.shape[1]
@@ -127,11 +129,33 @@ class _EnvelopeBuilder:
             self._maxima.append(shaped.max(axis=(0, 2)))
         self._carry = block[:, whole * self.bucket_frames :]
 
+    def add_frames(self, frames: np.ndarray, scale: float) -> None:
+        """Fold (n, channels) frames as the file stores them, in any sample type.
+
+        Minimum and maximum over a bucket do not care how channels interleave, so
+        the file's own layout (and its integers) are reduced without a transpose
+        or a conversion of every sample; only the results are scaled to ±1.
+        """
+        self.frames_read += frames.shape[0]
+        if self._frame_carry is not None and self._frame_carry.shape[0]:
+            frames = np.concatenate([self._frame_carry, frames], axis=0)
+        whole = frames.shape[0] // self.bucket_frames
+        if whole:
+            shaped = frames[: whole * self.bucket_frames].reshape(whole, -1)
+            self._minima.append(shaped.min(axis=1).astype(np.float32) * np.float32(scale))
+            self._maxima.append(shaped.max(axis=1).astype(np.float32) * np.float32(scale))
+        self._frame_carry = frames[whole * self.bucket_frames :]
+        self._frame_scale = scale
+
     def snapshot(self, final: bool = False) -> Overview:
         minima, maxima = list(self._minima), list(self._maxima)
         if final and self._carry.shape[1]:
             minima.append(self._carry.min().reshape(1))
             maxima.append(self._carry.max().reshape(1))
+        if final and self._frame_carry is not None and self._frame_carry.shape[0]:
+            scale = np.float32(self._frame_scale)
+            minima.append(self._frame_carry.min().astype(np.float32).reshape(1) * scale)
+            maxima.append(self._frame_carry.max().astype(np.float32).reshape(1) * scale)
         empty = np.zeros(0, dtype=np.float32)
         return Overview(
             sample_rate=self.sample_rate,
@@ -185,8 +209,20 @@ def overview_of_file(
     partial_interval_s: float = 0.3,
 ) -> Overview | None:
     """Read a file once, block by block, and return its envelope (see `overview_of_blocks`)."""
-    with opened(path) as reader:
+    with opened(path) as reader:  # all of audio.io's checks (missing, empty, truncated…)
         info = reader.info
+        native = _NATIVE_SAMPLES.get(info.subtype)
+        if native is not None and info.format in ("WAV", "WAVEX", "AIFF", "FLAC", "W64", "RF64"):
+            return _overview_of_stored_samples(
+                Path(path),
+                info.sample_rate,
+                info.channels,
+                info.frames,
+                native,
+                on_partial,
+                cancelled,
+                partial_interval_s,
+            )
         blocks = iter_blocks(reader, 0, None, read_frames_for(info.frames))
         return overview_of_blocks(
             blocks,
@@ -197,6 +233,46 @@ def overview_of_file(
             cancelled=cancelled,
             partial_interval_s=partial_interval_s,
         )
+
+
+#: PCM subtypes read as stored, and the factor that brings them to ±1 (libsndfile's own).
+_NATIVE_SAMPLES: dict[str, tuple[str, float]] = {
+    "PCM_16": ("int16", 1.0 / 32768.0),
+    "PCM_24": ("int32", 1.0 / 2147483648.0),  # libsndfile left-justifies 24 bits in 32
+    "PCM_32": ("int32", 1.0 / 2147483648.0),
+    "FLOAT": ("float32", 1.0),
+}
+
+
+def _overview_of_stored_samples(
+    path: Path,
+    sample_rate: int,
+    channels: int,
+    frames: int,
+    native: tuple[str, float],
+    on_partial: Callable[[Overview], None] | None,
+    cancelled: Callable[[], bool] | None,
+    partial_interval_s: float,
+) -> Overview | None:
+    """The fast path for PCM and float files: interleaved frames, in their stored type."""
+    import soundfile as sf
+
+    dtype, scale = native
+    builder = _EnvelopeBuilder(sample_rate, channels, frames)
+    read_frames = read_frames_for(frames)
+    next_partial = time.monotonic() + partial_interval_s
+    with sf.SoundFile(str(path)) as stream:
+        while True:
+            if cancelled is not None and cancelled():
+                return None
+            block = stream.read(read_frames, dtype=dtype, always_2d=True)
+            if block.shape[0] == 0:
+                break
+            builder.add_frames(block, scale)
+            if on_partial is not None and time.monotonic() >= next_partial:
+                next_partial = time.monotonic() + partial_interval_s
+                on_partial(builder.snapshot())
+    return builder.snapshot(final=True)
 
 
 def overview_of_array(audio: np.ndarray, sample_rate: int) -> Overview:

@@ -73,3 +73,29 @@ async def test_remapped_keys_drive_the_job_and_cancel_keeps_nothing(
         assert isinstance(app.screen, WorkspaceScreen)
     assert history.recent()[0].status == "CANCELLED"
     assert sorted(path.name for path in take.parent.iterdir()) == ["take.wav"]
+
+
+async def test_backend_choice_and_server_key_persist(
+    take: Path, history: History, isolated_settings: Path
+) -> None:
+    app = DeechoApp(take, settings=Settings(), history=history)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, WorkspaceScreen)
+        await settle(pilot, lambda: screen.info is not None)
+        await pilot.press("b")  # local -> deecho server
+        assert screen.backend_choice() == "server"
+        screen.query_one("#server-url").focus()
+        await pilot.press(*"http://127.0.0.1:8765")
+        await pilot.press("tab", *"s3cret", "escape")  # the key field, then back to the waveform
+        await pilot.pause()
+    text = isolated_settings.read_text()
+    assert 'backend = "http://127.0.0.1:8765"' in text
+    reloaded = Settings()  # as the next start reads it
+    assert reloaded.workspace.server_url == "http://127.0.0.1:8765"
+    assert reloaded.workspace.server_api_key is not None
+    assert reloaded.workspace.server_api_key.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(reloaded)  # a secret, never shown
+    assert (isolated_settings.stat().st_mode & 0o077) == 0  # readable by its owner only
+    again = DeechoApp(take, settings=reloaded, history=history)
+    assert again.initial_backend_choice() == "server"

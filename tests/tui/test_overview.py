@@ -83,3 +83,31 @@ def test_partial_overviews_grow_and_cancel_stops(tmp_path: Path) -> None:
     calls = iter(range(1000))
     stopped = overview_of_file(tmp_path / "burst.wav", cancelled=lambda: next(calls) >= 2)
     assert stopped is None
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "PCM_32", "FLOAT"])
+def test_stored_sample_fast_path_matches_decoded_samples(tmp_path: Path, subtype: str) -> None:
+    from deecho.audio.io import read_audio
+
+    rng = np.random.default_rng(3)
+    audio = np.clip(rng.standard_normal((2, 100_003)) * 0.3, -1, 1).astype(np.float32)
+    path = tmp_path / f"{subtype}.wav"
+    sf.write(str(path), audio.T, 44100, subtype=subtype)
+    decoded, rate = read_audio(path)
+    fast = overview_of_file(path)
+    assert fast is not None
+    reference = overview_of_array(decoded, rate)
+    np.testing.assert_array_equal(fast.minimum, reference.minimum)
+    np.testing.assert_array_equal(fast.maximum, reference.maximum)
+    assert fast.frames == reference.frames == audio.shape[1]
+
+
+def test_compressed_files_take_the_decoding_path(tmp_path: Path) -> None:
+    rate = 22050
+    audio = np.zeros((1, rate * 3), dtype=np.float32)
+    audio[0, rate : 2 * rate] = 0.5 * np.sin(np.arange(rate) / 5.0)
+    sf.write(str(tmp_path / "take.ogg"), audio.T, rate, format="OGG", subtype="VORBIS")
+    overview = overview_of_file(tmp_path / "take.ogg")
+    assert overview is not None
+    _, highs = overview.columns(3)
+    assert highs[1] == pytest.approx(0.5, abs=0.1) and abs(highs[0]) < 0.02  # lossy codec

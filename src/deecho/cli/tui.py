@@ -43,7 +43,7 @@ def open_workspace(args: argparse.Namespace) -> int:
         if backend in ("local", "musicgpt"):
             settings.workspace.backend = backend
         elif backend.startswith(("http://", "https://")):
-            settings.workspace.backend = "server"
+            settings.workspace.backend = backend
             settings.workspace.server_url = backend
         else:
             raise UsageError(f"--backend {backend!r}: use local, musicgpt or an http(s) URL")

@@ -57,6 +57,9 @@ class DeechoApp(App[None]):
     ) -> None:
         super().__init__()
         self.settings = settings if settings is not None else load_settings()
+        workspace = self.settings.workspace
+        if workspace.backend.startswith(("http://", "https://")) and not workspace.server_url:
+            workspace.server_url = workspace.backend  # the URL field shows it
         self.injected_backend = backend
         self.history = history if history is not None else History()
         self.start_dir = start_dir or Path.cwd()
@@ -79,7 +82,7 @@ class DeechoApp(App[None]):
         choice = self.settings.workspace.backend
         if choice in ("local", "musicgpt"):
             return choice
-        return "server"  # a URL
+        return "server"  # a URL (or "server" before one was typed)
 
     def backend_for(self, choice: str) -> Backend:
         """The injected backend while its kind stays chosen; otherwise a new one (in a worker)."""
@@ -88,9 +91,16 @@ class DeechoApp(App[None]):
             return injected
         return self.backend_factory(choice, self.settings)
 
+    def _stored_backend(self, choice: str) -> str:
+        # The settings file names a server by its URL, as `workspace.backend` documents.
+        if choice == "server":
+            return self.settings.workspace.server_url or "server"
+        return choice
+
     def remember_backend(self, choice: str) -> None:
-        if self.settings.workspace.backend != choice:
-            self.settings.workspace.backend = choice
+        stored = self._stored_backend(choice)
+        if self.settings.workspace.backend != stored:
+            self.settings.workspace.backend = stored
             self._save_settings()
 
     def remember_server(self, url: str | None, api_key: str | None) -> None:
@@ -101,6 +111,8 @@ class DeechoApp(App[None]):
             return
         workspace.server_url = url
         workspace.server_api_key = key
+        if workspace.backend == "server" or workspace.backend.startswith(("http://", "https://")):
+            workspace.backend = self._stored_backend("server")
         self._save_settings()
 
     def _save_settings(self) -> None:
