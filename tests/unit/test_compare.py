@@ -154,6 +154,26 @@ def test_an_offset_longer_than_half_the_file_is_found() -> None:
     assert result.overlap_s == pytest.approx(3.0, abs=1e-3)
 
 
+def test_a_short_clip_still_aligns_to_a_fraction_of_a_sample() -> None:
+    orig = original(seconds=0.25)
+    processed = MUSIC.render(RATE, round(0.25 * RATE), delay_s=10.3 / RATE)
+    result = compare(processed, orig)
+    assert result.offset_samples == pytest.approx(10.3, abs=0.05)
+    assert result.residual_db <= -40
+
+
+def test_silent_processed_take_gives_finite_figures() -> None:
+    result = compare(np.zeros((1, 4 * RATE), np.float32))
+    assert result.correlation == 0.0
+    assert result.residual_db == pytest.approx(0.0, abs=0.01)
+    json.dumps(result.to_dict(), allow_nan=False)
+
+
+def test_samples_by_channels_layout_is_refused() -> None:
+    with pytest.raises(AudioDecodeError, match="channels, samples"):
+        compare(original().T)
+
+
 def test_json_keys_types_and_signs_are_pinned() -> None:
     processed = MUSIC.render(RATE, 4 * RATE, delay_s=0.01, drift_ppm=300.0, gain=0.7)
     result = compare(processed)

@@ -34,6 +34,8 @@ PHAT_BETA = 0.75
 COARSE_RATE_HZ = 16_000
 #: Most local windows measured across the overlap.
 MAX_WINDOWS = 48
+#: Shortest local window, as a power of two (256 samples).
+MIN_WINDOW_LOG2 = 8
 #: Windows whose correlation (after alignment) falls below this are ignored.
 MIN_WINDOW_QUALITY = 0.2
 #: Below this lag change across the whole overlap, drift is not worth resampling.
@@ -212,12 +214,15 @@ def local_lags(
     `guess` and `slope` predict each window's lag (lag = guess + slope * t); each
     window searches a quarter of its width (~85 ms) either side of that.
     """
-    width = 1 << max(10, min(15, round(math.log2(rate * 0.34))))
     start = max(0, math.ceil(-guess))
-    stop = min(len(original), int((len(processed) - guess) / (1.0 + slope))) - width
-    if stop < start:
+    overlap = min(len(original), int((len(processed) - guess) / (1.0 + slope))) - start
+    # ~0.34 s windows; shorter takes get the longest power of two that fits.
+    longest = min(round(math.log2(rate * 0.34)), math.floor(math.log2(max(overlap, 1))))
+    if longest < MIN_WINDOW_LOG2:
         empty = np.zeros(0)
         return LocalLags(empty, empty, empty, 1)
+    width = 1 << longest
+    stop = start + overlap - width
     count = max(1, min(max_windows, (stop - start) // width + 1))
     starts = np.linspace(start, stop, count).round().astype(np.int64)
     segments = [original[s : s + width].astype(np.float64) for s in starts]

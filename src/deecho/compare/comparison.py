@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 #: Below this correlation the alignment is likely a chance match, and the result says so.
 POOR_CORRELATION = 0.3
+#: More channels than this means the array was passed as (samples, channels).
+MAX_CHANNELS = 64
 #: Shortest overlap worth comparing, seconds.
 MIN_OVERLAP_S = 0.05
 #: Longest stretch handed to the engine's echo and RT60 estimators, seconds.
@@ -149,6 +151,10 @@ def _as_channels(audio: np.ndarray, what: str) -> np.ndarray:
         array = array[np.newaxis, :]
     if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
         raise AudioDecodeError(f"{what}: no audio to compare (shape {np.shape(audio)})")
+    if array.shape[0] > MAX_CHANNELS:
+        raise AudioDecodeError(
+            f"{what}: {array.shape[0]} channels; audio must be (channels, samples)"
+        )
     if not np.isfinite(array).all():
         raise AudioDecodeError(f"{what}: holds NaN or infinite samples")
     return array
@@ -269,8 +275,8 @@ def align_and_compare(
             "the two files do not overlap once aligned; check that PROCESSED was made from ORIGINAL"
         )
 
-    compared_orig = original[:, found.start : found.stop]
-    compared_proc = found.aligned[:, found.start : found.stop]
+    compared_orig = np.ascontiguousarray(original[:, found.start : found.stop])
+    compared_proc = np.ascontiguousarray(found.aligned[:, found.start : found.stop])
     if compared_orig.shape[0] != compared_proc.shape[0]:
         notes.append(
             f"{original.shape[0]} channel(s) against {processed.shape[0]}: compared as mono mixes"

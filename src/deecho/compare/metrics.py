@@ -97,7 +97,7 @@ class OverTime:
 def over_time(
     original: np.ndarray, aligned: np.ndarray, difference: np.ndarray, rate: int
 ) -> OverTime:
-    window = max(1, round(WINDOW_S * rate))
+    window = max(1, min(round(WINDOW_S * rate), original.shape[-1]))
     count = max(1, original.shape[-1] // window)
     usable = count * window
 
@@ -168,7 +168,7 @@ def octave_bands(
     original: np.ndarray, aligned: np.ndarray, difference: np.ndarray, rate: int
 ) -> list[OctaveBand]:
     """Level of each take, their difference, and the null depth, per octave band."""
-    segment = int(min(1 << 14, max(256, original.shape[-1])))
+    segment = int(min(1 << 14, original.shape[-1]))
     freqs, p_orig = _psd(original, rate, segment)
     _, p_proc = _psd(aligned, rate, segment)
     _, p_diff = _psd(difference, rate, segment)
