@@ -634,6 +634,7 @@ class WorkspaceScreen(DeechoScreen):
             self.notify(
                 f"MusicGPT accepted the task: it spends about {credits:g} credits.",
                 severity="warning",
+                timeout=30,
             )
         bar = self.query_one("#job-progress", ProgressBar)
         if message.status.fraction is not None:
