@@ -40,6 +40,7 @@ def test_fractional_delay_and_gain_change_are_recovered() -> None:
     assert result.gain_db == pytest.approx(20 * math.log10(0.5), abs=0.05)
     assert result.polarity == 1
     assert abs(result.drift_ppm) < 1.0
+    assert not result.drift_corrected
     assert result.residual_db <= -40
     assert result.correlation > 0.9999
 
@@ -71,6 +72,7 @@ def test_clock_drift_of_40_ppm_over_40_seconds() -> None:
     processed = music.render(rate, 40 * rate, delay_s=0.01, drift_ppm=40.0)
     result = align_and_compare(orig, rate, processed, rate, engine_estimates=False)
     assert result.drift_ppm == pytest.approx(40.0, abs=2.0)
+    assert result.drift_corrected
     assert result.offset_samples == pytest.approx(80.0, abs=0.5)
     assert result.residual_db <= -30
     # Without the drift correction 40 ppm leaves ~13 samples of slip at the end:
@@ -183,6 +185,7 @@ def test_json_keys_types_and_signs_are_pinned() -> None:
         "offset_samples",
         "offset_ms",
         "drift_ppm",
+        "drift_corrected",
         "gain_db",
         "polarity",
         "sample_rate",

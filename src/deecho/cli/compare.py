@@ -105,8 +105,11 @@ def format_table(result: CompareResult, original_name: str, processed_name: str)
         "offset",
         f"{result.offset_samples:+.3f} samples ({result.offset_ms:+.3f} ms): processed is {late}",
     )
-    runs = "long" if result.drift_ppm >= 0 else "short"
-    row("drift", f"{result.drift_ppm:+.3f} ppm: processed clock runs {runs}")
+    if result.drift_corrected:
+        runs = "long" if result.drift_ppm >= 0 else "short"
+        row("drift", f"{result.drift_ppm:+.3f} ppm: processed clock runs {runs} (corrected)")
+    else:
+        row("drift", f"{result.drift_ppm:+.3f} ppm: none measurable")
     polarity = "inverted" if result.polarity < 0 else "same"
     row("gain", f"{result.gain_db:+.3f} dB, polarity {polarity}")
     rates = f"{result.sample_rate} Hz"

@@ -45,6 +45,7 @@ class CompareResult:
 
     offset_samples: float
     drift_ppm: float
+    drift_corrected: bool
     gain_db: float
     polarity: int
     sample_rate: int
@@ -106,6 +107,7 @@ class CompareResult:
             "offset_samples": round(self.offset_samples, 4),
             "offset_ms": round(self.offset_ms, 5),
             "drift_ppm": round(self.drift_ppm, 3),
+            "drift_corrected": self.drift_corrected,
             "gain_db": round(self.gain_db, 4),
             "polarity": self.polarity,
             "sample_rate": self.sample_rate,
@@ -164,6 +166,7 @@ def _as_channels(audio: np.ndarray, what: str) -> np.ndarray:
 class _Alignment:
     offset: float  # processed position (at the original's rate) of original sample 0
     drift: float  # fractional clock difference, processed relative to original
+    drift_corrected: bool  # False when too small to move the lag measurably
     aligned: np.ndarray  # processed, on the original's timeline, original's length
     start: int  # overlap in original samples [start, stop)
     stop: int
@@ -208,6 +211,7 @@ def _align(original: np.ndarray, processed: np.ndarray, rate: int) -> _Alignment
     return _Alignment(
         offset=shift * (1.0 + removed),
         drift=drift,
+        drift_corrected=removed != 0.0,
         aligned=aligned,
         start=start,
         stop=max(start, stop),
@@ -308,6 +312,7 @@ def align_and_compare(
     return CompareResult(
         offset_samples=found.offset,
         drift_ppm=found.drift * 1e6,
+        drift_corrected=found.drift_corrected,
         gain_db=metrics.db(gain * gain) if gain else metrics.FLOOR_DB,
         polarity=-1 if gain < 0 else 1,
         sample_rate=rate,

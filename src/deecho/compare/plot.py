@@ -61,11 +61,26 @@ def _describe(result: CompareResult) -> str:
     ]
     if summary["worst_db"] is not None:
         lines.append(f"worst    {summary['worst_db']:.1f} dB at {summary['worst_at_s']:.1f} s")
+    if result.echoes_before is not None and result.echoes_after is not None:
+        lines.append(f"echoes   {_echo_delays(result.echoes_before)}")
+        lines.append(f"      -> {_echo_delays(result.echoes_after)}")
     if result.rt60_before_s is not None or result.rt60_after_s is not None:
         lines.append(
             f"RT60     {_seconds(result.rt60_before_s)} -> {_seconds(result.rt60_after_s)}"
         )
     return "\n".join(lines)
+
+
+def _echo_delays(echoes: list[dict[str, Any]], most: int = 3) -> str:
+    """The strongest few echoes as 'delay ms (gain)'."""
+    if not echoes:
+        return "none"
+    strongest = sorted(echoes, key=lambda echo: -abs(float(echo.get("gain") or 0.0)))[:most]
+    text = ", ".join(
+        f"{float(e.get('delay_ms') or 0):.0f} ms ({float(e.get('gain') or 0):.2f})"
+        for e in strongest
+    )
+    return text + (f" +{len(echoes) - most}" if len(echoes) > most else "")
 
 
 def _seconds(value: float | None) -> str:
