@@ -105,3 +105,27 @@ def test_cli_lists_tui_and_its_help() -> None:
         timeout=120,
     )
     assert result.returncode == 0 and "--backend" in result.stdout
+
+
+async def test_compare_views_zoom_and_scroll_together(tmp_path: Path, history: History) -> None:
+    from tui_support import REPO, SAMPLE, made_up_outcome
+
+    from deecho.tui.compare_view import CompareScreen
+
+    outcome = made_up_outcome(tmp_path)
+    app = DeechoApp(REPO / SAMPLE, settings=Settings(), history=history)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.push_screen(CompareScreen(REPO / SAMPLE, outcome, None))
+        await pilot.pause()
+        overlaid = app.screen.query_one("#overlaid", Waveform)
+        removed = app.screen.query_one("#removed", Waveform)
+        assert overlaid.has_focus
+        await pilot.press("plus", "plus", "plus", "right")
+        await pilot.pause()
+        assert overlaid.span_s == pytest.approx(overlaid.duration_s / 8)
+        assert removed.span_s == pytest.approx(overlaid.span_s)
+        assert removed.view_start_s == pytest.approx(overlaid.view_start_s)
+        await pilot.press("tab")  # the echo view drives too
+        await pilot.press("0")
+        await pilot.pause()
+        assert overlaid.view_span_s is None and removed.view_span_s is None

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from textual.pilot import Pilot
+
+from deecho.audio.io import read_audio
+from deecho.overview import overview_of_array
+from deecho.tui.tasks import CompareOutcome
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = Path("samples/speech_echo.wav")  # relative: the title bar shows it as given
 
 
 def digest(path: Path) -> str:
@@ -24,3 +33,45 @@ async def settle(pilot: Pilot[Any], done: Callable[[], bool], timeout_s: float =
             raise AssertionError("the workspace did not reach the expected state in time")
         await pilot.pause()
         await asyncio.sleep(0.05)
+
+
+def made_up_outcome(tmp_path: Path) -> CompareOutcome:
+    """A compare result built from known arrays, so the picture does not hang on the engine."""
+    original, rate = read_audio(REPO / SAMPLE)
+    delay = int(0.12 * rate)
+    echo = np.zeros_like(original)
+    echo[:, delay:] = 0.4 * original[:, :-delay]
+    no_echo = original - echo
+    windows = np.arange(30)
+    residual = [-12.0 + 6.0 * math.sin(w / 4.0) for w in windows]
+    residual[5] = math.nan  # a quiet window
+    metrics = {
+        "offset_samples": 0.0,
+        "offset_ms": 0.0,
+        "drift_ppm": 0.0,
+        "gain_db": -0.42,
+        "polarity": 1,
+        "correlation": 0.9512,
+        "residual_db": -11.3,
+        "energy_removed_db": 2.7,
+        "si_sdr_db": 11.1,
+        "overlap_s": 11.988,
+        "rt60_before_s": 0.61,
+        "rt60_after_s": 0.32,
+        "sample_rate": rate,
+        "echoes_before": [{"delay_ms": 120.0, "gain": 0.4}],
+    }
+    return CompareOutcome(
+        prepped=tmp_path / "prepped.wav",
+        no_echo=tmp_path / "no_echo.wav",
+        echo=tmp_path / "echo.wav",
+        raw_no_echo=tmp_path / "no_echo.wav",
+        sample_rate=rate,
+        metrics=metrics,
+        residual_db=residual,
+        residual_window_s=0.4,
+        original_overview=overview_of_array(original, rate),
+        no_echo_overview=overview_of_array(no_echo, rate),
+        echo_overview=overview_of_array(echo, rate),
+        report_json=tmp_path / "compare.json",
+    )

@@ -206,7 +206,7 @@ class Waveform(Widget, can_focus=True):
     def render(self) -> Text:
         width, height = self.size.width, self.size.height - 1  # last row: the time axis
         if self.overview is None or width < 4 or height < 1:
-            return Text("no audio loaded" if self.overview is None else "", justify="center")
+            return Text("No audio loaded: press o to open a file." if self.overview is None else "")
         end_s = self.view_start_s + self.span_s
         grids: list[np.ndarray | None] = []
         for overview in (self.overview, self.overlay):
