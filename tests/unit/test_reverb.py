@@ -39,8 +39,8 @@ def run_blocks(
     return np.concatenate(list(suppressor.run(blocks)), axis=1)
 
 
-def music_like(seconds: float, seed: int = 0) -> np.ndarray:
-    """Notes with harmonics, quick attacks and plucked (exponential) decays."""
+def plucked_notes(seconds: float, seed: int = 0) -> np.ndarray:
+    """Notes with harmonics, quick attacks and plucked (exponential, 0.8 s) decays."""
     rng = np.random.default_rng(seed)
     n = int(seconds * RATE)
     out = np.zeros(n)
@@ -50,6 +50,33 @@ def music_like(seconds: float, seed: int = 0) -> np.ndarray:
         note = sum(np.sin(2 * np.pi * h * f0 * t) / h for h in range(1, 6))
         envelope = np.minimum(1.0, t / 0.01) * np.exp(-t / 0.12)
         out[start : start + t.size] += note * envelope
+    return 0.5 * out / np.max(np.abs(out))
+
+
+def held_chords(seconds: float, seed: int = 0) -> np.ndarray:
+    """Chords held for a bar (attack, decay to a sustain level, release) over a plucked bass."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE)
+    out = np.zeros(n)
+    bar = int(1.6 * RATE)
+    t = np.arange(bar) / RATE
+    adsr = (
+        np.minimum(1.0, t / 0.03)
+        * (0.55 + 0.45 * np.exp(-t / 0.4))
+        * np.minimum(1.0, (t[-1] - t) / 0.15)
+    )
+    for start in range(0, n - bar, bar):
+        root = 130.8 * 2 ** (rng.integers(0, 7) / 12)
+        for ratio in (1.0, 1.26, 1.5):
+            phase = rng.uniform(0, 2 * np.pi)
+            note = sum(
+                np.sin(2 * np.pi * h * root * ratio * t + phase) / h**1.4 for h in range(1, 8)
+            )
+            out[start : start + bar] += 0.2 * note * adsr
+        for beat in range(4):
+            b = start + beat * bar // 4
+            tb = t[: bar // 4]
+            out[b : b + tb.size] += 0.5 * np.sin(2 * np.pi * root / 2 * tb) * np.exp(-tb / 0.18)
     return 0.5 * out / np.max(np.abs(out))
 
 
@@ -83,14 +110,19 @@ def test_plan_reports_the_room(room_plan: ReverbPlan) -> None:
 
 
 def test_strength_scales_the_removal(room_case: tuple[np.ndarray, np.ndarray]) -> None:
-    reverberant = as_audio(room_case[0])
-    full = analyze_reverb([reverberant], RATE, strength=1.0)
-    half = analyze_reverb([reverberant], RATE, strength=0.5)
-    assert full is not None and half is not None
-    removed_full = reverberant - run_blocks(full, reverberant)
-    removed_half = reverberant - run_blocks(half, reverberant)
-    np.testing.assert_allclose(removed_half, 0.5 * removed_full, atol=1e-4)
-    assert analyze_reverb([reverberant], RATE, strength=0.0) is None
+    reverberant, reference = room_case
+    audio = as_audio(reverberant)
+    removed = {}
+    gains = {}
+    for strength in (0.5, 1.0):
+        plan = analyze_reverb([audio], RATE, strength=strength)
+        assert plan is not None
+        output = run_blocks(plan, audio)
+        removed[strength] = float(np.sum((audio - output) ** 2))
+        gains[strength] = si_sdr(output[0], reference) - si_sdr(reverberant, reference)
+    assert 0.1 * removed[1.0] < removed[0.5] < 0.6 * removed[1.0]
+    assert 0.5 < gains[0.5] < gains[1.0]
+    assert analyze_reverb([audio], RATE, strength=0.0) is None
 
 
 @pytest.mark.parametrize("channels", [1, 2])
@@ -146,7 +178,8 @@ def dry_signals() -> dict[str, np.ndarray]:
     speech = speech_like(10.0, RATE, seed=21)
     return {
         "speech": as_audio(speech),
-        "music": as_audio(music_like(10.0)),
+        "music": as_audio(held_chords(10.0)),
+        "plucked notes": as_audio(plucked_notes(10.0)),
         "sustained tone": as_audio(0.4 * np.sin(2 * np.pi * 330.0 * t)),
         "noise": as_audio(np.random.default_rng(1).standard_normal(t.size) * 0.1),
         "stereo speech": as_audio(np.stack([speech, speech_like(10.0, RATE, seed=22)])),
@@ -157,10 +190,10 @@ def dry_signals() -> dict[str, np.ndarray]:
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param(
-            name, marks=pytest.mark.xfail(strict=True, reason="plucked decays read as a room")
-        )
-        if name == "music"
+        # Known limit: notes that die away exponentially are, to a blind
+        # estimator, a room's decay.
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="read as a 0.8 s room"))
+        if name == "plucked notes"
         else name
         for name in dry_signals()
     ],

@@ -112,14 +112,13 @@ def _fit_decay(segment: np.ndarray, floor: float) -> list[float]:
 
 
 def decay_times(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """All decay times (s) found in the audio, one per steady fall per band."""
-    mono = np.asarray(audio, dtype=np.float64)
-    if mono.ndim == 2:
-        mono = mono.mean(axis=0)
-    levels = _band_levels_db(mono, sample_rate)
+    """All decay times (s) found in the audio, one per steady fall per band and channel."""
+    # Channel by channel: a mix of two talkers hides each one's pauses.
+    channels = np.atleast_2d(np.asarray(audio, dtype=np.float64))
     found: list[float] = []
-    for band in levels:
-        found.extend(_decays_in_band(band))
+    for channel in channels:
+        for band in _band_levels_db(channel, sample_rate):
+            found.extend(_decays_in_band(band))
     return np.asarray(found, dtype=np.float64)
 
 
