@@ -186,7 +186,7 @@ def draw(result: CompareResult, title: str = "") -> Any:
     _, reference = _spectrogram(result.original, rate)
     top = float(np.percentile(reference, 99.5)) if reference.size else 0.0
     image = None
-    low, high = math.log10(_LOWEST_HZ), math.log10(rate / 2)
+    log_low, log_high = math.log10(_LOWEST_HZ), math.log10(rate / 2)
     spectrum_axes = []
     for column, (name, audio) in enumerate(spectra):
         axes = figure.add_subplot(grid[3, column])
@@ -202,7 +202,7 @@ def draw(result: CompareResult, title: str = "") -> Any:
             cmap="magma",
             vmin=top - 90,
             vmax=top,
-            extent=(span[0], span[1], low, high),
+            extent=(float(span[0]), float(span[1]), log_low, log_high),
             interpolation="nearest",
         )
         ticks = [f for f in _FREQUENCY_TICKS_HZ if _LOWEST_HZ <= f <= rate / 2]
