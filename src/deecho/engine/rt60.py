@@ -15,6 +15,7 @@ first gives a short estimate, the second None.
 from __future__ import annotations
 
 import numpy as np
+import scipy.fft
 from scipy.ndimage import uniform_filter1d
 
 __all__ = ["decay_times", "estimate_rt60"]
@@ -47,18 +48,17 @@ def _band_levels_db(mono: np.ndarray, sample_rate: int) -> np.ndarray:
     if mono.size < frame + hop:
         return np.zeros((len(_BAND_EDGES_HZ), 0))
     n_frames = (mono.size - frame) // hop + 1
-    window = np.hanning(frame + 2)[1:-1].astype(np.float64)
-    levels = np.empty((len(_BAND_EDGES_HZ), n_frames))
+    window = np.hanning(frame + 2)[1:-1].astype(np.float32)
     freqs = np.fft.rfftfreq(frame, 1.0 / sample_rate)
+    edges = [int(np.searchsorted(freqs, edge)) for band in _BAND_EDGES_HZ for edge in band]
+    levels = np.empty((len(_BAND_EDGES_HZ), n_frames))
+    frames_view = np.lib.stride_tricks.sliding_window_view(mono.astype(np.float32), frame)[::hop]
     chunk = 4096  # frames per FFT batch: bounded memory on long excerpts
     for first in range(0, n_frames, chunk):
-        count = min(chunk, n_frames - first)
-        starts = (first + np.arange(count)) * hop
-        frames = mono[starts[:, None] + np.arange(frame)[None, :]] * window
-        power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
-        for b, (lo, hi) in enumerate(_BAND_EDGES_HZ):
-            sel = (freqs >= lo) & (freqs < hi)
-            levels[b, first : first + count] = power[:, sel].sum(axis=1) if sel.any() else 0.0
+        spectra = scipy.fft.rfft(frames_view[first : first + chunk] * window, axis=1)
+        power = spectra.real**2 + spectra.imag**2
+        for band, (lo, hi) in enumerate(zip(edges[::2], edges[1::2], strict=True)):
+            levels[band, first : first + spectra.shape[0]] = power[:, lo:hi].sum(axis=1)
     smooth = max(1, round(_SMOOTH_S / _HOP_S))
     levels = uniform_filter1d(levels, smooth, axis=1, mode="nearest")
     peak = float(levels.max()) if levels.size else 0.0
@@ -76,27 +76,20 @@ def _decays_in_band(level_db: np.ndarray) -> list[float]:
     # Reverberant tails flicker (random phase of the reflections): small rises
     # inside a fall do not end it.
     falling = np.diff(level_db) < _RISE_TOLERANCE_DB
+    marks = np.diff(np.concatenate([[0], falling.astype(np.int8), [0]]))
+    starts = np.flatnonzero(marks == 1)
+    stops = np.flatnonzero(marks == -1)  # level_db[start] .. level_db[stop] is one fall
     times: list[float] = []
-    start = 0
-    n = falling.size
-    while start < n:
-        if not falling[start]:
-            start += 1
-            continue
-        stop = start
-        while stop < n and falling[stop]:
-            stop += 1
-        # level_db[start] .. level_db[stop] is one monotone fall
-        times.extend(_fit_decay(level_db[start : stop + 1], floor))
-        start = stop + 1
+    for start, stop in zip(starts, stops, strict=True):
+        if stop - start >= 3:
+            times.extend(_fit_decay(level_db[start : stop + 1], floor))
     return times
 
 
 def _fit_decay(segment: np.ndarray, floor: float) -> list[float]:
     top = float(segment[0])
-    usable = (segment <= top - _FIT_SKIP_DB) & (
-        segment >= max(top - _FIT_SKIP_DB - _FIT_SPAN_DB, floor)
-    )
+    lowest = max(top - _FIT_SKIP_DB - _FIT_SPAN_DB, floor)
+    usable = (segment <= top - _FIT_SKIP_DB) & (segment >= lowest)
     idx = np.flatnonzero(usable)
     if idx.size < 3:
         return []
@@ -105,8 +98,10 @@ def _fit_decay(segment: np.ndarray, floor: float) -> list[float]:
     if span_db < _MIN_DECAY_DB - _FIT_SKIP_DB or duration < _MIN_DECAY_S:
         return []
     t = idx * _HOP_S
-    slope = float(np.polyfit(t, segment[idx], 1)[0])  # dB per second, negative
-    if slope >= -1.0:
+    level = segment[idx]
+    t_centered = t - t.mean()
+    slope = float(np.dot(t_centered, level - level.mean()) / np.dot(t_centered, t_centered))
+    if slope >= -1.0:  # dB per second
         return []
     return [-60.0 / slope]
 
