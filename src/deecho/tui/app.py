@@ -119,7 +119,9 @@ class DeechoApp(App[None]):
         try:
             save_settings(self.settings, self.save_settings_to)
         except OSError as exc:
-            self.notify(f"Could not save the settings: {exc.strerror}", severity="warning")
+            self.notify(
+                f"Could not save the settings: {exc.strerror}", severity="warning", markup=False
+            )
 
     # -- keys, palette, help -----------------------------------------------------------------
 

@@ -35,4 +35,5 @@ class DeechoScreen(Screen[None]):
                 failure_line(error),
                 severity="error",
                 timeout=10 if isinstance(error, DeechoError) else 15,
+                markup=False,  # messages quote paths and values that may hold [brackets]
             )

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -152,11 +153,11 @@ class CompareScreen(DeechoScreen):
         yield Footer()
 
     def _title(self) -> str:
-        parts = [f"[b]{self.original.name}[/b]"]
+        parts = [f"[b]{escape(self.original.name)}[/b]"]
         if self.record is not None:
             parts.append(f"job {self.record.id} on {self.record.backend}")
             if self.record.task_id:
-                parts.append(f"task {self.record.task_id}")
+                parts.append(f"task {escape(self.record.task_id)}")
         return "  ".join(parts)
 
     def _residual_heights(self) -> list[float]:
@@ -226,7 +227,7 @@ class CompareScreen(DeechoScreen):
             saved = (record.saved if record else []) + message.paths
             self.deecho.history.update(self.record.id, saved=saved)
         names = ", ".join(path.name for path in message.paths)
-        self.notify(f"Saved beside the original: {names}", title="Kept")
+        self.notify(f"Saved beside the original: {names}", title="Kept", markup=False)
 
     def action_play(self, which: str) -> None:
 

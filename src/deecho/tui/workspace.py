@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -23,7 +24,7 @@ from deecho.audio.io import AudioInfo, probe
 from deecho.audio.loudness import Levels
 from deecho.audio.prep import PrepOptions, parse_time
 from deecho.errors import CancelledError, DeechoError, UsageError
-from deecho.overview import overview_of_file
+from deecho.overview import Overview, overview_of_file
 from deecho.tui import tasks
 from deecho.tui.base import DeechoScreen
 from deecho.tui.messages import (
@@ -270,7 +271,7 @@ class WorkspaceScreen(DeechoScreen):
         if not self.job_running:  # a finished result belongs to the file it came from
             self.outcome = None
             self.outcome_original = None
-        self.query_one("#info", Static).update(f"Opening {self.path.name}…")
+        self.query_one("#info", Static).update(f"Opening {escape(self.path.name)}…")
         wave = self.query_one(Waveform)
         wave.set_overview(None)
         wave.set_markers(None, None)
@@ -285,18 +286,24 @@ class WorkspaceScreen(DeechoScreen):
         worker = get_current_worker()
         try:
             info = probe(path)
-        except DeechoError as exc:
-            text = f"[red]Cannot open {path.name}[/red]: press o to choose another file.\n{exc}"
-            self.app.call_from_thread(self.query_one("#info", Static).update, text)
+        except DeechoError:
+            self.app.call_from_thread(self._show_open_failure, path)
             raise  # reported once, by the screen's worker-failure handler
         self.post_message(FileOpened(info))
+
+        def show_partial(partial: Overview) -> None:
+            self.post_message(OverviewReady(path, partial))
+
         overview = overview_of_file(
-            path,
-            on_partial=lambda partial: (self.post_message(OverviewReady(path, partial)), None)[1],
-            cancelled=lambda: worker.is_cancelled,
+            path, on_partial=show_partial, cancelled=lambda: worker.is_cancelled
         )
         if overview is not None:
             self.post_message(OverviewReady(path, overview))
+
+    def _show_open_failure(self, path: Path) -> None:
+        self.query_one("#info", Static).update(
+            f"[red]Cannot open {escape(path.name)}[/red]: press o to choose another file."
+        )
 
     @work(thread=True, exclusive=True, group="measure", exit_on_error=False)
     def _measure(self, path: Path) -> None:
@@ -336,7 +343,8 @@ class WorkspaceScreen(DeechoScreen):
         channels = {1: "mono", 2: "stereo"}.get(info.channels, f"{info.channels} ch")
         subtype = f" {info.subtype}" if info.subtype else ""
         self.query_one("#info", Static).update(
-            f"[b]{info.path.name}[/b]  {info.format}{subtype}  {format_time(info.duration_s, True)}"
+            f"[b]{escape(info.path.name)}[/b]  {info.format}{subtype}"
+            f"  {format_time(info.duration_s, True)}"
             f"  {info.sample_rate} Hz  {channels}\n{describe_levels(self.levels)}"
         )
 
@@ -429,7 +437,7 @@ class WorkspaceScreen(DeechoScreen):
         try:
             parse_time(text) if text else None
         except DeechoError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(str(exc), severity="error", markup=False)
             return
         self.query_one(Waveform).focus()
 
@@ -462,7 +470,7 @@ class WorkspaceScreen(DeechoScreen):
         try:
             options = self.prep_options()
         except DeechoError as exc:
-            self.query_one("#prepped", Static).update(f"[red]{exc}[/red]")
+            self.query_one("#prepped", Static).update(f"[red]{escape(str(exc))}[/red]")
             return
         self.query_one("#prepped", Static).update("Prepped: measuring…")
         self._preview(self.path, options)
@@ -478,11 +486,12 @@ class WorkspaceScreen(DeechoScreen):
         except CancelledError:
             return
         except DeechoError as exc:
-            self.app.call_from_thread(
-                self.query_one("#prepped", Static).update, f"[red]{exc}[/red]"
-            )
+            self.app.call_from_thread(self._show_prep_problem, str(exc))
             return
         self.post_message(PrepPreviewed(preview))
+
+    def _show_prep_problem(self, problem: str) -> None:
+        self.query_one("#prepped", Static).update(f"[red]{escape(problem)}[/red]")
 
     @on(PrepPreviewed)
     def _prep_previewed(self, message: PrepPreviewed) -> None:
@@ -547,7 +556,7 @@ class WorkspaceScreen(DeechoScreen):
         try:
             options = self.prep_options()
         except DeechoError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(str(exc), severity="error", markup=False)
             return
         choice = self.backend_choice()
         if choice == "server" and not self.query_one("#server-url", Input).value.strip():
@@ -651,7 +660,7 @@ class WorkspaceScreen(DeechoScreen):
         self._render_job()
         if message.message:
             cancelled = message.status == "CANCELLED"
-            self.notify(message.message, severity="warning" if cancelled else "error")
+            self.notify(message.message, severity="warning" if cancelled else "error", markup=False)
 
     @on(CompareReady)
     def _compare_ready(self, message: CompareReady) -> None:
@@ -690,7 +699,7 @@ class WorkspaceScreen(DeechoScreen):
         now = time.monotonic()
         parts = [f"Job {self.job_id}  [b]{status.status}[/b]"]
         if status.task_id:
-            parts.append(f"task {status.task_id}")
+            parts.append(f"task {escape(status.task_id)}")
         lines = ["  ".join(parts)]
         timing = []
         if self.job_started is not None and self.job_running:
@@ -707,7 +716,7 @@ class WorkspaceScreen(DeechoScreen):
             detail = f"{detail}  (c cancels)".strip()
         elif status.status == "COMPLETED":
             detail = "v shows the comparison"
-        self.query_one("#job-detail", Static).update(detail)
+        self.query_one("#job-detail", Static).update(escape(detail))
 
     def action_show_compare(self) -> None:
         original = self.outcome_original or self.path
