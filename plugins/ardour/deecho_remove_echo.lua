@@ -273,7 +273,11 @@ function factory(params)
 			return files
 		end
 
+		-- a constant in Ardour 7's bindings; newer builds may expose it as a function
 		local SUPERCLOCK = Temporal.superclock_ticks_per_second
+		if type(SUPERCLOCK) == "function" then
+			SUPERCLOCK = SUPERCLOCK()
+		end
 
 		local function process_region(region, deecho)
 			local audio = region:to_audioregion()

@@ -65,8 +65,9 @@ def test_a_stereo_region_of_two_mono_files_becomes_one_new_stereo_track(
     assert abs(left).max() > abs(right).max(), "the left channel is the louder one"
 
 
+@pytest.mark.parametrize("superclock_as_function", [False, True], ids=["constant", "function"])
 def test_an_embedded_multichannel_file_is_processed_once(
-    echo_wav: Path, plugin_env: dict[str, str], tmp_path: Path
+    echo_wav: Path, plugin_env: dict[str, str], tmp_path: Path, superclock_as_function: bool
 ) -> None:
     region = {
         "name": "Take 3",
@@ -77,7 +78,8 @@ def test_an_embedded_multichannel_file_is_processed_once(
         "length_s": 1.5,
         "position_s": 3.0,
     }
-    result = run_ardour({"regions": [region]}, plugin_env, tmp_path)
+    scenario = {"regions": [region], "superclock_as_function": superclock_as_function}
+    result = run_ardour(scenario, plugin_env, tmp_path)
     assert result["messages"] == []
     [imported] = result["imports"]
     assert imported["disposition"] == "ImportDistinctFiles"

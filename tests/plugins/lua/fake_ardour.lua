@@ -313,7 +313,9 @@ function M.new(scenario)
   env.LuaDialog = LuaDialog
   env.C = { StringVector = function() return string_vector({ items = {} }) end }
   env.Temporal = {
-    superclock_ticks_per_second = SUPERCLOCK,
+    superclock_ticks_per_second = scenario.superclock_as_function and function()
+      return SUPERCLOCK
+    end or SUPERCLOCK,
     ticks_per_beat = 1920,
     timepos_t = function(samples)
       return timepos({ superclocks = samples * SUPERCLOCK // rate })
