@@ -301,3 +301,47 @@ def test_strength_setting_is_passed_to_deecho(
     argv = result["exec_calls"][0]["argv"]
     assert argv[argv.index("--strength") + 1] == "0.6"
     assert len(result["items"][0]["takes"]) == 2
+
+
+def test_open_in_workspace_on_macos_uses_terminal_app_with_an_executable_launcher(
+    echo_wav: Path, plugin_env: dict[str, str], tmp_path: Path
+) -> None:
+    fake_deecho = recorder(tmp_path / "deecho-recorder", tmp_path / "unused.txt")
+    scenario = {
+        "os": "macOS-arm64",
+        "items": [item(echo_wav, 0.0, 1.0)],
+        "ext_state": {"deecho/command": str(fake_deecho)},
+    }
+    result = run_reaper(OPEN_WORKSPACE, scenario, plugin_env, tmp_path)
+    chmod, open_call = result["exec_calls"]
+    launcher = Path(chmod["argv"][2])
+    assert chmod["argv"][:2] == ["/bin/chmod", "+x"] and chmod["status"] == 0
+    assert launcher.suffix == ".command" and launcher.stat().st_mode & 0o111
+    assert open_call["argv"] == ["/usr/bin/open", "-a", "Terminal", str(launcher)]
+    assert open_call["timeout"] == -1
+    assert f"'{fake_deecho}' tui '{echo_wav}'" in launcher.read_text()
+
+
+def test_open_in_workspace_on_windows_writes_a_cmd_launcher_for_a_new_console(
+    plugin_env: dict[str, str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "100% take"  # cmd.exe would expand %...% without doubling
+    folder.mkdir()
+    source = write_wav(folder / "vox.wav", speech_with_echo(1.0, 1))
+    fake_deecho = recorder(tmp_path / "deecho.exe", tmp_path / "unused.txt")
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    scenario = {
+        "os": "Win64",
+        "items": [item(source, 0.0, 1.0)],
+        "ext_state": {"deecho/command": str(fake_deecho)},
+    }
+    env = {**plugin_env, "TEMP": str(temp) + "\\"}
+    result = run_reaper(OPEN_WORKSPACE, scenario, env, tmp_path)
+    [call] = result["exec_calls"]
+    assert call["argv"][:4] == ["cmd.exe", "/c", "start", "deecho"]
+    launcher = Path(call["argv"][4])  # "<TEMP>\\deecho-open-….cmd" (one name, on Linux)
+    assert str(launcher).startswith(str(temp) + "\\") and launcher.suffix == ".cmd"
+    text = launcher.read_bytes().decode()  # as written: no newline translation
+    assert text.splitlines()[1] == f'"{fake_deecho}" tui "{str(source).replace("%", "%%")}"'
+    assert "\r\n" in text
