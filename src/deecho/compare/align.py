@@ -11,8 +11,10 @@ that may be negative (inverted polarity). Estimation goes coarse to fine:
    lag to a small fraction of a sample (the weighted cross-correlation is
    evaluated between samples by exact DFT interpolation and maximised);
 3. a robust line through those local lags gives the offset (intercept) and the
-   drift (slope), and after the drift is resampled away the same windows give
-   the final fractional offset, which an FFT phase shift removes.
+   drift (slope); after the drift is resampled away (mono, for measuring) the
+   same windows give the final fractional offset. The take is then read once
+   more on the original's timeline: an FFT phase shift when there is no drift,
+   else one polyphase pass that undoes drift and offset together.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from fractions import Fraction
 import numpy as np
 import scipy.fft as sfft
 import scipy.signal as ss
-import scipy.stats as sst
 
 #: Exponent of the partial PHAT whitening: 1 is full PHAT (sharpest peak, but it
 #: lifts bins that hold only codec noise), 0 is plain cross-correlation.
@@ -91,6 +92,11 @@ def _weighted_cross_spectrum(a_spec: np.ndarray, b_spec: np.ndarray) -> np.ndarr
     return np.asarray(cross / (magnitude + floor) ** PHAT_BETA)
 
 
+def _block_mean(audio: np.ndarray, factor: int) -> np.ndarray:
+    usable = len(audio) // factor * factor
+    return np.asarray(audio[:usable].reshape(-1, factor).mean(axis=1), dtype=np.float32)
+
+
 def coarse_lag(original: np.ndarray, processed: np.ndarray, rate: int) -> int:
     """Whole-file GCC-PHAT lag of mono `processed` behind mono `original`, in samples.
 
@@ -98,8 +104,9 @@ def coarse_lag(original: np.ndarray, processed: np.ndarray, rate: int) -> int:
     """
     factor = max(1, rate // COARSE_RATE_HZ)
     if factor > 1:
-        original = ss.resample_poly(original, 1, factor)
-        processed = ss.resample_poly(processed, 1, factor)
+        # Block means, not a proper low-pass: whatever aliases, aliases alike in both.
+        original = _block_mean(original, factor)
+        processed = _block_mean(processed, factor)
     n = sfft.next_fast_len(len(original) + len(processed), real=True)
     cross = _weighted_cross_spectrum(
         sfft.rfft(original.astype(np.float32), n, workers=-1),
@@ -251,6 +258,17 @@ def local_lags(
     return LocalLags(centers, np.array(lags), quality_arr, polarity)
 
 
+def _theil_sen(t: np.ndarray, lag: np.ndarray) -> tuple[float, float]:
+    """Median of pairwise slopes and the matching intercept: half the points may be wrong.
+
+    Written out because importing scipy.stats costs a second at start-up.
+    """
+    i, j = np.triu_indices(len(t), k=1)
+    keep = t[j] != t[i]
+    slope = float(np.median((lag[j] - lag[i])[keep] / (t[j] - t[i])[keep])) if keep.any() else 0.0
+    return slope, float(np.median(lag - slope * t))
+
+
 def fit_lag_line(found: LocalLags, fallback_offset: float) -> LagLine:
     """Robust straight line through the usable local lags (Theil-Sen, then weighted LS)."""
     usable = found.usable
@@ -262,7 +280,7 @@ def fit_lag_line(found: LocalLags, fallback_offset: float) -> LagLine:
     if len(t) < 4:
         slope, offset = 0.0, float(np.median(lag))
     else:
-        slope, offset, _, _ = sst.theilslopes(lag, t)
+        slope, offset = _theil_sen(t, lag)
     residual = lag - (offset + slope * t)
     spread = float(1.4826 * np.median(np.abs(residual - np.median(residual))))
     inliers = np.abs(residual) <= max(0.25, 4.0 * spread)
@@ -275,18 +293,48 @@ def fit_lag_line(found: LocalLags, fallback_offset: float) -> LagLine:
     return LagLine(float(offset), float(slope), len(t), spread)
 
 
-def undo_drift(processed: np.ndarray, slope: float) -> tuple[np.ndarray, float]:
-    """Resample (channels, n) `processed` so it runs at the original's clock.
+def drift_ratio(drift: float) -> Fraction:
+    """The clock ratio 1 + drift as a fraction a polyphase resampler can use."""
+    return Fraction(1.0 + drift).limit_denominator(MAX_DRIFT_DENOMINATOR)
 
-    Returns the resampled audio and the exact slope the rational ratio removed:
-    sample m of the result is the processed take at position m * (1 + removed).
+
+@functools.lru_cache(maxsize=2)
+def _polyphase_filter(up: int, down: int) -> np.ndarray:
+    """resample_poly's own default design (Kaiser, beta 5, 10 zero crossings a side)."""
+    half_len = 10 * max(up, down)
+    taps = ss.firwin(2 * half_len + 1, 1.0 / max(up, down), window=("kaiser", 5.0))
+    return np.asarray(taps * up)
+
+
+def stretch(audio: np.ndarray, ratio: Fraction, start: float, length: int) -> np.ndarray:
+    """`length` samples of (channels, n) audio read at positions start + n * ratio.
+
+    A polyphase resampler (scipy's upfirdn) whose output grid is moved by a
+    whole number of its 1/up phases, so one pass undoes both a clock drift and
+    a fractional offset (to 1/up of a sample, ~1e-5 for ppm-sized drifts).
     """
-    ratio = Fraction(1.0 + slope).limit_denominator(MAX_DRIFT_DENOMINATOR)
-    if ratio == 1:
-        return processed, 0.0
     down, up = ratio.numerator, ratio.denominator
-    out = ss.resample_poly(processed, up, down, axis=-1)
-    return np.asarray(out, dtype=np.float32), float(ratio) - 1.0
+    whole = math.floor(start)
+    phase = round((start - whole) * up)
+    margin = 16  # input samples of context before `whole`, so the filter starts on real sound
+    needed = math.ceil(length * down / up) + 2 * margin + 2
+    source = np.zeros((audio.shape[0], needed), dtype=np.float32)
+    lo, hi = max(whole - margin, 0), min(whole - margin + needed, audio.shape[1])
+    if hi > lo:
+        source[:, lo - (whole - margin) : hi - (whole - margin)] = audio[:, lo:hi]
+    taps = _polyphase_filter(up, down)
+    center = (len(taps) - 1) // 2
+    # Output m of upfirdn reads the input at (m * down - center - pre) / up; choose the
+    # front padding `pre` and the dropped outputs `skip` so output `skip` reads
+    # margin + phase / up, i.e. the position `start`.
+    target = margin * up + phase
+    pre = (-(center + target)) % down
+    skip = (center + target + pre) // down
+    padded = np.concatenate([np.zeros(pre), taps])
+    out = ss.upfirdn(padded, source, up, down, axis=-1)[:, skip : skip + length]
+    if out.shape[1] < length:
+        out = np.pad(out, ((0, 0), (0, length - out.shape[1])))
+    return np.asarray(out, dtype=np.float32)
 
 
 def shift(audio: np.ndarray, offset: float, length: int) -> np.ndarray:

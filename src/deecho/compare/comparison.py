@@ -12,6 +12,7 @@ import logging
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -183,30 +184,38 @@ def _align(original: np.ndarray, processed: np.ndarray, rate: int) -> _Alignment
     found = align.local_lags(o_mono, p_mono, rate, guess)
     line = align.fit_lag_line(found, guess)
     first = found
-    corrected, removed = processed, 0.0
+    ratio = Fraction(1)
     span = len(o_mono)
     # Undo drift only when it moves the lag measurably across the file; then
     # re-measure, and resample once more if the first estimate left some behind.
     for _ in range(2):
         if line.windows_used < 4 or abs(line.slope) * span < align.MIN_DRIFT_EFFECT_SAMPLES:
             break
-        # Lags are positions in `corrected`, which reads `processed` at (1 + removed) * m.
-        total = (1.0 + removed) * (1.0 + line.slope) - 1.0
-        processed_offset = (1.0 + removed) * line.offset
-        corrected, removed = align.undo_drift(processed, total)
-        guess = processed_offset / (1.0 + removed)
+        # Lags are positions in the stretched take, which reads `processed` at ratio * m.
+        processed_offset = float(ratio) * line.offset
+        new_ratio = align.drift_ratio(float(ratio) * (1.0 + line.slope) - 1.0)
+        if new_ratio == ratio:
+            break
+        ratio = new_ratio
+        frames = math.floor((len(p_mono) - 1) / float(ratio)) + 1
+        stretched = align.stretch(p_mono[np.newaxis, :], ratio, 0.0, frames)[0]
+        guess = processed_offset / float(ratio)
         # Only the final offset and what drift is left are needed now: fewer windows.
-        z_mono = corrected.mean(axis=0, dtype=np.float64)
-        found = align.local_lags(o_mono, z_mono, rate, guess, max_windows=16)
+        found = align.local_lags(o_mono, stretched.astype(np.float64), rate, guess, max_windows=16)
         line = align.fit_lag_line(found, guess)
     # One offset for the whole take: the fitted lag at the middle of the overlap.
     usable = found.centers[found.usable]
     middle = float(np.median(usable)) if len(usable) else 0.0
     shift = line.offset + (line.slope * middle if line.windows_used >= 4 else 0.0)
-    aligned = align.shift(corrected, shift, original.shape[1])
+    if ratio == 1:
+        aligned = align.shift(processed, shift, original.shape[1])
+    else:
+        aligned = align.stretch(processed, ratio, shift * float(ratio), original.shape[1])
+    stretched_frames = math.floor((processed.shape[1] - 1) / float(ratio)) + 1
     # A position a hair outside the take (estimation noise) still reads it fine.
     start = max(0, math.ceil(-shift - 0.01))
-    stop = min(original.shape[1], math.floor(corrected.shape[1] - 1 - shift + 0.01) + 1)
+    stop = min(original.shape[1], math.floor(stretched_frames - 1 - shift + 0.01) + 1)
+    removed = float(ratio) - 1.0
     drift = (1.0 + removed) * (1.0 + (line.slope if line.windows_used >= 4 else 0.0)) - 1.0
     return _Alignment(
         offset=shift * (1.0 + removed),
