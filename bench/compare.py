@@ -136,7 +136,7 @@ def accuracy_cases() -> list[Case]:
 
     def resampled(f: Figures) -> tuple[str, bool]:
         off = f.offset_samples - 500.25
-        return f"offset error {off:+.3f} smp, null {f.residual_db:.1f} dB", (
+        return f"offset error {off:+.5f} smp, null {f.residual_db:.1f} dB", (
             abs(off) <= 0.5 and f.residual_db <= -30
         )
 
@@ -144,7 +144,7 @@ def accuracy_cases() -> list[Case]:
         if f.drift_ppm is None:
             return f"drift not estimated, null {f.residual_db:.1f} dB", False
         err = f.drift_ppm - 40.0
-        return f"drift {f.drift_ppm:.3f} ppm (error {err:+.3f}), null {f.residual_db:.1f} dB", (
+        return f"drift {f.drift_ppm:.4f} ppm (error {err:+.4f}), null {f.residual_db:.1f} dB", (
             abs(err) <= 2 and f.residual_db <= -30
         )
 
