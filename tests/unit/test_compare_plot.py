@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from deecho.compare import align_and_compare
+from deecho.compare import CompareResult, align_and_compare
 from deecho.compare.synthetic import SyntheticMusic
 
 RATE = 16_000
 
 
 @pytest.fixture(scope="module")
-def result():  # type: ignore[no-untyped-def]
+def result() -> CompareResult:
     music = SyntheticMusic(seed=3, channels=2, partials=48, top_hz=6000)
     original = music.render(RATE, 3 * RATE)
     processed = music.render(RATE, 3 * RATE, delay_s=0.01, drift_ppm=200.0, gain=-0.7)
@@ -21,7 +21,7 @@ def result():  # type: ignore[no-untyped-def]
     return align_and_compare(original, RATE, processed, RATE, engine_estimates=False)
 
 
-def test_png_is_written_and_non_empty(result, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_png_is_written_and_non_empty(result: CompareResult, tmp_path: Path) -> None:
     from deecho.compare.plot import save_png
 
     path = tmp_path / "compare.png"
@@ -32,7 +32,7 @@ def test_png_is_written_and_non_empty(result, tmp_path: Path) -> None:  # type: 
     assert [p.name for p in tmp_path.iterdir()] == ["compare.png"]  # no temp file left behind
 
 
-def test_figure_has_every_panel(result) -> None:  # type: ignore[no-untyped-def]
+def test_figure_has_every_panel(result: CompareResult) -> None:
     from deecho.compare.plot import draw
 
     figure = draw(result, "t")
@@ -49,7 +49,7 @@ def test_figure_has_every_panel(result) -> None:  # type: ignore[no-untyped-def]
         assert any(title.startswith(wanted) for title in titles), wanted
 
 
-def test_failed_write_leaves_nothing(result, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_failed_write_leaves_nothing(result: CompareResult, tmp_path: Path) -> None:
     from deecho.compare.plot import save_png
 
     with pytest.raises(OSError):
