@@ -190,14 +190,31 @@ def find_deecho(explicit: str | None) -> str:
     return found
 
 
-def selected_wave_tracks(pipe: HostPipe) -> list[dict[str, Any]]:
+def all_tracks(pipe: HostPipe) -> list[dict[str, Any]]:
     answer = pipe.command("GetInfo: Type=Tracks Format=JSON")
     text = "\n".join(answer).strip()
     try:
         tracks = json.loads(text)
     except json.JSONDecodeError:
         raise PipeError(f"{pipe.pair.host} sent track info that is not JSON") from None
+    if not isinstance(tracks, list):
+        raise PipeError(f"{pipe.pair.host} sent track info that is not a list")
+    return tracks
+
+
+def selected_wave_tracks(tracks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [t for t in tracks if t.get("kind") == "wave" and t.get("selected")]
+
+
+def select_only_new_tracks(pipe: HostPipe, count_before: int) -> None:
+    """Leave only the imported track(s) selected, so aligning moves nothing else."""
+    tracks = all_tracks(pipe)
+    new = len(tracks) - count_before
+    if new < 1:
+        raise PipeError(f"{pipe.pair.host} imported nothing")
+    selected = [i for i, t in enumerate(tracks) if t.get("selected")]
+    if selected != list(range(count_before, len(tracks))):
+        pipe.command(f"SelectTracks: Track={count_before} TrackCount={new} Mode=Set")
 
 
 def _quoted(path: Path) -> str:
@@ -231,7 +248,8 @@ def remove_echo(args: argparse.Namespace) -> str:
     deecho = find_deecho(args.deecho)
     pipe = connect(args.timeout)
     try:
-        tracks = selected_wave_tracks(pipe)
+        before = all_tracks(pipe)
+        tracks = selected_wave_tracks(before)
         if not tracks:
             raise PipeError("select some audio in Audacity first (no audio track is selected)")
         channels = max(int(t.get("channels", 1)) for t in tracks)
@@ -255,6 +273,7 @@ def remove_echo(args: argparse.Namespace) -> str:
             pipe.command(f"Export2: Filename={_quoted(selection)} NumChannels={channels}")
             result = run_deecho(deecho, selection, output, args.strength)
         pipe.command(f"Import2: Filename={_quoted(Path(result['output']))}")
+        select_only_new_tracks(pipe, len(before))
         pipe.command("SelRestore:")
         pipe.command("Align_StartToSelStart:")
         track_name = f"{name} (deecho)".replace('"', "'")

@@ -58,6 +58,8 @@ class Project:
     selection: tuple[float, float]
     saved_selection: tuple[float, float] | None = None
     commands: list[str] = field(default_factory=list)
+    #: some Audacity versions may leave the old tracks selected after an import
+    import_keeps_selection: bool = False
 
 
 def parse_command(line: str) -> tuple[str, dict[str, str]]:
@@ -158,11 +160,24 @@ class FakeAudacity:
 
     def _do_Import2(self, params: dict[str, str]) -> str:
         audio, rate = sf.read(params["Filename"], always_2d=True, dtype="float32")
-        for track in self.project.tracks:
-            track.selected = False
+        if not self.project.import_keeps_selection:
+            for track in self.project.tracks:
+                track.selected = False
         track = Track(Path(params["Filename"]).stem, audio.T, rate, 0.0, True)
         self.project.tracks.append(track)
         self.project.selection = (0.0, track.end)  # Audacity selects what it imported
+        return ""
+
+    def _do_SelectTracks(self, params: dict[str, str]) -> str:
+        first = int(params.get("Track", "0"))
+        count = int(params.get("TrackCount", "1"))
+        mode = params.get("Mode", "Set")
+        chosen = range(first, first + count)
+        for index, track in enumerate(self.project.tracks):
+            if mode == "Set":
+                track.selected = index in chosen
+            elif index in chosen:
+                track.selected = mode == "Add"
         return ""
 
     def _do_Align_StartToSelStart(self, params: dict[str, str]) -> str:

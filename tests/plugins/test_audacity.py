@@ -82,6 +82,7 @@ def test_the_selection_comes_back_as_a_new_track_lined_up_with_it(
         "SelSave",
         "Export2",
         "Import2",
+        "GetInfo",  # only the new track is selected: nothing else will move
         "SelRestore",
         "Align_StartToSelStart",
         "SetTrack",
@@ -105,6 +106,18 @@ def test_the_selection_comes_back_as_a_new_track_lined_up_with_it(
     assert correlation > 0.5
     shifted = np.dot(original.audio[0, RATE + 2000 : 3 * RATE + 2000], cleaned)
     assert abs(shifted) < np.dot(section, cleaned)
+
+
+def test_only_the_new_track_moves_even_if_the_import_kept_other_tracks_selected(
+    audacity: FakeAudacity, project: Project, plugin_env: dict[str, str], tmp_path: Path
+) -> None:
+    project.import_keeps_selection = True
+    done = run_script(plugin_env, audacity.to_path.parent, "--output-dir", str(tmp_path / "o"))
+    assert done.returncode == 0, done.stderr
+    assert "SelectTracks: Track=1 TrackCount=1 Mode=Set" in project.commands
+    original, new = project.tracks
+    assert original.start == 0.0 and original.name == "Vocal"
+    assert new.start == pytest.approx(1.0) and new.name == "Vocal (deecho)"
 
 
 def test_tenacity_pipe_names_are_found_too(
