@@ -12,10 +12,10 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from deecho.backends.base import Backend
 from deecho.config import Settings, load_settings, save_settings
 from deecho.history import History
 from deecho.tui.help import HelpScreen, KeyHelp
-from deecho.tui.tasks import Backend
 from deecho.tui.workspace import WorkspaceScreen
 
 __all__ = ["BackendFactory", "DeechoApp", "default_backend_factory"]

@@ -15,19 +15,19 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from deecho.audio.io import AudioInfo, AudioWriter, iter_blocks, opened, probe, read_audio
 from deecho.audio.loudness import LevelMeter, Levels
 from deecho.audio.prep import PrepOptions, apply_prep
+from deecho.backends.base import Backend
 from deecho.errors import CancelledError, OutputError, TaskFailedError
 from deecho.overview import Overview, overview_of_array, overview_of_blocks, read_frames_for
 
 __all__ = [
     "AUDIO_EXTENSIONS",
-    "Backend",
     "CompareOutcome",
     "JobStatus",
     "PrepPreview",
@@ -47,16 +47,6 @@ AUDIO_EXTENSIONS = frozenset(
 
 Progress = Callable[[float, str], None]
 Cancelled = Callable[[], bool]
-
-
-class Backend(Protocol):
-    """What the workspace needs from a backend (see `deecho.backends`)."""
-
-    name: str
-
-    def process(
-        self, prepped_wav: Path, workdir: Path, progress: Any, cancelled: Cancelled
-    ) -> Path: ...
 
 
 def _check(cancelled: Cancelled | None) -> None:

@@ -599,9 +599,10 @@ class WorkspaceScreen(DeechoScreen):
             )
             on_status(tasks.JobStatus("ALIGNING", stage="aligning the result on the original"))
             outcome = tasks.compare_job(prepped, raw, workdir, cancelled)
-        except CancelledError:
-            history.update(job_id, status="CANCELLED", message="cancelled by the user")
-            self.post_message(JobFailed(job_id, "CANCELLED", "Job cancelled; nothing was kept."))
+        except CancelledError as exc:
+            why = str(exc) or "cancelled; nothing was kept"
+            history.update(job_id, status="CANCELLED", message=why)
+            self.post_message(JobFailed(job_id, "CANCELLED", f"Job cancelled: {why}."))
             return
         except DeechoError as exc:
             history.update(job_id, status="FAILED", message=str(exc))
