@@ -9,10 +9,8 @@ a one-line message.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
-import signal
-import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,14 +54,28 @@ def result_paths(task_dir: Path, task_id: str) -> dict[str, Path]:
     return {kind: task_dir / f"{task_id}{suffix}" for kind, suffix in RESULT_FILES.items()}
 
 
-def worker_init() -> None:
-    """Run in each worker process: yield the CPU to the API, and die with the server."""
+def _exit_with(server_pid: int) -> None:
+    while True:
+        time.sleep(0.5)
+        try:
+            os.kill(server_pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:  # the pid was reused by another user's process: ours is gone
+            os._exit(1)
+
+
+def worker_init(server_pid: int) -> None:
+    """Run in each worker process: yield the CPU to the API, and die with the server.
+
+    A worker's parent is the forkserver, not the server, and it holds its own
+    call queue's pipe open, so nothing tells it that a killed server is gone:
+    a watchdog thread checks, and ends the process instead of leaving a job
+    running unattended (the restarted server re-runs the task).
+    """
     with contextlib.suppress(OSError):
         os.nice(10)
-    if sys.platform.startswith("linux"):
-        # PR_SET_PDEATHSIG: if the server is killed, do not leave jobs running unattended.
-        with contextlib.suppress(Exception):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+    threading.Thread(target=_exit_with, args=(server_pid,), daemon=True).start()
 
 
 def _fetch_input(spec: JobSpec, task_dir: Path) -> Path:

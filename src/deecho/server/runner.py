@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import shutil
 import threading
 import time
@@ -62,7 +63,13 @@ class JobRunner:
         self._stopping.set()
         self._wake.set()
         self._thread.join(timeout=5)
-        if self._executor is not None:
+        if isinstance(self._executor, ProcessPoolExecutor):
+            # Jobs in flight are re-run after the restart, so end them now rather than
+            # wait minutes for them; the pool has no public way to, hence _processes.
+            for process in list(getattr(self._executor, "_processes", {}).values()):
+                process.terminate()
+            self._executor.shutdown(wait=True, cancel_futures=True)
+        elif self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
         if self._dask_client is not None:
             self._dask_client.close()
@@ -89,6 +96,7 @@ class JobRunner:
             max_workers=self._capacity,
             mp_context=context,
             initializer=worker_init,
+            initargs=(os.getpid(),),
             max_tasks_per_child=TASKS_PER_WORKER,
         )
 
