@@ -206,6 +206,16 @@ def test_an_output_that_cannot_be_created_exits_73_and_leaves_nothing(
     assert sorted(p.name for p in echo_wav.parent.iterdir()) == ["vocal take.wav"]
 
 
+def test_an_output_name_the_file_system_refuses_exits_73(
+    deecho_bin: Path, plugin_env: dict[str, str], echo_wav: Path
+) -> None:
+    # 300 bytes: longer than any common file system allows for one name
+    too_long = echo_wav.with_name("x" * 300 + ".wav")
+    done = deecho(deecho_bin, plugin_env, "process", echo_wav, "-o", too_long)
+    assert done.returncode == 73, done.stderr
+    one_line_error(done)
+
+
 @pytest.mark.parametrize(
     "bad_args",
     [

@@ -345,3 +345,27 @@ def test_open_in_workspace_on_windows_writes_a_cmd_launcher_for_a_new_console(
     text = launcher.read_bytes().decode()  # as written: no newline translation
     assert text.splitlines()[1] == f'"{fake_deecho}" tui "{str(source).replace("%", "%%")}"'
     assert "\r\n" in text
+
+
+def test_when_the_source_folder_refuses_the_output_the_project_folder_is_tried(
+    plugin_env: dict[str, str], tmp_path: Path
+) -> None:
+    # A source name so long that "<name>.no_echo.<range>.wav" exceeds the file
+    # system's limit: deecho cannot create the output (73) in either folder,
+    # which shows both attempts without needing a read-only folder (tests run as root).
+    folder = tmp_path / "sources"
+    folder.mkdir()
+    source = write_wav(folder / ("x" * 240 + ".wav"), speech_with_echo(1.0, 1))
+    project = tmp_path / "project media"
+    project.mkdir()
+    scenario = {"items": [item(source, 0.0, 1.0)], "project_path": str(project)}
+    result = run_reaper(REMOVE_ECHO, scenario, plugin_env, tmp_path)
+    first, second = result["exec_calls"]
+    assert first["status"] == 73 and second["status"] == 73
+    assert Path(first["argv"][first["argv"].index("-o") + 1]).parent == folder
+    assert Path(second["argv"][second["argv"].index("-o") + 1]).parent == project
+    assert len(result["items"][0]["takes"]) == 1
+    assert (
+        "could not be created" in result["message_boxes"][0]["message"]
+        or "deecho:" in (result["message_boxes"][0]["message"])
+    )
