@@ -76,7 +76,7 @@ local function add_take(item, old_take, path, lead_s)
   -- The new file starts where the played section starts; keep the item's
   -- timing and pitch settings so the new take lines up with the old one.
   r.SetMediaItemTakeInfo_Value(take, "D_STARTOFFS", -lead_s)
-  for _, parm in ipairs({ "D_PLAYRATE", "D_PITCH", "B_PPITCH", "I_CHANMODE" }) do
+  for _, parm in ipairs({ "D_PLAYRATE", "D_PITCH", "B_PPITCH", "I_CHANMODE", "D_VOL", "D_PAN" }) do
     r.SetMediaItemTakeInfo_Value(take, parm, r.GetMediaItemTakeInfo_Value(old_take, parm))
   end
   r.GetSetMediaItemTakeInfo_String(take, "P_NAME", r.GetTakeName(old_take) .. " (deecho)", true)

@@ -90,10 +90,11 @@ def test_selected_item_gets_a_new_active_take_cut_from_its_section(
 def test_play_rate_scales_the_section_and_is_kept_on_the_new_take(
     echo_wav: Path, plugin_env: dict[str, str], tmp_path: Path
 ) -> None:
-    scenario = {"items": [item(echo_wav, 1.0, 1.0, playrate=2.0)]}
+    scenario = {"items": [item(echo_wav, 1.0, 1.0, playrate=2.0, vol=0.5)]}
     result = run_reaper(REMOVE_ECHO, scenario, plugin_env, tmp_path)
     new = result["items"][0]["takes"][1]
     assert new["playrate"] == 2.0
+    assert new["volume"] == 0.5, "take volume carries over, so A/B between takes is fair"
     assert new["source_length"] == pytest.approx(2.0, abs=1 / RATE)  # 1 s at 2x plays 2 s
     assert Path(new["file"]).name.endswith(".1.000-3.000s.wav")
 

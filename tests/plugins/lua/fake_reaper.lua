@@ -101,7 +101,7 @@ function M.new(scenario)
       name = spec.name or "",
       values = {
         D_STARTOFFS = spec.startoffs or 0.0, D_PLAYRATE = spec.playrate or 1.0, D_PITCH = 0.0,
-        B_PPITCH = 1.0, I_CHANMODE = 0, D_VOL = 1.0, D_PAN = 0.0, D_PANLAW = -1.0,
+        B_PPITCH = 1.0, I_CHANMODE = 0, D_VOL = spec.vol or 1.0, D_PAN = 0.0, D_PANLAW = -1.0,
         I_PITCHMODE = -1, I_CUSTOMCOLOR = 0,
       },
       midi = spec.midi or false,
@@ -465,6 +465,7 @@ function M.new(scenario)
           playrate = take.values.D_PLAYRATE,
           pitch = take.values.D_PITCH,
           preserve_pitch = take.values.B_PPITCH,
+          volume = take.values.D_VOL,
         }
       end
       items[#items + 1] = { length = item.values.D_LENGTH, position = item.values.D_POSITION, takes = takes }
