@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from test_reverb_signals import exponential_rir, reverberate, speech_like
 
-from deecho.engine.reverb import MIN_RT60_S
-from deecho.engine.rt60 import estimate_rt60
+from deecho.engine.reverb import DRY_FASTEST_DECAY_S
+from deecho.engine.rt60 import estimate_rt60, measure_decays
 
 RATE = 16000
 
@@ -43,9 +43,13 @@ def test_longer_reverb_reads_longer() -> None:
     assert long > 1.5 * short
 
 
-def test_dry_speech_reads_below_the_reverb_threshold() -> None:
-    estimate = estimate_rt60(speech_like(12.0, RATE, seed=5), RATE)
-    assert estimate is None or estimate < MIN_RT60_S
+def test_dry_speech_decays_faster_than_any_room() -> None:
+    dry = speech_like(12.0, RATE, seed=5)
+    decay = measure_decays(dry, RATE)
+    assert decay is None or decay.fastest_s < DRY_FASTEST_DECAY_S
+    wet = measure_decays(reverberate(dry, exponential_rir(0.4, RATE)), RATE)
+    assert wet is not None and wet.fastest_s > DRY_FASTEST_DECAY_S
+    assert wet.fastest_s <= wet.rt60_s
 
 
 def test_stereo_input_is_accepted() -> None:

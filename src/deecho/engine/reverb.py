@@ -24,13 +24,13 @@ import scipy.fft
 from scipy.ndimage import uniform_filter1d
 from threadpoolctl import threadpool_limits
 
-from deecho.engine.rt60 import estimate_rt60
+from deecho.engine.rt60 import measure_decays
 
-__all__ = ["MIN_RT60_S", "ReverbPlan", "ReverbSuppressor", "analyze_reverb"]
+__all__ = ["DRY_FASTEST_DECAY_S", "ReverbPlan", "ReverbSuppressor", "analyze_reverb"]
 
-MIN_RT60_S = 0.35
-"""Blind RT60 (s) below which the input counts as dry. Dry speech reads about
-0.2-0.27 s (its own syllable decays); a 0.3 s room about 0.35 s."""
+DRY_FASTEST_DECAY_S = 0.25
+"""Input whose fastest decays (10th percentile, as RT60) are quicker than this is dry:
+dry speech reads 0.17-0.20 s (its own offsets), speech in a 0.4 s room 0.31 s and more."""
 
 _FRAME_S = 0.128  # long frames: each bin's reverb tail is then a short, well-predicted FIR
 _HOPS_PER_FRAME = 4
@@ -183,12 +183,9 @@ def analyze_reverb(
     strength = float(np.clip(strength, 0.0, 1.0))
     if strength <= 0.0:
         return None
-    rt60 = (
-        estimate_rt60(np.concatenate([np.atleast_2d(e) for e in excerpts], axis=1), sample_rate)
-        if excerpts
-        else None
-    )
-    if rt60 is None or rt60 < MIN_RT60_S:
+    blocks = [np.atleast_2d(e) for e in excerpts if np.size(e) > 0]
+    decay = measure_decays(np.concatenate(blocks, axis=1), sample_rate) if blocks else None
+    if decay is None or decay.fastest_s < DRY_FASTEST_DECAY_S:
         return None
     audio = _analysis_audio(excerpts, sample_rate)
     if audio is None:
@@ -217,7 +214,7 @@ def analyze_reverb(
         delay=_DELAY_FRAMES,
         filters=np.stack(filters),
         strength=strength,
-        rt60_s=rt60,
+        rt60_s=decay.rt60_s,
         late_reduction_db=late_reduction,
     )
 

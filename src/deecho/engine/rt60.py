@@ -14,11 +14,13 @@ first gives a short estimate, the second None.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.fft
 from scipy.ndimage import uniform_filter1d
 
-__all__ = ["decay_times", "estimate_rt60"]
+__all__ = ["RoomDecay", "decay_times", "estimate_rt60", "measure_decays"]
 
 # Octave bands where speech and music have most of their energy.
 _BAND_EDGES_HZ = (
@@ -37,8 +39,9 @@ _FIT_SKIP_DB = 2.0  # skip the rounded top of each decay
 _FIT_SPAN_DB = 25.0  # fit at most this much of the decay (like T20/T30)
 _FLOOR_MARGIN_DB = 6.0  # stay this far above each band's noise floor
 _RISE_TOLERANCE_DB = 0.3
-_MIN_DECAYS = 8
+_MIN_DECAYS = 5  # a 1 s room with a few seconds of speech leaves only a handful
 _PERCENTILE = 50.0
+_FASTEST_PERCENTILE = 10.0
 
 
 def _band_levels_db(mono: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -117,9 +120,28 @@ def decay_times(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     return np.asarray(found, dtype=np.float64)
 
 
-def estimate_rt60(audio: np.ndarray, sample_rate: int) -> float | None:
-    """Blind RT60 (s) of (channels, n) or (n,) audio; None if too few decays to tell."""
+@dataclass(frozen=True)
+class RoomDecay:
+    """The decays found in some audio: the RT60 they point to, and how fast the fastest are."""
+
+    rt60_s: float  # the median decay: the room's RT60 when there is a room
+    fastest_s: float  # the 10th percentile: dry sources fall faster than any room lets them
+    count: int
+
+
+def measure_decays(audio: np.ndarray, sample_rate: int) -> RoomDecay | None:
+    """Decay statistics of (channels, n) or (n,) audio; None if too few decays to tell."""
     times = decay_times(audio, sample_rate)
     if times.size < _MIN_DECAYS:
         return None
-    return float(np.percentile(times, _PERCENTILE))
+    return RoomDecay(
+        rt60_s=float(np.percentile(times, _PERCENTILE)),
+        fastest_s=float(np.percentile(times, _FASTEST_PERCENTILE)),
+        count=int(times.size),
+    )
+
+
+def estimate_rt60(audio: np.ndarray, sample_rate: int) -> float | None:
+    """Blind RT60 (s) of (channels, n) or (n,) audio; None if too few decays to tell."""
+    decay = measure_decays(audio, sample_rate)
+    return None if decay is None else decay.rt60_s
