@@ -12,10 +12,12 @@ a byte cap and an overall deadline.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import socket
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -141,6 +143,14 @@ def guarded_request(
     raise FetchError(f"{field_name}: more than {max_redirects} redirects")
 
 
+def _cut(response: requests.Response) -> None:
+    """End a download from another thread: shutting the socket down wakes a blocked read."""
+    with contextlib.suppress(Exception):
+        response.raw._fp.fp.raw._sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(Exception):
+        response.close()
+
+
 def fetch_to_file(
     url: str,
     folder: Path,
@@ -177,6 +187,12 @@ def fetch_to_file(
         name = Path(urlsplit(response.url or url).path).name or "audio"
         handle, temp_name = tempfile.mkstemp(prefix=".fetch.", dir=folder)
         received = 0
+        # A server dribbling a byte now and then never trips the per-read timeout: a timer
+        # closes the connection at the deadline, which ends the blocked read.
+        watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _cut, (response,))
+        watchdog.daemon = True
+        watchdog.start()
+        too_slow = FetchError(f"audio_url: the download took longer than {timeout_s:g} s")
         try:
             with os.fdopen(handle, "wb") as stream:
                 for chunk in response.iter_content(chunk_size=1 << 16):
@@ -186,14 +202,21 @@ def fetch_to_file(
                             f"audio_url: the file is larger than the {max_bytes} byte limit"
                         )
                     if time.monotonic() > deadline:
-                        raise FetchError(f"audio_url: the download took longer than {timeout_s} s")
+                        raise too_slow
                     stream.write(chunk)
-        except requests.RequestException as exc:
+            if time.monotonic() > deadline:
+                raise too_slow  # the watchdog cut the body short
+        except (requests.RequestException, OSError, ValueError, AttributeError) as exc:
+            # a closed response surfaces as any of these, depending on where the read was
             Path(temp_name).unlink(missing_ok=True)
+            if time.monotonic() > deadline:
+                raise too_slow from exc
             raise FetchError(f"audio_url: the download broke off ({type(exc).__name__})") from exc
         except BaseException:
             Path(temp_name).unlink(missing_ok=True)
             raise
+        finally:
+            watchdog.cancel()
     if received == 0:
         Path(temp_name).unlink(missing_ok=True)
         raise FetchError("audio_url: the server sent an empty file")
