@@ -55,9 +55,8 @@ def test_signed_links_verify_and_expire(tmp_path: Path) -> None:
     assert not signer.valid("t_noecho.wav", "soon", token, now=1000.0)
     # the same data dir signs the same way after a restart; another one does not
     assert UrlSigner.for_data_dir(tmp_path, 60).valid("t_noecho.wav", "1060", token, now=1000.0)
-    other = UrlSigner.for_data_dir(
-        tmp_path / "x" if (tmp_path / "x").mkdir() is None else tmp_path, 60
-    )
+    (tmp_path / "other").mkdir()
+    other = UrlSigner.for_data_dir(tmp_path / "other", 60)
     assert not other.valid("t_noecho.wav", "1060", token, now=1000.0)
 
 
