@@ -117,7 +117,13 @@ def check_outputs(request: ProcessRequest) -> None:
     for target in targets:
         if _same_file(request.input, target):
             raise OutputError(f"{target}: is the input file; deecho never writes over its input")
-        if target.exists() and not request.overwrite:
+        try:
+            exists = target.exists()
+        except OSError as exc:  # e.g. a name longer than the file system allows
+            raise OutputError(
+                f"{target}: cannot use this name ({exc.strerror}); choose another"
+            ) from exc
+        if exists and not request.overwrite:
             raise OutputError(f"{target}: already exists; pass --force to replace it")
     if request.echo_output and _same_file(output, request.echo_output):
         raise UsageError("--echo-output must differ from the no_echo output")

@@ -61,8 +61,13 @@ class AudioWriter:
             raise UsageError(f"bit depth {bit_depth!r}: use one of {', '.join(BIT_DEPTHS)}")
         self._extension = extension
         self._subtype = self._choose_subtype(extension, bit_depth)
-        self._check_target()
-        self._temp_path = self._make_temp_path()
+        try:
+            self._check_target()
+            self._temp_path = self._make_temp_path()
+        except OSError as exc:  # a name too long, a full disk, a read-only mount…
+            raise OutputError(
+                f"{self.path}: cannot create it ({exc.strerror}); choose another place"
+            ) from exc
         self._rng = np.random.default_rng(0x0DEC)
         try:
             self._file = self._open_file()
@@ -84,6 +89,8 @@ class AudioWriter:
         if self.path.is_dir():
             raise OutputError(f"{self.path}: is a folder; give a file name")
         folder = self.path.parent if str(self.path.parent) else Path(".")
+        if folder.exists() and not folder.is_dir():
+            raise OutputError(f"{folder}: is a file, not a folder; choose another output path")
         if not folder.is_dir():
             raise OutputError(f"{folder}: no such folder; create it first")
         if not os.access(folder, os.W_OK):
