@@ -143,13 +143,18 @@ def run_backend(
     remote = backend.name != "local"
     if remote and all(hasattr(backend, name) for name in ("submit", "status", "download")):
         return prepped, _watch_task(backend, prepped, workdir, on_status, cancelled)
-    started = time.monotonic()
+    stage_began: dict[str, tuple[float, float]] = {}
 
     def progress(fraction: float, stage: str) -> None:
-        # The local engine gives a fraction and a stage; its ETA is extrapolated from them.
+        # The local engine gives a fraction and a stage. Stages run at different speeds
+        # (analysis is slow and reports nothing until done), so the ETA extrapolates only
+        # from progress made within the current stage, once there is some.
+        now = time.monotonic()
+        began_at, began_fraction = stage_began.setdefault(stage, (now, fraction))
+        done_in_stage = fraction - began_fraction
         eta_s = None
-        if fraction > 0.02:
-            eta_s = (time.monotonic() - started) * (1.0 - fraction) / fraction
+        if done_in_stage > 0.02 and now > began_at:
+            eta_s = (now - began_at) * (1.0 - fraction) / done_in_stage
         on_status(JobStatus("IN_PROGRESS", eta_s=eta_s, fraction=fraction, stage=stage))
 
     return prepped, Path(backend.process(prepped, workdir, progress, cancelled))

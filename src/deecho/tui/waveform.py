@@ -145,6 +145,10 @@ class Waveform(Widget, can_focus=True):
         ]
         # One scale per file, not per view: zooming in must not change the apparent level.
         self.scale = max([*peaks, 1e-4])
+        # Say what full height means, since the view is scaled to the loudest sample.
+        self.border_subtitle = (
+            f"full height {20 * math.log10(self.scale):.1f} dBFS" if peaks else ""
+        )
         self._clamp_view()
         self.refresh()
 

@@ -64,10 +64,10 @@ def _db(value: float | None, unit: str) -> str:
 
 def describe_levels(levels: Levels | None) -> str:
     if levels is None:
-        return "peak …  RMS …  loudness …"
+        return "measuring peak, RMS and loudness…"
     return (
         f"peak {_db(levels.peak_dbfs, 'dBFS')}  RMS {_db(levels.rms_dbfs, 'dBFS')}"
-        f"  loudness {_db(levels.loudness_lufs, 'LUFS')}"
+        f"  {_db(levels.loudness_lufs, 'LUFS')}"
     )
 
 
@@ -706,7 +706,8 @@ class WorkspaceScreen(DeechoScreen):
         if self.job_started is not None and self.job_running:
             timing.append(f"elapsed {_clock(now - self.job_started)}")
         if self.job_running and self.job_deadline is not None:
-            timing.append(f"ETA {_clock(max(0.0, self.job_deadline - now))}")
+            left = self.job_deadline - now
+            timing.append(f"ETA {_clock(left)}" if left > 0 else "ETA any moment")
         if status.credit_estimate is not None:
             timing.append(f"credit estimate {status.credit_estimate:g}")
         if timing:
