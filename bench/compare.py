@@ -135,9 +135,10 @@ def accuracy_cases() -> list[Case]:
         return f"polarity {f.polarity:+d}, null {f.residual_db:.1f} dB", met
 
     def resampled(f: Figures) -> tuple[str, bool]:
-        off = f.offset_samples - 500.25
-        return f"offset error {off:+.5f} smp, null {f.residual_db:.1f} dB", (
-            abs(off) <= 0.5 and f.residual_db <= -30
+        off, gain = f.offset_samples - 500.25, f.gain_db - gain_db
+        return (
+            f"offset error {off:+.5f} smp, gain error {gain:+.4f} dB, null {f.residual_db:.1f} dB",
+            abs(off) <= 0.5 and f.residual_db <= -30,
         )
 
     def drifting(f: Figures) -> tuple[str, bool]:
@@ -167,7 +168,7 @@ def accuracy_cases() -> list[Case]:
             "resampled 44.1 → 48 kHz",
             "offset ±0.5 smp; null ≤ −30 dB",
             lambda: _render(44_100, 20),
-            lambda: _render(48_000, 20, delay_s=500.25 / 44_100),
+            lambda: _render(48_000, 20, delay_s=500.25 / 44_100, gain=10 ** (gain_db / 20)),
             resampled,
         ),
         Case(

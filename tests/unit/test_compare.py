@@ -56,13 +56,24 @@ def test_inverted_polarity_is_detected_and_nulls_deeply() -> None:
 
 def test_resampled_from_44k1_to_48k() -> None:
     orig = original(seconds=3.0, rate=44_100)
-    processed = MUSIC.render(48_000, 3 * 48_000, delay_s=500.25 / 44_100)
+    processed = MUSIC.render(48_000, 3 * 48_000, delay_s=500.25 / 44_100, gain=0.8)
     result = align_and_compare(orig, 44_100, processed, 48_000, engine_estimates=False)
     assert result.sample_rate == 44_100
     assert result.processed_rate == 48_000
     assert result.offset_samples == pytest.approx(500.25, abs=0.5)
+    assert result.gain_db == pytest.approx(20 * math.log10(0.8), abs=0.05)
     assert result.residual_db <= -30
     assert result.compared_band_hz == pytest.approx(0.9 * 22_050, abs=1)
+
+
+def test_processed_at_a_lower_rate_is_brought_up_to_the_original() -> None:
+    orig = original(seconds=2.0, rate=48_000)
+    processed = MUSIC.render(22_050, 2 * 22_050, delay_s=0.01, gain=1.5)
+    result = align_and_compare(orig, 48_000, processed, 22_050, engine_estimates=False)
+    assert result.offset_samples == pytest.approx(480.0, abs=0.5)
+    assert result.gain_db == pytest.approx(20 * math.log10(1.5), abs=0.05)
+    assert result.residual_db <= -30
+    assert result.compared_band_hz == pytest.approx(0.9 * 11_025, abs=1)
 
 
 def test_clock_drift_of_40_ppm_over_40_seconds() -> None:

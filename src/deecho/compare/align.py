@@ -78,8 +78,8 @@ def to_rate(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     up, down = to_rate // g, from_rate // g
     # 24 zero crossings a side and beta 9 keep images below -90 dB, flat to ~0.9 Nyquist.
     half_len = 24 * max(up, down)
+    # resample_poly scales the taps by `up` itself.
     taps = ss.firwin(2 * half_len + 1, 1.0 / max(up, down), window=("kaiser", 9.0))
-    taps *= up
     out = ss.resample_poly(audio, up, down, axis=-1, window=taps)
     return np.asarray(out, dtype=np.float32)
 
