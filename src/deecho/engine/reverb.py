@@ -219,6 +219,11 @@ def analyze_reverb(
     )
 
 
+def _late_decay(hop_s: float, rt60_s: float) -> float:
+    """Share of the power `_LATE_GAIN_LAG` frames ago expected to be left as late reverb now."""
+    return _LATE_GAIN_OVERSHOOT * 10.0 ** (-6.0 * _LATE_GAIN_LAG * hop_s / rt60_s)
+
+
 class ReverbSuppressor:
     """Streams audio through the plan's prediction filters (STFT, per-bin FIR, overlap-add)."""
 
@@ -239,8 +244,7 @@ class ReverbSuppressor:
 
     def _late_gain(self, dry: np.ndarray, before: np.ndarray) -> np.ndarray:
         """Amplitude gain that takes out the late reverb the prediction left behind."""
-        lag_s = _LATE_GAIN_LAG * self._plan.hop / self._plan.sample_rate
-        decay = _LATE_GAIN_OVERSHOOT * 10.0 ** (-6.0 * lag_s / self._plan.rt60_s)
+        decay = _late_decay(self._plan.hop / self._plan.sample_rate, self._plan.rt60_s)
         late = decay * (before.real**2 + before.imag**2)
         power = np.maximum(dry.real**2 + dry.imag**2, 1e-30)
         gain = np.maximum(1.0 - late / power, _LATE_GAIN_FLOOR)
