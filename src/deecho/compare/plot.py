@@ -225,7 +225,7 @@ def draw(result: CompareResult, title: str = "") -> Any:
         [b.difference_db for b in result.octave_bands],
         0.4,
         color=_PROCESSED,
-        label="level change (dB)",
+        label="level change",
     )
     bands.bar(
         positions + 0.2,
@@ -233,11 +233,11 @@ def draw(result: CompareResult, title: str = "") -> Any:
         0.4,
         color=_RESIDUAL,
         alpha=0.7,
-        label="null depth (dB)",
+        label="null depth",
     )
     bands.set_xticks(positions, labels, fontsize=8)
     bands.axhline(0, color="black", lw=0.6)
-    bands.set_title("Per octave band", loc="left")
+    bands.set_title("Per octave band (dB)", loc="left")
     bands.set_xlabel("band centre (Hz)")
     bands.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, ncol=2, frameon=False)
     bands.grid(axis="y", alpha=0.3)
