@@ -288,23 +288,24 @@ class ReverbSuppressor:
         outputs = []
         for first in range(0, count, _BATCH_FRAMES):
             n = min(_BATCH_FRAMES, count - first)
-            start = first * hop
-            index = start + np.arange(size)[None, :] + hop * np.arange(n)[:, None]
-            spectra = scipy.fft.rfft(pending[:, index] * self._window, axis=-1)
+            framed = np.lib.stride_tricks.sliding_window_view(pending, size, axis=1)
+            framed = framed[:, first * hop :: hop][:, :n]
+            spectra = scipy.fft.rfft(framed * self._window, axis=-1)
             low = spectra[:, :, : self._bins]
             known = np.concatenate([history, low], axis=1)
-            prediction = np.zeros_like(low)
+            dry = low.copy()
+            term = np.empty_like(low)
             base = self._history_frames
             for k in range(self._plan.taps):
                 lag = self._plan.delay + k
-                prediction += (
-                    self._filters[:, k][:, None, :] * known[:, base - lag : base - lag + n]
-                )
+                past = known[:, base - lag : base - lag + n]
+                np.multiply(self._filters[:, k][:, None, :], past, out=term)
+                dry -= term
             history = known[:, -self._history_frames :]
-            dry = low - prediction
             before = known[:, base - _LATE_GAIN_LAG : base - _LATE_GAIN_LAG + n]
             spectra[:, :, : self._bins] = dry * self._late_gain(dry, before)
-            frames = scipy.fft.irfft(spectra, n=size, axis=-1).astype(np.float32) * self._synthesis
+            frames = scipy.fft.irfft(spectra, n=size, axis=-1)
+            frames *= self._synthesis
             out = np.zeros((self._channels, (n - 1) * hop + size), dtype=np.float32)
             out[:, : size - hop] += tail
             for part in range(_HOPS_PER_FRAME):  # overlap-add, one quarter-frame at a time
