@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SAMPLE := samples/speech_echo.wav
 # Debian tools the tests and benchmarks use to make and check signals.
-DEBIAN_TOOLS := espeak-ng sox lua5.4 tmux
+DEBIAN_TOOLS := espeak-ng sox lua5.4 tmux vim-nox
 
 .PHONY: run test lint system-deps bench clean
 
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 # Installs the Debian tools when missing (CI runs as root; elsewhere it asks for sudo).
 system-deps:
-	@missing=""; for tool in espeak-ng sox lua5.4 tmux; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	@missing=""; for tool in espeak-ng sox lua5.4 tmux vim; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -31,8 +31,8 @@ test: $(STAMP) system-deps lint
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench plugins samples
+	$(BIN)/ruff format --check src tests bench plugins samples
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
