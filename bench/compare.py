@@ -119,6 +119,11 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "—" if value is None else f"{value:+.{digits}f}"
 
 
+def _err(value: float) -> str:
+    """An error with its first digits visible however small (1e-6 is not 0.00000)."""
+    return f"{value:+.1e}" if value and abs(value) < 1e-3 else f"{value:+.4f}"
+
+
 def accuracy_cases() -> list[Case]:
     gain_db = -2.5
 
@@ -126,7 +131,8 @@ def accuracy_cases() -> list[Case]:
         off, gain = f.offset_samples - 1234.37, f.gain_db - gain_db
         met = abs(off) <= 0.05 and abs(gain) <= 0.05 and f.residual_db <= -40
         return (
-            f"offset error {off:+.5f} smp, gain error {gain:+.5f} dB, null {f.residual_db:.1f} dB",
+            f"offset error {_err(off)} smp, gain error {_err(gain)} dB, "
+            f"null {f.residual_db:.1f} dB",
             met,
         )
 
@@ -137,7 +143,8 @@ def accuracy_cases() -> list[Case]:
     def resampled(f: Figures) -> tuple[str, bool]:
         off, gain = f.offset_samples - 500.25, f.gain_db - gain_db
         return (
-            f"offset error {off:+.5f} smp, gain error {gain:+.4f} dB, null {f.residual_db:.1f} dB",
+            f"offset error {_err(off)} smp, gain error {_err(gain)} dB, "
+            f"null {f.residual_db:.1f} dB",
             abs(off) <= 0.5 and f.residual_db <= -30,
         )
 
@@ -145,7 +152,7 @@ def accuracy_cases() -> list[Case]:
         if f.drift_ppm is None:
             return f"drift not estimated, null {f.residual_db:.1f} dB", False
         err = f.drift_ppm - 40.0
-        return f"drift {f.drift_ppm:.4f} ppm (error {err:+.4f}), null {f.residual_db:.1f} dB", (
+        return f"drift {f.drift_ppm:.4f} ppm (error {_err(err)}), null {f.residual_db:.1f} dB", (
             abs(err) <= 2 and f.residual_db <= -30
         )
 
