@@ -80,6 +80,7 @@ async def test_open_trim_normalize_process_compare_keep(
         assert isinstance(compare, CompareScreen)
         record = history.recent()[0]
         assert record.status == "COMPLETED" and record.backend == "local"
+        assert record.task_id  # the local engine runs as a task too, watched the same way
         metrics = compare.outcome.metrics
         assert abs(metrics["offset_samples"]) < 0.5  # the local engine keeps time exactly
         assert metrics["energy_removed_db"] > 0.0  # some echo went

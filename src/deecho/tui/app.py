@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -66,6 +67,8 @@ class DeechoApp(App[None]):
         self.backend_factory = backend_factory
         self.save_settings_to = save_settings_to
         self.initial_path = path
+        self._backends: dict[tuple[str, str | None], Backend] = {}
+        self._backends_lock = threading.Lock()
 
     def on_mount(self) -> None:
         self.set_keymap(dict(self.settings.workspace.keymap))
@@ -85,11 +88,25 @@ class DeechoApp(App[None]):
         return "server"  # a URL (or "server" before one was typed)
 
     def backend_for(self, choice: str) -> Backend:
-        """The injected backend while its kind stays chosen; otherwise a new one (in a worker)."""
+        """The injected backend while its kind stays chosen; otherwise one built for the choice
+        (called from a job's worker: building a remote one may read key files)."""
         injected = self.injected_backend
         if injected is not None and choice == self.initial_backend_choice():
             return injected
-        return self.backend_factory(choice, self.settings)
+        key = (choice, self.settings.workspace.server_url if choice == "server" else None)
+        with self._backends_lock:
+            if key not in self._backends:
+                self._backends[key] = self.backend_factory(choice, self.settings)
+            return self._backends[key]
+
+    def on_unmount(self) -> None:
+        # The local engine keeps a worker thread and a scratch folder; let go of those the
+        # app built (an injected backend belongs to whoever passed it in). Closing waits for
+        # a running analysis to notice the cancel, so it happens off the event loop.
+        for backend in self._backends.values():
+            close = getattr(backend, "close", None)
+            if callable(close):
+                threading.Thread(target=close, name="deecho-close", daemon=True).start()
 
     def _stored_backend(self, choice: str) -> str:
         # The settings file names a server by its URL, as `workspace.backend` documents.

@@ -132,32 +132,18 @@ def run_backend(
     on_status: Callable[[JobStatus], None],
     cancelled: Cancelled,
 ) -> tuple[Path, Path]:
-    """Prep the original into the job folder and send it; return (prepped, raw no_echo)."""
+    """Prep the original into the job folder and send it; return (prepped, raw no_echo).
+
+    Every backend is watched the same way, as a task: submit, poll its status, then
+    download, so the watch panel shows a task id, the statuses, progress and ETA
+    whether the engine runs here, on a deecho server or at MusicGPT.
+    """
     from deecho.pipeline import prepare_file
 
     on_status(JobStatus("PREPARING", stage="prepping the input"))
     prepped = prepare_file(original, workdir / "prepped.wav", options)
     _check(cancelled)
-    # A remote task is watched step by step (task id, status, ETA, credits); the local
-    # engine reports finer progress through process() itself.
-    remote = backend.name != "local"
-    if remote and all(hasattr(backend, name) for name in ("submit", "status", "download")):
-        return prepped, _watch_task(backend, prepped, workdir, on_status, cancelled)
-    stage_began: dict[str, tuple[float, float]] = {}
-
-    def progress(fraction: float, stage: str) -> None:
-        # The local engine gives a fraction and a stage. Stages run at different speeds
-        # (analysis is slow and reports nothing until done), so the ETA extrapolates only
-        # from progress made within the current stage, once there is some.
-        now = time.monotonic()
-        began_at, began_fraction = stage_began.setdefault(stage, (now, fraction))
-        done_in_stage = fraction - began_fraction
-        eta_s = None
-        if done_in_stage > 0.02 and now > began_at:
-            eta_s = (now - began_at) * (1.0 - fraction) / done_in_stage
-        on_status(JobStatus("IN_PROGRESS", eta_s=eta_s, fraction=fraction, stage=stage))
-
-    return prepped, Path(backend.process(prepped, workdir, progress, cancelled))
+    return prepped, _watch_task(backend, prepped, workdir, on_status, cancelled)
 
 
 def _sleep(seconds: float, cancelled: Cancelled) -> None:
@@ -167,27 +153,56 @@ def _sleep(seconds: float, cancelled: Cancelled) -> None:
         time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
 
 
+class _StageClock:
+    """ETA from progress made within the current stage.
+
+    Stages run at different speeds (the engine's analysis reports nothing until it
+    is done), so extrapolating from the whole job's fraction would promise too soon.
+    """
+
+    def __init__(self) -> None:
+        self._began: dict[str, tuple[float, float]] = {}
+
+    def eta_s(self, fraction: float | None, stage: str) -> float | None:
+        if fraction is None:
+            return None
+        now = time.monotonic()
+        began_at, began_fraction = self._began.setdefault(stage, (now, fraction))
+        done_in_stage = fraction - began_fraction
+        if done_in_stage <= 0.02 or now <= began_at:
+            return None
+        return (now - began_at) * (1.0 - fraction) / done_in_stage
+
+
 def _watch_task(
-    backend: Any,
+    backend: Backend,
     prepped: Path,
     workdir: Path,
     on_status: Callable[[JobStatus], None],
     cancelled: Cancelled,
 ) -> Path:
-    """submit, poll status (gently: 1 s growing to 5 s) and download, reporting each step."""
-    on_status(JobStatus("UPLOADING", stage="uploading the prepped audio"))
+    """submit, poll status and download, reporting each step.
+
+    The local engine is asked often (it is in this process); a remote backend gently,
+    1 s growing to 5 s, on top of the client's own pacing of the vendor's rate limits.
+    """
+    local = backend.name == "local"
+    on_status(JobStatus("UPLOADING", stage="handing over the prepped audio"))
     task = backend.submit(prepped, cancelled)
-    credit = task.credit_estimate
+    credit = task.credit_estimate if not local else None
     on_status(
         JobStatus(
             task.status, task.task_id, eta_s=task.eta_s, stage=task.message, credit_estimate=credit
         )
     )
-    delay = 1.0
+    clock = _StageClock()
+    delay = 0.25 if local else 1.0
     while True:
         try:
             _sleep(delay, cancelled)
         except CancelledError:
+            if local:
+                raise CancelledError("cancelled; nothing was kept") from None
             raise CancelledError(
                 f"stopped watching task {task.task_id}; the backend may still finish it"
             ) from None
@@ -196,6 +211,7 @@ def _watch_task(
             JobStatus(
                 state.status,
                 task.task_id,
+                eta_s=clock.eta_s(state.progress, state.message),
                 fraction=state.progress,
                 stage=state.message,
                 credit_estimate=credit,
@@ -203,7 +219,7 @@ def _watch_task(
         )
         if state.done:
             break
-        delay = min(delay * 1.5, 5.0)
+        delay = delay if local else min(delay * 1.5, 5.0)
     if not state.succeeded:
         reason = state.message or "no reason given"
         raise TaskFailedError(

@@ -698,10 +698,9 @@ class WorkspaceScreen(DeechoScreen):
         if status is None:
             return
         now = time.monotonic()
-        parts = [f"Job {self.job_id}  [b]{status.status}[/b]"]
-        if status.task_id:
-            parts.append(f"task {escape(status.task_id)}")
-        lines = ["  ".join(parts)]
+        lines = [f"Job {self.job_id}  [b]{status.status}[/b]"]
+        if status.task_id:  # the whole id is in the history (h)
+            lines.append(f"task {escape(_short_id(status.task_id))}")
         timing = []
         if self.job_started is not None and self.job_running:
             timing.append(f"elapsed {_clock(now - self.job_started)}")
@@ -729,6 +728,11 @@ class WorkspaceScreen(DeechoScreen):
 
         record = self.deecho.history.get(self.outcome_job_id) if self.outcome_job_id else None
         self.app.push_screen(CompareScreen(original, self.outcome, record))
+
+
+def _short_id(task_id: str) -> str:
+    """Long task ids (UUIDs) shortened in the middle to fit the watch panel."""
+    return task_id if len(task_id) <= 22 else f"{task_id[:10]}…{task_id[-8:]}"
 
 
 def _clock(seconds: float) -> str:
