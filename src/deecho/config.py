@@ -67,6 +67,8 @@ class ServerSettings(BaseModel):
     """Let `audio_url` and `webhook_url` reach private and loopback hosts."""
     scheduler_address: str | None = None
     """A Dask scheduler (`tcp://host:8786`) to run jobs on instead of local processes."""
+    worker_nice: int = Field(10, ge=0, le=19)
+    """Niceness of local worker processes: above 0 the API answers first when CPU is short."""
 
 
 class WorkspaceSettings(BaseModel):

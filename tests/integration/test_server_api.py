@@ -24,9 +24,10 @@ from deecho.api.models import ErrorBody, SubmitResponse, TaskStatus, WebhookPayl
 from deecho.server.webhooks import SIGNATURE_HEADER, verify_signature
 
 
-@pytest.fixture
-def server(tmp_path: Path):  # type: ignore[no-untyped-def]
-    with live_server(tmp_path / "data") as live:
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One server for the tests that need no settings of their own (start-up costs seconds)."""
+    with live_server(tmp_path_factory.mktemp("server") / "data") as live:
         yield live
 
 

@@ -38,6 +38,8 @@ class ServerConfig:
     allow_loopback_urls: bool | None = None
     """None: allowed exactly when the server itself listens on loopback only."""
     scheduler_address: str | None = None
+    worker_nice: int = 10
+    """Niceness of local worker processes, so the API answers first when CPU is short."""
     result_url_ttl_s: float = 24 * 3600.0
     """How long a signed result link stays valid (the vendor's links last a day)."""
     fetch_max_bytes: int | None = None
@@ -85,6 +87,7 @@ class ServerConfig:
             credit_rate_per_minute=server.credit_rate_per_minute,
             allow_private_urls=server.allow_private_urls,
             scheduler_address=server.scheduler_address,
+            worker_nice=server.worker_nice,
         )
         for name, value in overrides.items():
             if value is not None:

@@ -65,7 +65,7 @@ def _exit_with(server_pid: int) -> None:
             os._exit(1)
 
 
-def worker_init(server_pid: int) -> None:
+def worker_init(server_pid: int, nice: int = 10) -> None:
     """Run in each worker process: yield the CPU to the API, and die with the server.
 
     A worker's parent is the forkserver, not the server, and it holds its own
@@ -74,7 +74,7 @@ def worker_init(server_pid: int) -> None:
     running unattended (the restarted server re-runs the task).
     """
     with contextlib.suppress(OSError):
-        os.nice(10)
+        os.nice(nice)
     threading.Thread(target=_exit_with, args=(server_pid,), daemon=True).start()
 
 

@@ -96,7 +96,7 @@ class JobRunner:
             max_workers=self._capacity,
             mp_context=context,
             initializer=worker_init,
-            initargs=(os.getpid(),),
+            initargs=(os.getpid(), self.config.worker_nice),
             max_tasks_per_child=TASKS_PER_WORKER,
         )
 

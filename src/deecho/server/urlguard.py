@@ -145,8 +145,9 @@ def guarded_request(
 
 def _cut(response: requests.Response) -> None:
     """End a download from another thread: shutting the socket down wakes a blocked read."""
+    raw: Any = response.raw  # urllib3 -> http.client -> socket: no public way down
     with contextlib.suppress(Exception):
-        response.raw._fp.fp.raw._sock.shutdown(socket.SHUT_RDWR)
+        raw._fp.fp.raw._sock.shutdown(socket.SHUT_RDWR)
     with contextlib.suppress(Exception):
         response.close()
 
