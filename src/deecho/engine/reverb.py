@@ -53,8 +53,8 @@ _POWER_FLOOR = 0.2  # relative to the mean power
 _DECAY_ANALYSIS_MAX_S = 30.0
 _ESTIMATION_MAX_S = 12.0  # analysis excerpt length used per channel (bounds analysis time)
 _MIN_LATE_REDUCTION_DB = 0.7  # dry speech reads about 0.4 dB, a 0.4 s room over 1 dB
-_SUSTAIN_LAGS_S = (0.4, 0.6, 0.8)
-_MAX_SUSTAIN = 0.15  # above this the input holds notes (music): leave it alone
+_SUSTAIN_LAGS_S = (0.25, 0.4, 0.6)
+_MAX_SUSTAIN = 0.10  # above chance by more than this, the input holds notes (music)
 # The residual late reverb after prediction, as a real gain per bin (Lebart et
 # al., 2001): the power expected to be left from `_LATE_GAIN_LAG` frames ago,
 # decayed at the room's RT60, over-estimated by `_LATE_GAIN_OVERSHOOT` and
@@ -155,12 +155,13 @@ def _estimate_filter(spectra: np.ndarray, delay: int, taps: int) -> tuple[np.nda
 
 
 def sustain_score(spectra: np.ndarray, hop_s: float) -> float:
-    """How much of the sound holds still for longer than a room rings (0..1).
+    """How much of the sound holds still for longer than a room rings, above chance.
 
-    The energy-weighted coherence, per bin, between frames 0.4-0.8 s apart: a
-    room's reverberation has decayed by then, so speech, even reverberant, scores
-    near chance (about 0.05-0.1), while held notes and pads score 0.15 and more.
-    Delayed prediction would cancel those notes as if they were reverb.
+    The energy-weighted coherence, per bin, between frames 0.25-0.6 s apart,
+    less what random phases give over as many frames (sqrt(pi / 4n)): speech,
+    even in a 1 s room, scores within about 0.05 of chance, while held notes and
+    pads score 0.15-0.35 above it. Delayed prediction would cancel those notes
+    as if they were reverb.
     """
     power = np.abs(spectra) ** 2
     weight = power.sum(axis=1)  # (channels, bins)
@@ -170,12 +171,14 @@ def sustain_score(spectra: np.ndarray, hop_s: float) -> float:
     scores = []
     for lag_s in _SUSTAIN_LAGS_S:
         lag = round(lag_s / hop_s)
-        if lag >= spectra.shape[1] // 2:
+        pairs = spectra.shape[1] - lag
+        if lag < 1 or pairs < lag:
             continue
         now, then = spectra[:, lag:], spectra[:, :-lag]
         coherence = np.abs(np.sum(now * then.conj(), axis=1))
         norm = np.sqrt(np.sum(power[:, lag:], axis=1) * np.sum(power[:, :-lag], axis=1))
-        scores.append(float(np.sum(coherence / np.maximum(norm, 1e-30) * weight) / total))
+        score = float(np.sum(coherence / np.maximum(norm, 1e-30) * weight) / total)
+        scores.append(score - float(np.sqrt(np.pi / (4.0 * pairs))))
     return float(np.mean(scores)) if scores else 0.0
 
 
