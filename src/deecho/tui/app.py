@@ -36,7 +36,7 @@ def default_backend_factory(choice: str, settings: Settings) -> Backend:
 class DeechoApp(App[None]):
     """Load, trim and normalize, send to a backend, watch, compare and keep the result."""
 
-    CSS_PATH = "deecho.tcss"
+    CSS_PATH = Path(__file__).with_name("deecho.tcss")  # absolute: subclasses live elsewhere
     TITLE = "deecho"
     SUB_TITLE = "echo removal workspace"
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -175,7 +175,8 @@ class CompareScreen(DeechoScreen):
         overlaid.set_overview(self.outcome.original_overview, self.outcome.no_echo_overview)
         removed = self.query_one("#removed", Waveform)
         removed.border_title = "echo: what was removed"
-        removed.set_overview(self.outcome.echo_overview)
+        # On the original's scale: a small echo should look small.
+        removed.set_overview(self.outcome.echo_overview, scale_from=self.outcome.original_overview)
         values = [value for value in self.outcome.residual_db if math.isfinite(value)]
         label = self.query_one("#residual-label", Label)
         if values:

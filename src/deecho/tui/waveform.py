@@ -135,12 +135,20 @@ class Waveform(Widget, can_focus=True):
     def duration_s(self) -> float:
         return self.overview.duration_s if self.overview is not None else 0.0
 
-    def set_overview(self, overview: Overview | None, overlay: Overview | None = None) -> None:
+    def set_overview(
+        self,
+        overview: Overview | None,
+        overlay: Overview | None = None,
+        scale_from: Overview | None = None,
+    ) -> None:
+        """Draw `overview` (and `overlay` over it), scaled to the loudest of them, or to
+        `scale_from` when given (so the removed echo shows at its size next to the original)."""
         self.overview = overview
         self.overlay = overlay
+        sources = (scale_from,) if scale_from is not None else (overview, overlay)
         peaks = [
             float(np.nanmax(np.abs(np.concatenate([o.minimum, o.maximum]))))
-            for o in (overview, overlay)
+            for o in sources
             if o is not None and o.minimum.size
         ]
         # One scale per file, not per view: zooming in must not change the apparent level.
