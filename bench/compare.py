@@ -287,7 +287,7 @@ def markdown(rows: list[dict[str, Any]], speed: dict[str, Any] | None) -> str:
             "process (start-up, reading both files, the engine's echo/RT60 estimates included;",
             "target ≤ 10 s on 2 cores). This machine's 2 cores were shared with other jobs (load",
             f"average {speed.pop('_load')} during the run), so wall time here is mostly waiting;",
-            "CPU s (user + sys of the process) is what it costs, and bounds the wall time on two",
+            "CPU s (user + sys of the process) is what it costs, and about what it takes on two",
             "idle cores. The peer is timed in-process (no start-up, no file reading).",
             "",
             "| run | wall s | CPU s | drift ppm | null dB |",
