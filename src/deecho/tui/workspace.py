@@ -472,7 +472,16 @@ class WorkspaceScreen(DeechoScreen):
         except DeechoError as exc:
             self.query_one("#prepped", Static).update(f"[red]{escape(str(exc))}[/red]")
             return
-        self.query_one("#prepped", Static).update("Prepped: measuring…")
+        overview = self.query_one(Waveform).overview
+        if options == PrepOptions() and self.levels is not None and overview is not None:
+            # No prep: what is sent is the file as measured; no second pass over it.
+            self.workers.cancel_group(self, "prep")
+            whole = tasks.PrepPreview(
+                options, 0.0, self.info.duration_s, 0.0, False, self.levels, overview
+            )
+            self.post_message(PrepPreviewed(whole))
+            return
+        self.query_one("#prepped", Static).update("Sends: measuring…")
         self._preview(self.path, options)
 
     @work(thread=True, exclusive=True, group="prep", exit_on_error=False)
