@@ -129,3 +129,27 @@ async def test_compare_views_zoom_and_scroll_together(tmp_path: Path, history: H
         await pilot.press("0")
         await pilot.pause()
         assert overlaid.view_span_s is None and removed.view_span_s is None
+
+
+def test_keeping_never_overwrites_and_follows_the_original(tmp_path: Path) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    from deecho.audio.io import probe, read_audio
+    from deecho.tui.tasks import keep_result
+
+    rate = 16000
+    audio = (0.1 * np.sin(np.arange(rate) / 7.0)).astype(np.float32)[None, :]
+    original = tmp_path / "take.flac"
+    sf.write(str(original), audio.T, rate, subtype="PCM_24")
+    result = tmp_path / "result.wav"
+    sf.write(str(result), (audio * 0.5).T, rate, subtype="FLOAT")
+    squatter = tmp_path / "take.no_echo.flac"
+    squatter.write_bytes(b"someone else's file")
+
+    [kept] = keep_result(original, result)
+    assert kept.name == "take.no_echo.2.flac"
+    assert squatter.read_bytes() == b"someone else's file"
+    assert probe(kept).subtype == "PCM_24"
+    saved, _ = read_audio(kept)
+    assert np.abs(saved - audio * 0.5).max() < 2**-22
