@@ -39,12 +39,12 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    png: Path | None = args.png
+    if png is not None:  # before the slow imports: a bad path fails at once
+        _check_png_target(png, [args.original, args.processed])
     from deecho.audio.io import read_audio
     from deecho.compare import align_and_compare
 
-    png: Path | None = args.png
-    if png is not None:
-        _check_png_target(png, [args.original, args.processed])
     original, original_rate = read_audio(args.original)
     processed, processed_rate = read_audio(args.processed)
     result = align_and_compare(
