@@ -100,6 +100,27 @@ def test_negative_drift_means_processed_runs_short() -> None:
     assert result.residual_db <= -30
 
 
+def test_alignment_holds_when_the_processed_take_lost_its_reverb_and_echo() -> None:
+    """deecho's own use: the input is wet, the (remote) output dry, late and drifting."""
+    import pedalboard
+
+    music = SyntheticMusic(seed=12, partials=64, top_hz=6000)
+    dry = music.render(RATE, 20 * RATE)
+    room = pedalboard.Pedalboard(
+        [
+            pedalboard.Reverb(room_size=0.7, wet_level=0.4, dry_level=0.8),
+            pedalboard.Delay(delay_seconds=0.25, feedback=0.3, mix=0.35),
+        ]
+    )
+    wet = room(dry, RATE)
+    processed = music.render(RATE, 20 * RATE, delay_s=321.7 / RATE, drift_ppm=40.0, gain=0.7)
+    result = align_and_compare(wet, RATE, processed, RATE, engine_estimates=False)
+    assert result.offset_samples == pytest.approx(321.7, abs=0.1)
+    assert result.drift_ppm == pytest.approx(40.0, abs=1.0)
+    assert 0.5 < result.correlation < 0.95  # really different takes, yet aligned
+    assert result.energy_removed_db > 0
+
+
 def test_mp3_round_trip_measures_a_500_sample_difference(tmp_path: Path) -> None:
     rate = 44_100
     music = SyntheticMusic(seed=11, partials=64, top_hz=8000)
