@@ -188,8 +188,17 @@ def _analysis_audio(excerpts: Sequence[np.ndarray], sample_rate: int) -> np.ndar
         return None
     channels = usable[0].shape[0]
     usable = [e for e in usable if e.shape[0] == channels]
-    audio = np.concatenate(usable, axis=1)
-    return audio[:, : int(_ESTIMATION_MAX_S * sample_rate)]
+    budget = int(_ESTIMATION_MAX_S * sample_rate)
+    if sum(e.shape[1] for e in usable) <= budget:
+        return np.concatenate(usable, axis=1)
+    # An equal share from the middle of each excerpt: the room heard across the
+    # file, not only in its first seconds (which may be an intro or silence).
+    share = budget // len(usable)
+    middles = []
+    for excerpt in usable:
+        start = max(0, (excerpt.shape[1] - share) // 2)
+        middles.append(excerpt[:, start : start + share])
+    return np.concatenate(middles, axis=1)
 
 
 def analyze_reverb(
