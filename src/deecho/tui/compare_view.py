@@ -231,7 +231,6 @@ class CompareScreen(DeechoScreen):
         self.notify(f"Saved beside the original: {names}", title="Kept", markup=False)
 
     def action_play(self, which: str) -> None:
-
         source = {
             "original": self.outcome.prepped,
             "no_echo": self.outcome.no_echo,

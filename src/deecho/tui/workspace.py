@@ -598,7 +598,18 @@ class WorkspaceScreen(DeechoScreen):
         def cancelled() -> bool:
             return worker.is_cancelled
 
+        recorded: dict[str, str | None] = {"status": None, "task_id": None}
+
         def on_status(status: tasks.JobStatus) -> None:
+            # The history is written here, in the job's own thread, so a late message
+            # can never put an older status over the final one.
+            changes = {}
+            if status.status in _TASK_STATUSES and status.status != recorded["status"]:
+                changes["status"] = recorded["status"] = status.status
+            if status.task_id and status.task_id != recorded["task_id"]:
+                changes["task_id"] = recorded["task_id"] = status.task_id
+            if changes:
+                history.update(job_id, **changes)
             self.post_message(JobUpdate(job_id, status))
 
         try:
@@ -620,7 +631,7 @@ class WorkspaceScreen(DeechoScreen):
         except Exception as exc:
             history.update(job_id, status="ERROR", message=f"{type(exc).__name__}: {exc}")
             self.post_message(JobFailed(job_id, "ERROR", ""))
-            raise  # the app's Worker.StateChanged handler reports it in one line
+            raise  # the screen's Worker.StateChanged handler reports it in one line
         record_metrics = dict(outcome.metrics)
         record_metrics["raw_no_echo"] = str(outcome.raw_no_echo)
         record_metrics["residual_db_over_time"] = [
@@ -641,12 +652,9 @@ class WorkspaceScreen(DeechoScreen):
     def _job_update(self, message: JobUpdate) -> None:
         if message.job_id != self.job_id:
             return
-        previous_task = self.job_status.task_id if self.job_status else None
         self.job_status = message.status
         if message.status.eta_s is not None and message.status.eta_s >= 0:
             self.job_deadline = time.monotonic() + message.status.eta_s
-        if message.status.task_id and message.status.task_id != previous_task:
-            self.deecho.history.update(message.job_id, task_id=message.status.task_id)
         credits = message.status.credit_estimate
         if self.job_backend == "musicgpt" and credits is not None and not self.credits_told:
             self.credits_told = True
@@ -737,6 +745,10 @@ class WorkspaceScreen(DeechoScreen):
 
         record = self.deecho.history.get(self.outcome_job_id) if self.outcome_job_id else None
         self.app.push_screen(CompareScreen(original, self.outcome, record))
+
+
+#: The API's statuses of a running task, worth keeping in the history as they change.
+_TASK_STATUSES = frozenset({"IN_QUEUE", "IN_PROGRESS"})
 
 
 def _short_id(task_id: str) -> str:
