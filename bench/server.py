@@ -45,8 +45,10 @@ START_MARK = "<!-- server:start -->"
 END_MARK = "<!-- server:end -->"
 
 
-def make_take(path: Path, seconds: float, rate: int = 44100, seed: int = 3) -> Path:
-    """A stereo speech-like take with a 150 ms echo, 16-bit, as a phone or a DAW would send it."""
+def make_take(
+    path: Path, seconds: float, rate: int = 44100, seed: int = 3, channels: int = 2
+) -> Path:
+    """A speech-like take with a 150 ms echo, 16-bit, as a phone or a DAW would send it."""
     rng = np.random.default_rng(seed)
     frames = int(seconds * rate)
     t = np.arange(frames) / rate
@@ -63,8 +65,8 @@ def make_take(path: Path, seconds: float, rate: int = 44100, seed: int = 3) -> P
     delay = int(0.15 * rate)
     wet = dry.copy()
     wet[delay:] += 0.5 * dry[:-delay]
-    stereo = np.stack([wet, 0.8 * wet]) * (0.8 / np.abs(wet).max())
-    sf.write(str(path), stereo.T.astype(np.float32), rate, subtype="PCM_16")
+    audio = np.stack([wet, 0.8 * wet][:channels]) * (0.8 / np.abs(wet).max())
+    sf.write(str(path), audio.T.astype(np.float32), rate, subtype="PCM_16")
     return path
 
 
@@ -88,11 +90,15 @@ class Results:
     load_average_at_start: list[float]
     submit_ms_first_wave: list[float] = field(default_factory=list)
     submit_ms_all: list[float] = field(default_factory=list)
+    rate: int = 44100
+    channels: int = 2
+    upload_bytes: int = 0
     server_cpu_ms_per_submit: float = 0.0
     rejected: int = 0
     completed: int = 0
     failed: int = 0
     lost: int = 0
+    unfinished: int = 0
     processing_wall_s: float = 0.0
     samples: list[Sample] = field(default_factory=list)
 
@@ -221,13 +227,16 @@ def run(args: argparse.Namespace) -> Results:
         tasks=args.tasks,
         workers=args.workers,
         worker_nice=args.worker_nice,
+        rate=args.rate,
+        channels=args.channels,
         cpu_count=os.cpu_count() or 0,
         load_average_at_start=[round(x, 2) for x in os.getloadavg()],
     )
     with tempfile.TemporaryDirectory(prefix="deecho-bench-server-") as folder:
         root = Path(folder)
-        take = make_take(root / "take10.wav", args.seconds)
-        fill = make_take(root / "fill.wav", args.fill_seconds, seed=4)
+        take = make_take(root / "take10.wav", args.seconds, args.rate, channels=args.channels)
+        fill = make_take(root / "fill.wav", args.fill_seconds, args.rate, 4, args.channels)
+        results.upload_bytes = take.stat().st_size
         server = Server(root, args.workers, args.worker_nice)
         try:
             task_ids = measure_submits(server, take, fill, args, results)
@@ -304,7 +313,7 @@ def count_outcomes(server: Server, task_ids: list[str], results: Results) -> Non
         elif status in ("FAILED", "ERROR"):
             results.failed += 1
         else:
-            results.lost += 1  # still not ended when the run gave up waiting
+            results.unfinished += 1  # known and queued, but --timeout ran out first
 
 
 def summary(results: Results) -> dict[str, Any]:
@@ -318,6 +327,7 @@ def summary(results: Results) -> dict[str, Any]:
             "completed": results.completed,
             "failed": results.failed,
             "lost": results.lost,
+            "unfinished_at_timeout": results.unfinished,
         },
     }
 
@@ -338,8 +348,10 @@ def readme_section(results: Results, figures: dict[str, Any]) -> str:
 
 `.venv/bin/python -m bench.server` starts `deecho serve --workers {results.workers}` as a
 subprocess, sends one warm-up upload, then {results.uploads} uploads of a
-{results.upload_seconds:g}-second 44.1 kHz stereo 16-bit WAV released at the same instant by a
-barrier, {fill}, 50 at a time ({outcome["submitted"]} tasks in all); it
+{results.upload_seconds:g}-second {results.rate / 1000:g} kHz \
+{"stereo" if results.channels == 2 else "mono"} 16-bit WAV \
+({results.upload_bytes / 1e6:.2f} MB) released at the same instant by a barrier,
+{fill}, 50 at a time ({outcome["submitted"]} tasks in all); it
 samples the server's resident memory until every task has ended and asks byId
 for each. Machine: {results.cpu_count} cores shared with other work (load average
 {results.load_average_at_start[0]:g} at the start), so figures move from run to run.
@@ -353,8 +365,9 @@ p99 ≤ 200 ms ({target}) |
 {results.server_cpu_ms_per_submit:.1f} ms | |
 | submit latency, all {len(results.submit_ms_all)} submits: p50 / p99 | \
 {every["p50"]:.0f} / {every["p99"]:.0f} ms | |
-| accepted / completed / failed / lost | {outcome["accepted"]} / {outcome["completed"]} / \
-{outcome["failed"]} / {outcome["lost"]} | all completed, none lost |
+| accepted / completed / failed / lost / unfinished at timeout | {outcome["accepted"]} / \
+{outcome["completed"]} / {outcome["failed"]} / {outcome["lost"]} / \
+{outcome["unfinished_at_timeout"]} | all completed, none lost |
 | server RSS after {results.tasks // 4} tasks → after all (peak) | \
 {memory["server_mb_at_quarter"]:.0f} → {memory["server_mb_at_end"]:.0f} MB \
 ({memory["server_mb_peak"]:.0f}) | flat |
@@ -387,6 +400,8 @@ def main() -> None:
     parser.add_argument(
         "--fill-seconds", type=float, default=None, help="length of the tasks after the first wave"
     )
+    parser.add_argument("--rate", type=int, default=44100, help="sample rate of the uploads")
+    parser.add_argument("--channels", type=int, default=2, choices=(1, 2))
     parser.add_argument("--tasks", type=int, default=200, help="tasks in all")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument(

@@ -92,7 +92,7 @@ class LiveServer:
             timeout=30,
         )
 
-    def wait_done(self, task_id: str, timeout_s: float = 120.0) -> Conversion:
+    def wait_done(self, task_id: str, timeout_s: float = 300.0) -> Conversion:
         deadline = time.monotonic() + timeout_s
         while True:
             response = self.by_id(task_id)
