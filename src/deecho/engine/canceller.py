@@ -16,7 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from .comb_filter import ChannelInverse, EchoFamily
+from .comb_filter import EchoFamily
+from .echo_filter import ChannelModel, EchoInverse, TapRun
+from .echo_fit import fit_echo_models
+from .echo_report import describe_echoes
 from .echo_search import find_echo_families
 from .report import Echo, EngineReport
 from .rt60 import estimate_rt60
@@ -27,19 +30,19 @@ EXCERPT_S = 20.0
 EXCERPT_COUNT = 3
 # rt60 "after" is measured on at most this much of the cleaned excerpts (it costs a reverb pass).
 RT60_AFTER_MAX_S = 20.0
-# Two channels' echoes count as "the same" within these tolerances.
+# Two channels' cepstral families count as "the same" within these tolerances.
 SAME_LAG_SAMPLES = 2
 SAME_GAIN = 0.05
 
 
 @dataclass(frozen=True)
 class EchoPlan:
-    """What analyze() found: each channel's echo families and the reverb plan (picklable)."""
+    """What analyze() found: each channel's echo model and the reverb plan (picklable)."""
 
     sample_rate: int
     channels: int
     strength: float
-    families: tuple[tuple[EchoFamily, ...], ...]  # per channel
+    models: tuple[ChannelModel, ...]  # per channel: the echo taps to cancel
     reverb_plan: Any = None  # engine.reverb.ReverbPlan, or None: no reverb suppression
     report: EngineReport = field(default_factory=EngineReport)
 
@@ -69,29 +72,53 @@ def analyze(excerpts: Sequence[np.ndarray], sample_rate: int, strength: float = 
     blocks = [np.atleast_2d(np.asarray(excerpt, dtype=np.float32)) for excerpt in excerpts]
     blocks = [block for block in blocks if block.shape[-1] > 0]
     channels = blocks[0].shape[0] if blocks else 1
-    families = tuple(
-        tuple(find_echo_families([block[channel] for block in blocks], sample_rate))
-        for channel in range(channels)
-    )
-    echo_plan = EchoPlan(sample_rate, channels, strength, families)
+    models = _echo_models(blocks, sample_rate)
+    echo_plan = EchoPlan(sample_rate, channels, strength, models)
     cleaned = [_cancel_whole(echo_plan, block) for block in blocks]
     reverb_plan = _analyze_reverb(cleaned, sample_rate, strength)
     rt60_before = _rt60(blocks, sample_rate)
     after = cleaned
     if reverb_plan is not None:
-        no_echoes = tuple(() for _ in range(channels))
+        no_echoes: tuple[ChannelModel, ...] = tuple(() for _ in range(channels))
         reverb_only = EchoPlan(sample_rate, channels, strength, no_echoes, reverb_plan)
         after = [_cancel_whole(reverb_only, block) for block in _head(cleaned, sample_rate)]
         rt60_after = _rt60(after, sample_rate)
     else:
-        rt60_after = _rt60(cleaned, sample_rate) if any(families) else rt60_before
+        rt60_after = _rt60(cleaned, sample_rate) if any(models) else rt60_before
     report = EngineReport(
-        echoes=_echoes(families, sample_rate),
+        echoes=describe_echoes(models, sample_rate),
         rt60_before_s=rt60_before,
         rt60_after_s=rt60_after,
         strength=strength,
     )
-    return EchoPlan(sample_rate, channels, strength, families, reverb_plan, report)
+    return EchoPlan(sample_rate, channels, strength, models, reverb_plan, report)
+
+
+def _echo_models(blocks: list[np.ndarray], sample_rate: int) -> tuple[ChannelModel, ...]:
+    """Cepstral search per channel (and in the mono mix), then the least-squares fit."""
+    if not blocks:
+        return ((),)
+    channels = blocks[0].shape[0]
+    families = [
+        find_echo_families([block[channel] for block in blocks], sample_rate)
+        for channel in range(channels)
+    ]
+    mono: list[EchoFamily] = []
+    if channels > 1:
+        mono = find_echo_families([block.mean(axis=0) for block in blocks], sample_rate)
+    if not any(families) and not mono:
+        return tuple(() for _ in range(channels))
+    cross = channels > 1 and not _alike(families)
+    return tuple(fit_echo_models(blocks, sample_rate, families, mono, cross))
+
+
+def _alike(families: list[list[EchoFamily]]) -> bool:
+    """Every channel found the same echoes (then each channel is cleaned from itself)."""
+    first = families[0]
+    return all(
+        len(other) == len(first) and all(_twin(family, other) is not None for family in first)
+        for other in families[1:]
+    )
 
 
 class EchoCanceller:
@@ -105,12 +132,9 @@ class EchoCanceller:
         self.plan = plan
         self.channels = channels
         self.strength = plan.strength
-        per_channel = plan.families or ((),)
-        self.inverses = [
-            ChannelInverse(list(per_channel[channel % len(per_channel)]))
-            for channel in range(channels)
-        ]
-        self.active = self.strength > 0.0 and any(per_channel)
+        models = plan.models if len(plan.models) == channels else _spread(plan.models, channels)
+        self.inverse = EchoInverse(models, channels)
+        self.active = self.strength > 0.0 and any(models)
 
     def run(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         echo_free = self._cancel_echoes(blocks)
@@ -131,12 +155,9 @@ class EchoCanceller:
             if not self.active:
                 yield audio
                 continue
-            out = np.empty_like(audio)
-            for channel, inverse in enumerate(self.inverses):
-                dry = inverse.process(audio[channel])
-                # strength blends toward the input: 0 leaves it untouched, 1 removes it all.
-                out[channel] = audio[channel] + self.strength * (dry - audio[channel])
-            yield out
+            dry = self.inverse.process(audio.astype(np.float64))
+            # strength blends toward the input: 0 leaves it untouched, 1 removes it all.
+            yield (audio + self.strength * (dry - audio)).astype(np.float32)
 
 
 def remove_echo(audio: np.ndarray, sample_rate: int, strength: float = 1.0) -> EngineResult:
@@ -152,11 +173,8 @@ def estimate_echoes(audio: np.ndarray, sample_rate: int) -> list[Echo]:
     """The echoes found in `audio` (no cancellation, no reverb analysis)."""
     audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
     spans = excerpt_spans(audio.shape[-1], sample_rate)
-    families = tuple(
-        tuple(find_echo_families([audio[channel, a:b] for a, b in spans], sample_rate))
-        for channel in range(audio.shape[0])
-    )
-    return _echoes(families, sample_rate)
+    models = _echo_models([audio[:, start:stop] for start, stop in spans], sample_rate)
+    return describe_echoes(models, sample_rate)
 
 
 def _cancel_whole(plan: EchoPlan, audio: np.ndarray) -> np.ndarray:
@@ -165,23 +183,6 @@ def _cancel_whole(plan: EchoPlan, audio: np.ndarray) -> np.ndarray:
     if not parts:
         return np.zeros_like(audio)
     return np.concatenate(parts, axis=1)
-
-
-def _echoes(families: tuple[tuple[EchoFamily, ...], ...], sample_rate: int) -> list[Echo]:
-    """Report families; ones found alike in every channel are reported once (channel None)."""
-    per_channel = [list(channel) for channel in families]
-    echoes: list[Echo] = []
-    for family in per_channel[0] if per_channel else []:
-        twins = [_twin(family, others) for others in per_channel[1:]]
-        if all(twin is not None for twin in twins):
-            for others, twin in zip(per_channel[1:], twins, strict=True):
-                others.remove(twin)  # type: ignore[arg-type]
-            echoes.append(_echo(family, sample_rate, None))
-        else:
-            echoes.append(_echo(family, sample_rate, 0 if len(per_channel) > 1 else None))
-    for channel, others in enumerate(per_channel[1:], start=1):
-        echoes.extend(_echo(family, sample_rate, channel) for family in others)
-    return sorted(echoes, key=lambda echo: (echo.delay_ms, echo.channel or 0))
 
 
 def _twin(family: EchoFamily, others: list[EchoFamily]) -> EchoFamily | None:
@@ -194,12 +195,11 @@ def _twin(family: EchoFamily, others: list[EchoFamily]) -> EchoFamily | None:
     return None
 
 
-def _echo(family: EchoFamily, sample_rate: int, channel: int | None) -> Echo:
-    return Echo(
-        delay_ms=1000.0 * family.lag / sample_rate,
-        gain=family.first_repeat_gain,
-        feedback=family.feedback,
-        channel=channel,
+def _spread(models: tuple[ChannelModel, ...], channels: int) -> tuple[ChannelModel, ...]:
+    """A plan made on other channels: reuse the first channel's self-echo model everywhere."""
+    own = tuple(run for run in models[0] if run.source == 0) if models else ()
+    return tuple(
+        tuple(TapRun(channel, run.lag, run.kernel) for run in own) for channel in range(channels)
     )
 
 

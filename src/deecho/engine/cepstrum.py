@@ -20,6 +20,10 @@ import scipy.fft
 # echo's spectral ripple (and a noise-like spectrum's spread) never reaches that high.
 _PEAK_CLIP_NATS = 4.0
 _MEDIAN_BLOCK_BINS = 256
+LOW_CUT_HZ = 300.0
+# A bin whose long-term power is this far under the band's median holds no signal (-50 dB).
+DEAD_BAND_RELATIVE = 1e-5
+MASK_TAPER_BINS = 64
 # Floor under the power spectrum relative to its mean, so digital silence does not dominate.
 _FLOOR_RELATIVE = 1e-7
 
@@ -41,24 +45,37 @@ def window_length(sample_rate: int, longest: int) -> int:
     return int(max(min(target, cap), 1 << 10))
 
 
-def averaged_cepstrum(excerpts: Sequence[np.ndarray], window: int, lag_min: int) -> Cepstrum | None:
+def averaged_cepstrum(
+    excerpts: Sequence[np.ndarray], window: int, lag_min: int, sample_rate: int
+) -> Cepstrum | None:
     """Cepstrum of one channel averaged over hann windows of the excerpts (1-D arrays).
 
-    Returns None when no window holds any signal.
+    Only the "live" band counts: bins below LOW_CUT_HZ (where a steady kick drum or hum repeats
+    like an echo) and bins with no signal (above a band limit, e.g. upsampled 22 kHz speech) are
+    set to the mean, and the cepstrum is scaled back by the live fraction so that an echo's
+    peak keeps its height. Returns None when no window holds any signal.
     """
     hann = np.hanning(window).astype(np.float32)
     log_sum = np.zeros(window // 2 + 1, dtype=np.float64)
+    power_sum = np.zeros(window // 2 + 1, dtype=np.float64)
     frames = 0
     for excerpt in excerpts:
         for start in _frame_starts(len(excerpt), window):
             frame = np.asarray(excerpt[start : start + window], dtype=np.float32)
-            log_spectrum = _clipped_log_spectrum(frame * hann)
-            if log_spectrum is not None:
-                log_sum += log_spectrum
+            spectra = _clipped_log_spectrum(frame * hann)
+            if spectra is not None:
+                log_sum += spectra[0]
+                power_sum += spectra[1]
                 frames += 1
     if frames == 0:
         return None
-    values = scipy.fft.irfft(log_sum / frames, n=window)[: window // 2 + 1]
+    mask = _live_mask(power_sum, window, sample_rate)
+    fraction = float(np.mean(mask))
+    if fraction < 0.05:
+        return None
+    detail = _without_envelope(log_sum / frames, window, lag_min)
+    detail = (detail - np.sum(detail * mask) / np.sum(mask)) * mask
+    values = scipy.fft.irfft(detail, n=window)[: window // 2 + 1] / fraction
     values = values / _window_overlap(hann)[: window // 2 + 1]
     long_lags = values[lag_min : window // 4]
     noise = 1.4826 * float(np.median(np.abs(long_lags - np.median(long_lags))))
@@ -75,7 +92,31 @@ def _frame_starts(length: int, window: int) -> list[int]:
     return starts
 
 
-def _clipped_log_spectrum(frame: np.ndarray) -> np.ndarray | None:
+def _without_envelope(log_spectrum: np.ndarray, window: int, lag_min: int) -> np.ndarray:
+    """The log spectrum minus its smooth envelope (cepstral lags below lag_min / 4)."""
+    cepstrum = scipy.fft.irfft(log_spectrum, n=window)
+    keep = max(lag_min // 4, 1)
+    cepstrum[keep : window - keep + 1] = 0.0
+    return log_spectrum - scipy.fft.rfft(cepstrum).real
+
+
+def _live_mask(power_sum: np.ndarray, window: int, sample_rate: int) -> np.ndarray:
+    """1 where the channel has signal above LOW_CUT_HZ, 0 elsewhere, with tapered edges."""
+    bins = len(power_sum)
+    low = int(np.ceil(LOW_CUT_HZ * window / sample_rate))
+    live = np.zeros(bins, dtype=bool)
+    reference = float(np.median(power_sum[low:])) if low < bins else 0.0
+    live[low:] = power_sum[low:] > DEAD_BAND_RELATIVE * reference
+    # smooth the decision so isolated dips inside the band stay live and the edges are tapered
+    taper = np.hanning(2 * MASK_TAPER_BINS + 1)
+    taper /= taper.sum()
+    smoothed = np.convolve(live.astype(np.float64), taper, mode="same")
+    mask = np.clip((smoothed - 0.25) / 0.5, 0.0, 1.0)
+    mask[:low] = 0.0
+    return mask
+
+
+def _clipped_log_spectrum(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     power = np.abs(scipy.fft.rfft(frame)) ** 2
     mean_power = float(np.mean(power))
     if not np.isfinite(mean_power) or mean_power <= 1e-20:
@@ -85,7 +126,7 @@ def _clipped_log_spectrum(frame: np.ndarray) -> np.ndarray | None:
     medians = np.median(log_power[: blocks * _MEDIAN_BLOCK_BINS].reshape(blocks, -1), axis=1)
     ceiling = np.repeat(medians, _MEDIAN_BLOCK_BINS)
     ceiling = np.concatenate([ceiling, np.full(len(log_power) - len(ceiling), medians[-1])])
-    return np.minimum(log_power, ceiling + _PEAK_CLIP_NATS)
+    return np.minimum(log_power, ceiling + _PEAK_CLIP_NATS), power.astype(np.float64)
 
 
 _overlap_cache: dict[int, np.ndarray] = {}

@@ -21,13 +21,25 @@ from .comb_filter import EchoFamily, apply_families
 MIN_DELAY_S = 0.020
 MAX_DELAY_S = 1.5
 MAX_FAMILIES = 8
-MAX_ROUNDS = 5
+MAX_ROUNDS = 3
 # A new family needs a cepstral peak this many noise deviations up, and at least this high
-# (a first repeat ~30 dB down is not worth touching the signal for).
+# (a first repeat ~25 dB down is not worth the risk of taking a source's own repetition
+# for an echo).
 PEAK_SIGMAS = 7.0
-PEAK_MIN = 0.03
+PEAK_MIN = 0.06
 KERNEL_MAX_HALF_WIDTH = 48
+SCORE_WIDTHS = (9, 33)
+SHARP_WIDTH = 9
+BROAD_LAG_FACTOR = 3
+LEVEL_BLOCK = 4096
+SHAPE_HALF_WIDTH = 24
+LOW_BAND_HZ = (300.0, 1000.0)
+LOW_BAND_SHARE = 0.5
+RAHMONIC_SHARE = 0.5
+SCORE_SIGMAS = 9.0
 KERNEL_TAP_SIGMAS = 4.0
+# Taps under this fraction of the peak are the band mask's sidelobes, not the echo's shape.
+KERNEL_TAP_RELATIVE = 0.25
 # Stability and plausibility limits: an inverse needs sum|beta| < 1; a feedback close to 1 is a
 # steady rhythm or tone (rahmonics that do not decay), not an echo.
 MAX_KERNEL_L1 = 0.98
@@ -66,11 +78,11 @@ def find_echo_families(excerpts: Sequence[np.ndarray], sample_rate: int) -> list
     fits: list[_FamilyFit] = []
     current = list(excerpts)
     for _ in range(MAX_ROUNDS):
-        cepstrum = averaged_cepstrum(current, window, lag_min)
+        cepstrum = averaged_cepstrum(current, window, lag_min, sample_rate)
         if cepstrum is None:
             return []
         change = _update_fits(fits, cepstrum)
-        added = _new_fits(fits, cepstrum, lag_min, lag_max)
+        added = _new_fits(fits, cepstrum, lag_min, lag_max, sample_rate)
         if not added and change < CONVERGED:
             break
         fits.extend(added)
@@ -98,23 +110,29 @@ def _update_fits(fits: list[_FamilyFit], cepstrum: Cepstrum) -> float:
 
 
 def _new_fits(
-    fits: list[_FamilyFit], cepstrum: Cepstrum, lag_min: int, lag_max: int
+    fits: list[_FamilyFit], cepstrum: Cepstrum, lag_min: int, lag_max: int, sample_rate: int
 ) -> list[_FamilyFit]:
     values = cepstrum.values
     threshold = max(PEAK_SIGMAS * cepstrum.noise, PEAK_MIN)
     claimed = np.zeros(len(values), dtype=bool)
+    reach = max(SCORE_WIDTHS)
     for fit in fits:
-        _claim(claimed, fit.lag, fit.half + 2)
-        _claim(claimed, 2 * fit.lag, 2 * fit.half + 2)
+        _claim(claimed, fit.lag, fit.half + reach)
+        _claim(claimed, 2 * fit.lag, 2 * fit.half + reach)
     added: list[_FamilyFit] = []
-    search = np.abs(values[: lag_max + 1]).copy()
-    search[:lag_min] = 0.0
+    search, widths = _detection_score(values, lag_min, lag_max)
+    search_mass = np.convolve(values, np.ones(SHARP_WIDTH), mode="same")
     search[claimed[: lag_max + 1]] = 0.0
     while len(fits) + len(added) < MAX_FAMILIES:
-        peak = int(np.argmax(search))
-        if search[peak] < threshold:
+        centre = int(np.argmax(search))
+        if search[centre] < threshold:
             break
-        half = _kernel_half_width(values, peak, cepstrum.noise, lag_min)
+        reach = int(widths[centre]) // 2
+        peak = centre - reach + int(np.argmax(values[centre - reach : centre + reach + 1]))
+        half = max(_kernel_half_width(values, peak, cepstrum.noise, lag_min), reach)
+        if not _reaches_low_band(values, peak, sample_rate) or _is_rahmonic(search_mass, peak):
+            _claim_search(search, peak, half + max(SCORE_WIDTHS))
+            continue
         fit = _FamilyFit(
             lag=peak,
             half=half,
@@ -124,15 +142,97 @@ def _new_fits(
         added.append(fit)
         # The family's own higher-order peaks (2D, 3D, ...) are not new echoes this round.
         for multiple in range(1, 9):
-            _claim_search(search, multiple * peak, half + 2)
+            _claim_search(search, multiple * peak, half + max(SCORE_WIDTHS))
     return added
+
+
+def _detection_score(
+    values: np.ndarray, lag_min: int, lag_max: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Echo evidence per lag: the cepstral mass in a window, where it stands out of the noise.
+
+    A plain echo is one sharp peak; a lowpassed reflection is a broad, low bump (its kernel's
+    impulse response) whose peak alone may hide in the noise, but whose mass does not. So each
+    lag scores the largest positive windowed sum, over a few window widths, among those that
+    stand SCORE_SIGMAS robust deviations above that width's noise. Echoes of negative gain do
+    not occur in rooms or delay units, and a negative peak is more often the source's own
+    structure, so only positive mass counts. Returns (score, winning width) per lag.
+    """
+    score = np.zeros(lag_max + 1)
+    widths = np.ones(lag_max + 1, dtype=int)
+    span = values[: lag_max + 1]
+    for width in SCORE_WIDTHS:
+        mass = np.convolve(span, np.ones(width), mode="same")
+        baseline, deviation = _local_level(mass, lag_min)
+        mass = mass - baseline
+        evident = (mass > SCORE_SIGMAS * deviation) & (mass > score)
+        # broad bumps at short lags are a low note's smeared rahmonics, not a reflection
+        evident[: lag_min if width <= SHARP_WIDTH else BROAD_LAG_FACTOR * lag_min] = False
+        score[evident] = mass[evident]
+        widths[evident] = width
+    return score, widths
+
+
+def _reaches_low_band(values: np.ndarray, peak: int, sample_rate: int) -> bool:
+    """Does the peak's kernel act on the low-mid band, as a real reflection or delay does?
+
+    Rooms and delay units pass low frequencies at least as well as high ones (reflections
+    lose treble, not bass). A peak whose kernel only rings in the upper band, a zero-sum shape
+    with deep side lobes, is a repeated noise burst of the source (a synthesizer reusing one
+    fricative), so it is not treated as an echo.
+    """
+    half = SHAPE_HALF_WIDTH
+    kernel = values[peak - half : peak + half + 1]
+    if len(kernel) != 2 * half + 1:
+        return False
+    frequencies = np.linspace(LOW_BAND_HZ[0], 8000.0, 48)
+    taps = np.arange(-half, half + 1)
+    response = np.abs(np.exp(-2j * np.pi * np.outer(frequencies, taps) / sample_rate) @ kernel)
+    low = response[frequencies <= LOW_BAND_HZ[1]]
+    return bool(np.mean(low) >= LOW_BAND_SHARE * np.max(response))
+
+
+def _is_rahmonic(mass: np.ndarray, peak: int) -> bool:
+    """A peak at L with a comparable one at L/2 or L/3 is a sustained note's rahmonic.
+
+    A harmonic tone of period T puts cepstral peaks at T, 2T, 3T...; a real echo at L has
+    repeats at 2L, 3L but nothing at L/2.
+    """
+    level = mass[peak]
+    for divisor in (2, 3):
+        centre = peak // divisor
+        around = mass[max(centre - divisor, 0) : centre + divisor + 1]
+        if len(around) and float(np.max(around)) >= RAHMONIC_SHARE * level:
+            return True
+    return False
+
+
+def _local_level(series: np.ndarray, lag_min: int) -> tuple[np.ndarray, np.ndarray]:
+    """Running median and robust deviation of the cepstrum, in blocks of LEVEL_BLOCK lags.
+
+    Near the shortest lags the source's own cepstrum (pitch, envelope) is busier than far
+    out, so one global noise level would let it pass for echoes there.
+    """
+    baseline = np.zeros(len(series))
+    deviation = np.full(len(series), np.inf)
+    for start in range(lag_min, len(series), LEVEL_BLOCK):
+        block = series[start : start + LEVEL_BLOCK]
+        if len(block) < LEVEL_BLOCK // 4 and start > lag_min:
+            block = series[max(start - LEVEL_BLOCK, lag_min) :]
+        centre = float(np.median(block))
+        baseline[start : start + LEVEL_BLOCK] = centre
+        deviation[start : start + LEVEL_BLOCK] = (
+            1.4826 * float(np.median(np.abs(block - centre))) + 1e-9
+        )
+    return baseline, deviation
 
 
 def _kernel_half_width(values: np.ndarray, peak: int, noise: float, lag_min: int) -> int:
     """How far around the peak the cepstrum stays clearly above noise (a filtered echo)."""
     limit = min(KERNEL_MAX_HALF_WIDTH, peak - lag_min // 2)
     around = np.abs(values[peak - limit : peak + limit + 1])
-    significant = np.nonzero(around > KERNEL_TAP_SIGMAS * max(noise, 1e-6))[0]
+    floor = max(KERNEL_TAP_SIGMAS * max(noise, 1e-6), KERNEL_TAP_RELATIVE * float(np.max(around)))
+    significant = np.nonzero(around > floor)[0]
     if len(significant) == 0:
         return 0
     return int(np.max(np.abs(significant - limit)))

@@ -1,0 +1,301 @@
+"""Least-squares fit of the echo model, at the lags the cepstral search found.
+
+Given a dry estimate x^ (first from the cepstral families, then from the previous fit), each
+channel's echo is a linear function of delayed x^ samples, so its taps are a linear least-
+squares problem: regress y_c on x^_s[n - lag] over the tap runs. Both sides are first whitened
+by one fixed LPC filter (an LTI filter commutes with the echo model), so a source's own spectral
+colour does not leak into the echo taps. Fitting only at lags where the cepstrum showed a peak
+keeps a dry recording untouched, and a couple of rounds (refit on the refined x^) remove the
+bias of the first dry estimate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+import scipy.signal
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .comb_filter import EchoFamily
+from .echo_filter import ChannelModel, EchoInverse, TapRun
+
+FIT_ROUNDS = 3
+MAX_MULTIPLES = 8
+MAX_TRAIN_S = 4.0
+LPC_ORDER = 24
+MAX_ROWS = 120_000
+ROW_CHUNK = 8192
+RIDGE = 1e-5
+LATER_HALF_WIDTH = 2  # taps either side of 2D, 3D, ...: integer delays barely spread
+FIRST_MARGIN = 2
+TRAIN_MIN_FEEDBACK = 0.05
+# A fitted run is kept when its taps add up to this much, or one tap is this large.
+KEEP_MIN_SUM = 0.08
+KEEP_MIN_PEAK = 0.08
+PRUNE_AFTER_ROUND = 0
+# A fitted model that makes the dry estimate much louder than the input is unstable or wrong.
+MAX_GROWTH = 2.0
+
+
+@dataclass(frozen=True)
+class BaseLag:
+    lag: int
+    half: int
+    train: bool  # a feedback train: taps at the multiples of the lag too
+
+
+def fit_echo_models(
+    excerpts: Sequence[np.ndarray],
+    sample_rate: int,
+    families: Sequence[Sequence[EchoFamily]],
+    other_families: Sequence[EchoFamily],
+    cross_channel: bool,
+) -> list[ChannelModel]:
+    """Per-channel echo models fitted on (channels, n) excerpts; () for a channel: no echo.
+
+    `families` are each channel's cepstral families (the first dry estimate); their lags and
+    those of `other_families` (e.g. found in the mono mix) are where taps are fitted.
+    """
+    channels = excerpts[0].shape[0]
+    shortest = min(excerpt.shape[-1] for excerpt in excerpts)
+    max_lag = int(min(MAX_TRAIN_S * sample_rate, shortest // 3))
+    bases = _base_lags([*families, other_families])
+    layout = _tap_layout(bases, max_lag)
+    if not layout:
+        return [() for _ in range(channels)]
+    initial = [
+        _family_model(channel, channel_families, max_lag)
+        for channel, channel_families in enumerate(families)
+    ]
+    signals = [np.asarray(excerpt, dtype=np.float64) for excerpt in excerpts]
+    whitener = _lpc_whitener(signals)
+    observed = [scipy.signal.lfilter(whitener, [1.0], signal, axis=-1) for signal in signals]
+    sources = [list(range(channels)) if cross_channel else [channel] for channel in range(channels)]
+    dry = _whitened_dry(initial, signals, whitener)
+    if dry is None:
+        return initial
+    # First round: regress the input on the delayed first dry estimate (pseudo-linear).
+    models = [
+        _runs(_solve(channel, layout, observed, dry, sources[channel]), layout, sources[channel])
+        for channel in range(channels)
+    ]
+    # Gauss-Newton steps on the whitened dry estimate: d(dry)/d(tap j) is the dry estimate
+    # itself run through the inverse once more, delayed by j.
+    for round_number in range(FIT_ROUNDS):
+        dry = _whitened_dry(models, signals, whitener)
+        again = _whitened_dry(models, _dry(models, signals), whitener)
+        if dry is None or again is None:
+            return initial
+        models = [
+            _add(
+                models[channel],
+                _runs(
+                    _solve(channel, layout, dry, again, sources[channel]), layout, sources[channel]
+                ),
+            )
+            for channel in range(channels)
+        ]
+        if round_number == PRUNE_AFTER_ROUND:
+            # Runs the fit leaves near zero were the source's own structure, not an echo:
+            # drop them, so that a dry recording is left alone and the taps stay few.
+            layout = _heard_runs(layout, models)
+            if not layout:
+                return [() for _ in range(channels)]
+            models = [_runs_on(model, layout) for model in models]
+    if not _is_sane(models, signals, channels):
+        return initial
+    return models
+
+
+def _dry(models: Sequence[ChannelModel], signals: list[np.ndarray]) -> list[np.ndarray]:
+    return [EchoInverse(models, signal.shape[0]).process(signal) for signal in signals]
+
+
+def _runs_on(model: ChannelModel, layout: list[tuple[int, int]]) -> ChannelModel:
+    kept = set(layout)
+    return tuple(run for run in model if (run.lag, len(run.kernel)) in kept)
+
+
+def _add(model: ChannelModel, step: ChannelModel) -> ChannelModel:
+    return tuple(
+        TapRun(
+            run.source,
+            run.lag,
+            tuple(float(a + b) for a, b in zip(run.kernel, delta.kernel, strict=True)),
+        )
+        for run, delta in zip(model, step, strict=True)
+    )
+
+
+def _heard_runs(layout: list[tuple[int, int]], models: list[ChannelModel]) -> list[tuple[int, int]]:
+    kept = []
+    for lag, length in layout:
+        kernels = [np.asarray(run.kernel) for model in models for run in model if run.lag == lag]
+        total = max(abs(float(np.sum(kernel))) for kernel in kernels)
+        peak = max(float(np.max(np.abs(kernel))) for kernel in kernels)
+        if total >= KEEP_MIN_SUM or peak >= KEEP_MIN_PEAK:
+            kept.append((lag, length))
+    return kept
+
+
+def _base_lags(families: Sequence[Sequence[EchoFamily]]) -> list[BaseLag]:
+    found = sorted(
+        (family.lag, family.half_width, abs(family.feedback) >= TRAIN_MIN_FEEDBACK)
+        for fams in families
+        for family in fams
+    )
+    merged: list[BaseLag] = []
+    for lag, half, train in found:
+        if merged and lag - merged[-1].lag <= 3:
+            last = merged[-1]
+            half = max(last.half, half, lag - last.lag)
+            merged[-1] = BaseLag(last.lag, half, last.train or train)
+        else:
+            merged.append(BaseLag(lag, half, train))
+    return merged
+
+
+def _tap_layout(bases: list[BaseLag], max_lag: int) -> list[tuple[int, int]]:
+    """Contiguous (first lag, length) runs covering each base lag and its multiples."""
+    intervals: list[tuple[int, int]] = []
+    for base in bases:
+        for multiple in range(1, (MAX_MULTIPLES if base.train else 1) + 1):
+            centre = multiple * base.lag
+            if multiple == 1:
+                # a lowpassed reflection rings on after its peak: give the tail more taps
+                low, high = centre - base.half - FIRST_MARGIN, centre + 2 * base.half + FIRST_MARGIN
+            else:
+                # the cepstral lag may be a sample off: the k-th repeat drifts k samples
+                low, high = (
+                    centre - LATER_HALF_WIDTH - multiple,
+                    centre + LATER_HALF_WIDTH + multiple,
+                )
+            if high > max_lag:
+                break
+            intervals.append((max(low, 1), high))
+    intervals.sort()
+    runs: list[tuple[int, int]] = []
+    for low, high in intervals:
+        if runs and low <= runs[-1][0] + runs[-1][1]:
+            first, length = runs[-1]
+            runs[-1] = (first, max(first + length, high + 1) - first)
+        else:
+            runs.append((low, high - low + 1))
+    return runs
+
+
+def _family_model(channel: int, families: Sequence[EchoFamily], max_lag: int) -> ChannelModel:
+    """Expand cepstral families (feedback combs) into FIR taps at D, 2D, ... of the dry signal.
+
+    H - 1 = (alpha + beta(z)) z^-D / (1 - alpha z^-D): the k-th repeat is alpha^(k-1) times
+    the first. Each family is expanded on its own; their products are left to the fit.
+    """
+    runs: list[TapRun] = []
+    for family in families:
+        first = np.asarray(family.kernel, dtype=np.float64)
+        first[family.half_width] += family.feedback
+        for multiple in range(1, MAX_MULTIPLES + 1):
+            lag = multiple * family.lag - family.half_width
+            scale = family.feedback ** (multiple - 1)
+            if lag + len(first) > max_lag or (multiple > 1 and abs(scale) < 1e-3):
+                break
+            runs.append(TapRun(source=channel, lag=lag, kernel=tuple(scale * first)))
+    return tuple(runs)
+
+
+def _whitened_dry(
+    models: Sequence[ChannelModel], signals: list[np.ndarray], whitener: np.ndarray
+) -> list[np.ndarray] | None:
+    whitened = []
+    for dry in _dry(models, signals):
+        if not np.all(np.isfinite(dry)):
+            return None
+        whitened.append(np.asarray(scipy.signal.lfilter(whitener, [1.0], dry, axis=-1)))
+    return whitened
+
+
+def _solve(
+    channel: int,
+    layout: list[tuple[int, int]],
+    targets: list[np.ndarray],
+    regressors: list[np.ndarray],
+    sources: list[int],
+) -> np.ndarray:
+    """Least-squares taps: targets[channel] ~ sum over (source, lag) of regressors delayed."""
+    taps = sum(length for _, length in layout) * len(sources)
+    gram = np.zeros((taps, taps))
+    moment = np.zeros(taps)
+    first_row = layout[-1][0] + layout[-1][1]
+    row_budget = MAX_ROWS // max(len(targets), 1)
+    for target, estimate in zip(targets, regressors, strict=True):
+        for rows in _row_chunks(first_row, target.shape[-1], row_budget):
+            design = _design(estimate, sources, layout, rows)
+            gram += design.T @ design
+            moment += design.T @ target[channel, rows].astype(np.float32)
+    ridge = RIDGE * float(np.trace(gram)) / max(taps, 1) + 1e-12
+    return np.asarray(scipy.linalg.solve(gram + ridge * np.eye(taps), moment, assume_a="pos"))
+
+
+def _runs(solution: np.ndarray, layout: list[tuple[int, int]], sources: list[int]) -> ChannelModel:
+    runs: list[TapRun] = []
+    offset = 0
+    for source in sources:
+        for lag, length in layout:
+            kernel = solution[offset : offset + length]
+            offset += length
+            runs.append(TapRun(source=source, lag=lag, kernel=tuple(float(k) for k in kernel)))
+    return tuple(runs)
+
+
+def _row_chunks(first: int, stop: int, budget: int) -> list[slice]:
+    """Row ranges to fit on: evenly spread chunks, at most `budget` rows in all."""
+    available = stop - first
+    if available <= 0:
+        return []
+    count = max(1, min(available // ROW_CHUNK, budget // ROW_CHUNK))
+    if count * ROW_CHUNK >= available:
+        return [slice(first, stop)]
+    starts = np.linspace(first, stop - ROW_CHUNK, count).astype(int)
+    return [slice(int(start), int(start) + ROW_CHUNK) for start in starts]
+
+
+def _design(
+    estimate: np.ndarray, sources: list[int], layout: list[tuple[int, int]], rows: slice
+) -> np.ndarray:
+    """Regressors: column (source, lag) holds estimate[source, n - lag] for each row n."""
+    assert rows.start is not None and rows.stop is not None
+    columns: list[np.ndarray] = []
+    for source in sources:
+        for lag, length in layout:
+            low = rows.start - lag - length + 1
+            segment = estimate[source, low : rows.stop - lag]
+            columns.append(sliding_window_view(segment, length)[:, ::-1])
+    # float32 halves the cost of the Gram matrix; the taps need ~1e-3 accuracy, not 1e-15
+    return np.concatenate(columns, axis=1).astype(np.float32)
+
+
+def _lpc_whitener(signals: list[np.ndarray]) -> np.ndarray:
+    """Prediction-error filter A(z) of the mono mix (Levinson on its autocorrelation)."""
+    correlation = np.zeros(LPC_ORDER + 1)
+    for signal in signals:
+        mono = signal.mean(axis=0)
+        spectrum = np.fft.rfft(mono, n=2 * len(mono))
+        correlation += np.fft.irfft(np.abs(spectrum) ** 2)[: LPC_ORDER + 1]
+    if correlation[0] <= 0:
+        return np.array([1.0])
+    correlation[0] *= 1.0 + 1e-6  # white-noise correction keeps the filter well-conditioned
+    coefficients = scipy.linalg.solve_toeplitz(correlation[:-1], correlation[1:])
+    return np.concatenate([[1.0], -coefficients])
+
+
+def _is_sane(models: list[ChannelModel], signals: list[np.ndarray], channels: int) -> bool:
+    for signal in signals:
+        dry = EchoInverse(models, channels).process(signal)
+        if not np.all(np.isfinite(dry)):
+            return False
+        if float(np.sum(dry**2)) > MAX_GROWTH * float(np.sum(signal**2)) + 1e-12:
+            return False
+    return True
