@@ -153,3 +153,31 @@ def test_keeping_never_overwrites_and_follows_the_original(tmp_path: Path) -> No
     assert probe(kept).subtype == "PCM_24"
     saved, _ = read_audio(kept)
     assert np.abs(saved - audio * 0.5).max() < 2**-22
+
+
+async def test_the_waveform_shows_what_will_be_sent(take: Path, history: History) -> None:
+    app = DeechoApp(take, settings=Settings(), history=history)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, WorkspaceScreen)
+        await settle(pilot, lambda: screen.preview is not None)
+        wave = screen.query_one(Waveform)
+        original = wave.overview
+        original_scale = wave.scale
+        await pilot.press(*["right_square_bracket"] * 10, "n")  # trim 10%, peak to -1 dBFS
+        await settle(
+            pilot,
+            lambda: (
+                screen.preview is not None
+                and screen.preview.options.normalize_peak_dbfs is not None
+                and screen.preview.start_s > 0
+            ),
+        )
+        await pilot.press("w")
+        assert screen.preview is not None and wave.overview is screen.preview.overview
+        assert wave.scale == original_scale  # louder shows as bigger, on the same scale
+        assert wave.duration_s == pytest.approx(screen.preview.end_s - screen.preview.start_s)
+        assert "as sent" in str(wave.border_title)
+        await pilot.press("w")
+        assert wave.overview is original
+        assert wave.start_marker_s == pytest.approx(screen.start_s)

@@ -109,6 +109,14 @@ class WorkspaceScreen(DeechoScreen):
             tooltip="Move the trim end marker later (1% of the view)",
         ),
         Binding(
+            "w",
+            "toggle_sent",
+            "Sent/original",
+            id="toggle_sent",
+            show=False,
+            tooltip="Show the waveform as it will be sent (trimmed, normalized) or the original",
+        ),
+        Binding(
             "t", "type_trim", "Type trim", id="type_trim", show=False, tooltip="Type the trim times"
         ),
         Binding(
@@ -185,6 +193,8 @@ class WorkspaceScreen(DeechoScreen):
         self.outcome_job_id: int | None = None
         self.job_original: Path | None = None
         self.outcome_original: Path | None = None
+        self.original_overview: Overview | None = None
+        self.show_sent = False
         self.job_backend = "local"
         self.credits_told = False
 
@@ -268,6 +278,8 @@ class WorkspaceScreen(DeechoScreen):
         self.levels = None
         self.preview = None
         self.start_s = self.end_s = None
+        self.original_overview = None
+        self.show_sent = False
         if not self.job_running:  # a finished result belongs to the file it came from
             self.outcome = None
             self.outcome_original = None
@@ -321,7 +333,9 @@ class WorkspaceScreen(DeechoScreen):
     def _overview_ready(self, message: OverviewReady) -> None:
         if message.path != self.path:
             return
-        self.query_one(Waveform).set_overview(message.overview)
+        self.original_overview = message.overview
+        if not self.show_sent:
+            self.query_one(Waveform).set_overview(message.overview)
         self._update_markers()
         if message.overview.complete and self.levels is None:
             # Loudness filtering is slower than the envelope: start it once the waveform
@@ -377,6 +391,8 @@ class WorkspaceScreen(DeechoScreen):
             raise UsageError(f"{what} {text!r}: type a number, e.g. -1.0") from None
 
     def _update_markers(self) -> None:
+        if self.show_sent:
+            return  # the sent audio starts where the markers were
         wave = self.query_one(Waveform)
         start, end = self.start_s, self.end_s
         if self.preview is not None and self.preview.options.trim_silence_dbfs is not None:
@@ -514,6 +530,33 @@ class WorkspaceScreen(DeechoScreen):
             f" ({length:.3f} s){gain}{limited}\n{describe_levels(preview.levels)}"
         )
         self._update_markers()
+        if self.show_sent:
+            self._show_waveform()
+
+    def action_toggle_sent(self) -> None:
+        if self.preview is None:
+            self.notify("Nothing measured yet to show.", severity="information")
+            return
+        self.show_sent = not self.show_sent
+        self._show_waveform()
+
+    def _show_waveform(self) -> None:
+        """The original with its trim markers, or what will be sent, on the original's scale
+        (so a normalizing gain shows as a bigger or smaller waveform)."""
+        wave = self.query_one(Waveform)
+        name = self.path.name if self.path else ""
+        if self.show_sent and self.preview is not None:
+            preview = self.preview
+            wave.set_overview(preview.overview, scale_from=self.original_overview)
+            wave.set_view(0.0, None)
+            gain = f", {preview.gain_db:+.1f} dB" if preview.gain_db else ""
+            wave.border_title = f"{name}: as sent ({preview.end_s - preview.start_s:.3f} s{gain})"
+            wave.set_markers(None, None)
+        else:
+            wave.set_overview(self.original_overview)
+            wave.set_view(0.0, None)
+            wave.border_title = name
+            self._update_markers()
 
     # -- backend -----------------------------------------------------------------------------
 
