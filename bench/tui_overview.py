@@ -4,11 +4,12 @@
     .venv/bin/python -m bench.tui_overview --hour     # also a 60-minute stereo file
     .venv/bin/python -m bench.tui_overview --write-readme
 
-Two figures per file, each the median of a few runs (the file in the page cache, as
+Three figures per file, each the median of a few runs (the file in the page cache, as
 right after an editor saved it):
 - `overview`: `deecho.overview.overview_of_file` alone (read, decimate, min/max);
-- `in the app`: from `DeechoApp` asked to open the file (headless, 120x40) to the
-  first frame the waveform widget draws from the complete overview: worker start,
+- `first frame`: from `DeechoApp` asked to open the file (headless, 120x40) to the
+  first frame the waveform widget draws (a partial one for long files);
+- `complete`: to the first frame drawn from the complete overview: worker start,
   file read, message back and the render included.
 """
 
