@@ -355,11 +355,11 @@ async def _accept(
     if form.file_path is not None:
         if form.file_bytes == 0:
             raise ApiError(422, "audio_file is empty (0 bytes)")
-        if _header_readable(form.file_path):
-            # WAV/FLAC/AIFF/OGG headers read in well under a millisecond: a hop to the
-            # thread pool would cost more than the work, and under load far more.
-            duration_s = _probe_duration(form.file_path, form.file_name)
-        else:  # FFmpeg's probe (m4a, video containers) can take tens of milliseconds
+        # WAV/FLAC/AIFF/OGG headers read in well under a millisecond: a hop to the thread
+        # pool would cost more than the work. FFmpeg's probe (m4a, video) can take tens of
+        # milliseconds, so it goes to the pool. A damaged body the header hides ends FAILED.
+        duration_s = _header_duration(form.file_path)
+        if duration_s is None:
             duration_s = await run_in_threadpool(_probe_duration, form.file_path, form.file_name)
         if duration_s > config.max_duration_s:
             raise ApiError(
@@ -399,15 +399,17 @@ async def _accept(
     return JSONResponse(response.model_dump())
 
 
-def _header_readable(path: Path) -> bool:
-    """Whether libsndfile recognises the file from its header (then probing it is quick)."""
+def _header_duration(path: Path) -> float | None:
+    """The duration libsndfile reads from the header, or None when it does not know the file."""
     import soundfile
 
     try:
-        soundfile.info(str(path))
+        info = soundfile.info(str(path))
     except Exception:
-        return False
-    return True
+        return None
+    if info.frames <= 0 or info.samplerate <= 0:
+        return None  # let the full probe say what is wrong
+    return float(info.frames) / float(info.samplerate)
 
 
 def _probe_duration(path: Path, file_name: str | None) -> float:
