@@ -123,7 +123,7 @@ def run_case(case: Case, peers: Sequence[Peer], out_dir: Path) -> CaseResult:
     for peer in peers:
         output_path = out_dir / f"{case.name}.{peer.name}.wav"
         output_path.unlink(missing_ok=True)
-        run = run_measured(peer.argv(input_path, output_path), env=peer.env(), timeout_s=900)
+        run = run_measured(peer.argv(input_path, output_path), env=peer.env(), timeout_s=600)
         if not run.ok or not output_path.exists():
             score = Score(seconds=run.seconds, error=run.error_line())
         else:

@@ -9,8 +9,10 @@ Peak memory is measured two ways at once, and the larger is reported:
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -30,6 +32,7 @@ class Run:
     stderr: str
     peak_rss_bytes: int | None = None
     memory_method: str = ""
+    timed_out: bool = False
 
     @property
     def ok(self) -> bool:
@@ -37,6 +40,8 @@ class Run:
 
     def error_line(self) -> str:
         """The last non-empty stderr line: what went wrong, for the table."""
+        if self.timed_out:
+            return f"stopped at the time limit after {self.seconds:.0f} s"
         lines = [line.strip() for line in self.stderr.splitlines() if line.strip()]
         lines = [line for line in lines if not line.startswith(("Command being timed", "\t"))]
         return lines[-1][:160] if lines else f"exit status {self.returncode}"
@@ -68,17 +73,20 @@ def run_measured(
         command = [GNU_TIME, "-v", *command]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        child = subprocess.Popen(command, stdout=out, stderr=err, env=env)
+        # A session of its own, so a time-out can stop the program and its workers together.
+        child = subprocess.Popen(command, stdout=out, stderr=err, env=env, start_new_session=True)
         polled_peak = 0
         if measure_memory:
             polled_peak = _poll_until_exit(child, timeout_s, start)
         remaining = (
             None if timeout_s is None else max(timeout_s - (time.perf_counter() - start), 0.1)
         )
+        timed_out = False
         try:
             returncode = child.wait(timeout=remaining)
         except subprocess.TimeoutExpired:
-            child.kill()
+            timed_out = True
+            os.killpg(child.pid, signal.SIGKILL)
             returncode = child.wait()
         seconds = time.perf_counter() - start
         out.seek(0)
@@ -95,7 +103,8 @@ def run_measured(
     if measure_memory and polled_peak:
         peak = max(peak or 0, polled_peak)
         methods.append("psutil process-tree polling")
-    return Run(command, returncode, seconds, stdout, stderr, peak, " + ".join(methods))
+    method = " + ".join(methods)
+    return Run(command, returncode, seconds, stdout, stderr, peak, method, timed_out)
 
 
 def _poll_until_exit(child: subprocess.Popen[bytes], timeout_s: float | None, start: float) -> int:
