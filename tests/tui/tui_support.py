@@ -33,6 +33,9 @@ async def settle(pilot: Pilot[Any], done: Callable[[], bool], timeout_s: float =
             raise AssertionError("the workspace did not reach the expected state in time")
         await pilot.pause()
         await asyncio.sleep(0.05)
+    # Let what the change set off (a screen's mount, its header) finish before the test
+    # goes on, or ends and tears the app down under it.
+    await pilot.pause()
 
 
 def made_up_outcome(tmp_path: Path) -> CompareOutcome:
