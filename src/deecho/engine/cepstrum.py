@@ -93,9 +93,9 @@ def _frame_starts(length: int, window: int) -> list[int]:
 
 
 def _without_envelope(log_spectrum: np.ndarray, window: int, lag_min: int) -> np.ndarray:
-    """The log spectrum minus its smooth envelope (cepstral lags below lag_min / 4)."""
+    """The log spectrum minus its smooth envelope (cepstral lags below lag_min / 8)."""
     cepstrum = scipy.fft.irfft(log_spectrum, n=window)
-    keep = max(lag_min // 4, 1)
+    keep = max(lag_min // 8, 1)
     cepstrum[keep : window - keep + 1] = 0.0
     return log_spectrum - scipy.fft.rfft(cepstrum).real
 

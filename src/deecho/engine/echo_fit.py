@@ -74,9 +74,11 @@ def fit_echo_models(
     whitener = _lpc_whitener(signals)
     observed = [scipy.signal.lfilter(whitener, [1.0], signal, axis=-1) for signal in signals]
     sources = [list(range(channels)) if cross_channel else [channel] for channel in range(channels)]
+    if not _is_sane(initial, signals, channels):
+        initial = [() for _ in range(channels)]
     dry = _whitened_dry(initial, signals, whitener)
     if dry is None:
-        return initial
+        return [() for _ in range(channels)]
     # First round: regress the input on the delayed first dry estimate (pseudo-linear).
     models = [
         _runs(_solve(channel, layout, observed, dry, sources[channel]), layout, sources[channel])
@@ -88,7 +90,7 @@ def fit_echo_models(
         dry = _whitened_dry(models, signals, whitener)
         again = _whitened_dry(models, _dry(models, signals), whitener)
         if dry is None or again is None:
-            return initial
+            break
         models = [
             _add(
                 models[channel],
@@ -105,9 +107,11 @@ def fit_echo_models(
             if not layout:
                 return [() for _ in range(channels)]
             models = [_runs_on(model, layout) for model in models]
-    if not _is_sane(models, signals, channels):
+    if _is_sane(models, signals, channels):
+        return models
+    if _is_sane(initial, signals, channels):
         return initial
-    return models
+    return [() for _ in range(channels)]
 
 
 def _dry(models: Sequence[ChannelModel], signals: list[np.ndarray]) -> list[np.ndarray]:
@@ -210,8 +214,8 @@ def _whitened_dry(
     models: Sequence[ChannelModel], signals: list[np.ndarray], whitener: np.ndarray
 ) -> list[np.ndarray] | None:
     whitened = []
-    for dry in _dry(models, signals):
-        if not np.all(np.isfinite(dry)):
+    for dry, signal in zip(_dry(models, signals), signals, strict=True):
+        if not _bounded(dry, signal):
             return None
         whitened.append(np.asarray(scipy.signal.lfilter(whitener, [1.0], dry, axis=-1)))
     return whitened
@@ -292,10 +296,13 @@ def _lpc_whitener(signals: list[np.ndarray]) -> np.ndarray:
 
 
 def _is_sane(models: list[ChannelModel], signals: list[np.ndarray], channels: int) -> bool:
-    for signal in signals:
-        dry = EchoInverse(models, channels).process(signal)
-        if not np.all(np.isfinite(dry)):
-            return False
-        if float(np.sum(dry**2)) > MAX_GROWTH * float(np.sum(signal**2)) + 1e-12:
-            return False
-    return True
+    return all(
+        _bounded(EchoInverse(models, channels).process(signal), signal) for signal in signals
+    )
+
+
+def _bounded(dry: np.ndarray, signal: np.ndarray) -> bool:
+    """Finite, and not much louder than the input (an unstable inverse grows without end)."""
+    if not np.all(np.isfinite(dry)):
+        return False
+    return float(np.sum(dry**2)) <= MAX_GROWTH * float(np.sum(signal**2)) + 1e-12

@@ -55,13 +55,21 @@ def _channel_echoes(model: ChannelModel, sample_rate: int) -> list[Echo]:
     echoes = []
     for train in trains:
         first = train.gains[1]
-        later = sorted(number for number in train.gains if number > 1)
-        feedback = 0.0
-        if later:
-            ratio = train.gains[later[0]] / first
-            feedback = float(np.sign(ratio) * abs(ratio) ** (1.0 / (later[0] - 1)))
+        feedback = _feedback(train.gains)
         echoes.append(Echo(1000.0 * train.lag / sample_rate, first, feedback, None))
     return echoes
+
+
+def _feedback(gains: dict[int, float]) -> float:
+    """Least-squares ratio between consecutive repeats (0 for a single reflection)."""
+    pairs = [(gains[n], gains[n + 1]) for n in gains if n + 1 in gains]
+    if pairs:
+        return float(sum(a * b for a, b in pairs) / sum(a * a for a, _ in pairs))
+    later = sorted(number for number in gains if number > 1)
+    if not later:
+        return 0.0
+    ratio = gains[later[0]] / gains[1]
+    return float(np.sign(ratio) * abs(ratio) ** (1.0 / (later[0] - 1)))
 
 
 def _repeats(model: ChannelModel) -> list[tuple[float, float]]:
@@ -78,11 +86,19 @@ def _repeats(model: ChannelModel) -> list[tuple[float, float]]:
 
 
 def _peaks(kernel: np.ndarray) -> list[tuple[int, float]]:
-    """A run is one repeat: at its largest tap, with the gain its taps add up to."""
-    gain = float(np.sum(kernel))
+    """A run is one repeat, at its largest tap.
+
+    Its gain is what the taps around that peak add up to when the peak dominates (a plain
+    delay: the other taps are fitting noise), else what the whole run adds up to (a lowpassed
+    reflection spreads over many taps).
+    """
+    total = float(np.sum(kernel))
+    centre = int(np.argmax(np.abs(kernel)))
+    near = float(np.sum(kernel[max(centre - 2, 0) : centre + 3]))
+    gain = near if abs(kernel[centre]) >= 0.5 * abs(total) else total
     if abs(gain) < REPORT_MIN_GAIN:
         return []
-    return [(int(np.argmax(np.abs(kernel))), gain)]
+    return [(centre, gain)]
 
 
 def _multiple(lag: float, base: float) -> int | None:

@@ -36,6 +36,8 @@ SHAPE_HALF_WIDTH = 24
 LOW_BAND_HZ = (300.0, 1000.0)
 LOW_BAND_SHARE = 0.5
 RAHMONIC_SHARE = 0.5
+RAHMONIC_DIVISORS = (2, 3, 4, 5, 6, 7, 8)
+RAHMONIC_MIN_LAG = 40  # samples: below ~1-2 ms the cepstrum is the spectral envelope
 SCORE_SIGMAS = 9.0
 KERNEL_TAP_SIGMAS = 4.0
 # Taps under this fraction of the peak are the band mask's sidelobes, not the echo's shape.
@@ -195,12 +197,14 @@ def _reaches_low_band(values: np.ndarray, peak: int, sample_rate: int) -> bool:
 def _is_rahmonic(mass: np.ndarray, peak: int) -> bool:
     """A peak at L with a comparable one at L/2 or L/3 is a sustained note's rahmonic.
 
-    A harmonic tone of period T puts cepstral peaks at T, 2T, 3T...; a real echo at L has
-    repeats at 2L, 3L but nothing at L/2.
+    A harmonic tone (or a voiced syllable) of period T puts cepstral peaks at T, 2T, 3T...; a
+    real echo at L has repeats at 2L, 3L but nothing at L/2.
     """
     level = mass[peak]
-    for divisor in (2, 3):
+    for divisor in RAHMONIC_DIVISORS:
         centre = peak // divisor
+        if centre < RAHMONIC_MIN_LAG:
+            break
         around = mass[max(centre - divisor, 0) : centre + divisor + 1]
         if len(around) and float(np.max(around)) >= RAHMONIC_SHARE * level:
             return True
