@@ -286,7 +286,7 @@ def quality_targets(results: Sequence[CaseResult]) -> list[report.Target]:
 def quality_markdown(results: Sequence[CaseResult], machine: str, deecho_how: str) -> str:
     how = "`deecho process … --json`" if deecho_how == "cli" else "deecho.engine.remove_echo"
     lines = [
-        f"Machine: {machine}.",
+        report.load_note(machine),
         "",
         f"deecho ran as {how}; nara_wpe as bench/peers/nara_wpe_run.py with OMP_NUM_THREADS=1 "
         "(STFT 2048/512, 40 taps, delay 2, 3 iterations, per channel). Times are wall seconds of "
@@ -368,7 +368,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     )
     if write_readme and full:
-        report.update_readme("targets", f"Machine: {machine}.\n\n" + report.targets_table(targets))
+        report.update_readme(
+            "targets", report.load_note(machine) + "\n\n" + report.targets_table(targets)
+        )
     return 0
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import platform
 import re
+import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,8 +48,26 @@ def machine_note() -> str:
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
         f"{model}, {os.cpu_count()} cores{memory}; {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}; {now}; 1-min load average at start {load:.2f}"
+        f"Python {platform.python_version()}; {now}; 1-min load average at start {load:.2f}; "
+        f"{code_version()}"
     )
+
+
+def code_version() -> str:
+    """Which deecho was measured: the commit, and whether src/ had uncommitted changes."""
+    root = README.parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        return "deecho version unknown"
+    if not commit:
+        return "deecho version unknown"
+    return f"deecho at commit {commit}" + (" plus uncommitted changes in src/" if dirty else "")
 
 
 def fmt(value: float | None, digits: int = 1, suffix: str = "") -> str:
@@ -96,3 +115,23 @@ def update_readme(section: str, body: str, readme: Path = README) -> None:
     partial = readme.with_name(readme.name + ".partial")
     partial.write_text(updated)
     partial.replace(readme)
+
+
+def load_note(machine: str) -> str:
+    """The machine line plus the load now, and a warning when other work shared the cores."""
+    load_now = os.getloadavg()[0]
+    note = f"Machine: {machine}; 1-min load average at the end {load_now:.2f}."
+    cores = os.cpu_count() or 1
+    # The benchmark itself keeps one or two cores busy; more than that is someone else.
+    if max(load_now, _start_load(machine)) > cores:
+        note += (
+            " The machine was shared with other work during this run (load above its core "
+            "count), so the wall times are higher than on an idle machine; the SI-SDR figures "
+            "do not depend on load."
+        )
+    return note
+
+
+def _start_load(machine: str) -> float:
+    found = re.search(r"load average at start ([0-9.]+)", machine)
+    return float(found.group(1)) if found else 0.0
