@@ -34,6 +34,8 @@ from bench.peers import Peer, deecho_peer, nara_wpe_peer
 OUT_DIR = Path(__file__).resolve().parent / "out"
 PEER_NAMES = ("deecho", "nara_wpe")
 DRY_TARGET_DB = 30.0
+# Float32 files that match sample for sample score about 230 dB; above this, say so.
+IDENTICAL_DB = 150.0
 
 
 @dataclass
@@ -155,7 +157,9 @@ def _cell(score: Score | None, dry: bool) -> str:
     if score.error:
         return "error"
     if dry:
-        return f"{report.fmt(score.si_sdr)} (out vs in)"
+        if score.si_sdr is not None and score.si_sdr > IDENTICAL_DB:
+            return "identical (out vs in)"
+        return f"{report.fmt(score.si_sdr)} dB (out vs in)"
     return report.fmt(score.gain, suffix=" dB") if score.gain is not None else "—"
 
 
