@@ -61,6 +61,7 @@ def test_upload_polls_to_completed_and_results_download_with_plain_get(
     assert conversion.conversion_id == submitted.conversion_id
     assert conversion.conversion_duration == pytest.approx(3.0, abs=1e-3)
     assert conversion.createdAt.endswith("Z") and conversion.updatedAt >= conversion.createdAt
+    assert (conversion.model_extra or {}).get("progress") == 1.0
 
     input_frames = sf.info(str(take)).frames
     for kind in ("no_echo", "no_echo_wav", "echo", "echo_wav"):

@@ -177,3 +177,21 @@ def test_config_from_settings_and_flags(tmp_path: Path, monkeypatch: pytest.Monk
     assert config.api_key == "k" and config.max_upload_bytes == 2 * 1024 * 1024
     assert config.credit_rate_per_minute == 0.21 and config.workers == 3
     assert config.host == "127.0.0.1" and config.data_dir == tmp_path
+
+
+# --- progress -------------------------------------------------------------------------------------
+
+
+def test_progress_file_round_trip_and_scaling(tmp_path: Path) -> None:
+    from deecho.server.jobs import _ProgressFile, read_progress
+
+    assert read_progress(tmp_path) is None
+    progress = _ProgressFile(tmp_path, start=0.0, span=0.9)
+    progress(0.5, "removing echo")
+    assert read_progress(tmp_path) == (0.45, "removing echo")
+    progress(0.6, "removing echo")  # within half a second of the last write: skipped
+    assert read_progress(tmp_path) == (0.45, "removing echo")
+    progress(1.0, "done")  # the end is always written
+    assert read_progress(tmp_path) == (0.9, "done")
+    (tmp_path / "progress.json").write_text("{not json")
+    assert read_progress(tmp_path) is None

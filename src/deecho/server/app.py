@@ -38,7 +38,7 @@ from deecho.api.models import (
 from deecho.errors import AudioError
 from deecho.server.auth import key_owner, keys_match, load_or_create_key, presented_key
 from deecho.server.config import ServerConfig
-from deecho.server.jobs import JobOutcome, result_paths
+from deecho.server.jobs import JobOutcome, read_progress, result_paths
 from deecho.server.runner import JobRunner
 from deecho.server.signing import RESULT_FILES, UrlSigner
 from deecho.server.store import StoredTask, TaskStore, iso_time
@@ -122,12 +122,21 @@ class ServerState:
 
     def conversion(self, task: StoredTask) -> Conversion:
         urls = self.result_urls(task) if task.status == TaskStatus.COMPLETED.value else {}
+        message, progress = task.message, None
+        if task.status == TaskStatus.IN_PROGRESS.value:
+            known = read_progress(self.task_dir(task.task_id))
+            if known is not None:
+                progress = known[0]
+                message = f"Processing: {known[1]} ({round(100 * known[0])}%)"
+        elif task.status == TaskStatus.COMPLETED.value:
+            progress = 1.0
         return Conversion(
             task_id=task.task_id,
             conversion_id=task.conversion_id,
             status=task.status,
-            message=task.message,
-            status_msg=task.message,
+            message=message,
+            status_msg=message,
+            progress=progress,
             createdAt=iso_time(task.created_at),
             updatedAt=iso_time(task.updated_at),
             conversion_duration=task.duration_s,

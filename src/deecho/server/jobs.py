@@ -9,6 +9,7 @@ a one-line message.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 import time
@@ -78,6 +79,44 @@ def worker_init(server_pid: int, nice: int = 10) -> None:
     threading.Thread(target=_exit_with, args=(server_pid,), daemon=True).start()
 
 
+PROGRESS_FILE = "progress.json"
+
+
+class _ProgressFile:
+    """The pipeline's progress, written beside the task's files for byId to read.
+
+    A file, not the database: it works the same for a Dask worker on another
+    machine that shares the data folder, and a lost write costs nothing.
+    Written at most twice a second, atomically (temp file, then rename).
+    """
+
+    def __init__(self, task_dir: Path, start: float = 0.0, span: float = 1.0) -> None:
+        self.path = task_dir / PROGRESS_FILE
+        self.start = start
+        self.span = span
+        self._last = 0.0
+
+    def __call__(self, fraction: float, stage: str) -> None:
+        now = time.monotonic()
+        if now - self._last < 0.5 and fraction < 1.0:
+            return
+        self._last = now
+        value = self.start + self.span * max(0.0, min(1.0, fraction))
+        temp = self.path.with_suffix(".tmp")
+        with contextlib.suppress(OSError):
+            temp.write_text(json.dumps({"fraction": round(value, 3), "stage": stage}))
+            os.replace(temp, self.path)
+
+
+def read_progress(task_dir: Path) -> tuple[float, str] | None:
+    """(fraction 0..1, stage) of a running task, when its worker has said."""
+    try:
+        data = json.loads((task_dir / PROGRESS_FILE).read_text())
+        return float(data["fraction"]), str(data["stage"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _fetch_input(spec: JobSpec, task_dir: Path) -> Path:
     from deecho.server.urlguard import UrlPolicy, fetch_to_file
 
@@ -138,10 +177,15 @@ def _process(spec: JobSpec) -> JobOutcome:
             output=paths["no_echo_wav"],
             echo_output=paths["echo_wav"],
             overwrite=True,
-        )
+        ),
+        progress=_ProgressFile(task_dir, 0.0, 0.9),
     )
+    encoding = _ProgressFile(task_dir)
+    encoding(0.9, "encoding MP3")
     _write_mp3(paths["no_echo_wav"], paths["no_echo"])
+    encoding(0.95, "encoding MP3")
     _write_mp3(paths["echo_wav"], paths["echo"])
+    encoding(1.0, "done")
     return JobOutcome(
         TaskStatus.COMPLETED.value,
         "de_echo conversion Completed",
