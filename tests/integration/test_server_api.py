@@ -344,3 +344,12 @@ def test_byid_parameters(server: LiveServer, take: Path) -> None:
         assert response.json() == {"success": False, "message": "Invalid request parameters"}
     unknown = server.by_id("00000000-0000-0000-0000-000000000000")
     assert unknown.status_code == 404 and unknown.json()["success"] is False
+
+
+def test_too_many_pending_tasks_is_429_with_retry_after(tmp_path: Path, take: Path) -> None:
+    with live_server(tmp_path / "limited", max_pending_per_key=1) as live:
+        assert live.submit_file(take).status_code == 200
+        refused = live.submit_file(take)  # the first is still queued or running
+        assert refused.status_code == 429
+        assert refused.headers["Retry-After"] == "30"
+        assert "Too many tasks" in _error(refused)
