@@ -353,3 +353,25 @@ def test_too_many_pending_tasks_is_429_with_retry_after(tmp_path: Path, take: Pa
         assert refused.status_code == 429
         assert refused.headers["Retry-After"] == "30"
         assert "Too many tasks" in _error(refused)
+
+
+def test_a_killed_worker_process_costs_a_retry_not_the_task(tmp_path: Path, take: Path) -> None:
+    import os
+    import signal
+    import time
+
+    with live_server(tmp_path / "killed") as live:
+        task_id = live.submit_file(take).json()["task_id"]
+        deadline = time.monotonic() + 120
+        while live.by_id(task_id).json()["conversion"]["status"] == "IN_QUEUE":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        # this server's pool processes (the pool starts them as the first job is handed over)
+        executor = live.app_state().runner._executor
+        assert wait_for(lambda: bool(getattr(executor, "_processes", None)), 60)
+        for pid in list(executor._processes):  # type: ignore[union-attr]
+            os.kill(pid, signal.SIGKILL)
+        conversion = live.wait_done(task_id)
+        assert conversion.task_status == TaskStatus.COMPLETED, conversion.reason
+        stored = live.app_state().store.get(task_id)
+        assert stored is not None and stored.attempts == 2

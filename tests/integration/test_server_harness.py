@@ -26,6 +26,7 @@ import uvicorn
 from conftest import tone_burst_signal
 from deecho.api.models import ByIdResponse, Conversion
 from deecho.server import ServerConfig, create_app
+from deecho.server.app import ServerState
 
 API_KEY = "test-key-0123456789"
 
@@ -101,6 +102,11 @@ class LiveServer:
             if conversion.is_done or time.monotonic() > deadline:
                 return conversion
             time.sleep(0.2)
+
+    def app_state(self) -> ServerState:
+        """The running app's state (store, runner…), for checks the API does not expose."""
+        state: ServerState = self._server.config.app.state.deecho  # type: ignore[attr-defined]
+        return state
 
     def stop(self) -> None:
         self._server.should_exit = True
