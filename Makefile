@@ -24,8 +24,16 @@ system-deps:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEBIAN_TOOLS) >/dev/null; \
 	fi
 
+# On a terminal: the workspace on the bundled sample. Without one (a script, CI): the same
+# job through `deecho process`, with a printed summary.
 run: $(STAMP)
-	$(BIN)/deecho process $(SAMPLE) -o samples/out/speech_echo.no_echo.wav --echo-output samples/out/speech_echo.echo.wav --force --summary
+	@mkdir -p samples/out
+	@if [ -t 0 ] && [ -t 1 ]; then \
+		$(BIN)/deecho tui --backend local $(SAMPLE); \
+	else \
+		$(BIN)/deecho process $(SAMPLE) -o samples/out/speech_echo.no_echo.wav \
+			--echo-output samples/out/speech_echo.echo.wav --force --summary; \
+	fi
 
 test: $(STAMP) system-deps lint
 	$(BIN)/python -m pytest -q
