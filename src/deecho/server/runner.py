@@ -70,7 +70,7 @@ class JobRunner:
                 process.terminate()
             self._executor.shutdown(wait=True, cancel_futures=True)
         elif self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor.shutdown(wait=False)  # Dask's executor takes no cancel_futures
         if self._dask_client is not None:
             self._dask_client.close()
 
@@ -147,10 +147,15 @@ class JobRunner:
     def _submit(self, task: StoredTask) -> None:
         assert self._executor is not None
         try:
-            future = self._executor.submit(run_job, self._spec(task))
-        except (BrokenProcessPool, RuntimeError):
-            self._replace_pool()
-            future = self._executor.submit(run_job, self._spec(task))
+            try:
+                future = self._executor.submit(run_job, self._spec(task))
+            except BrokenProcessPool:
+                self._replace_pool()
+                future = self._executor.submit(run_job, self._spec(task))
+        except BaseException:
+            # not handed over: back to the queue, so the claim does not strand it IN_PROGRESS
+            self.store.update(task.task_id, status=TaskStatus.IN_QUEUE.value, message="Requeued")
+            raise
         with self._lock:
             self._running[task.task_id] = future
         future.add_done_callback(lambda done: self._done(task, done))
@@ -181,8 +186,8 @@ class JobRunner:
     def _replace_pool(self) -> None:
         with self._lock:
             old = self._executor
-            if isinstance(old, ProcessPoolExecutor) and not getattr(old, "_broken", False):
-                return  # another callback already replaced it
+            if not isinstance(old, ProcessPoolExecutor) or not getattr(old, "_broken", False):
+                return  # another callback already replaced it (or it is Dask's, not ours)
             self._executor = self._make_executor()
         if old is not None:
             old.shutdown(wait=False, cancel_futures=True)
