@@ -28,7 +28,7 @@ MAX_TRAIN_S = 4.0
 LPC_ORDER = 24
 MAX_ROWS = 120_000
 ROW_CHUNK = 8192
-RIDGE = 1e-5
+RIDGE = 1e-3
 LATER_HALF_WIDTH = 2  # taps either side of 2D, 3D, ...: integer delays barely spread
 FIRST_MARGIN = 2
 TRAIN_MIN_FEEDBACK = 0.05
@@ -71,8 +71,8 @@ def fit_echo_models(
         for channel, channel_families in enumerate(families)
     ]
     signals = [np.asarray(excerpt, dtype=np.float64) for excerpt in excerpts]
-    whitener = _lpc_whitener(signals)
-    observed = [scipy.signal.lfilter(whitener, [1.0], signal, axis=-1) for signal in signals]
+    whitener = _Whitener(signals, sample_rate)
+    observed = [whitener(signal) for signal in signals]
     sources = [list(range(channels)) if cross_channel else [channel] for channel in range(channels)]
     if not _is_sane(initial, signals, channels):
         initial = [() for _ in range(channels)]
@@ -135,12 +135,23 @@ def _add(model: ChannelModel, step: ChannelModel) -> ChannelModel:
 
 
 def _heard_runs(layout: list[tuple[int, int]], models: list[ChannelModel]) -> list[tuple[int, int]]:
+    """Runs some channel hears as a real echo: a clearly positive repeat.
+
+    Delay units, reflections and ping-pong all repeat the sound with positive gain (the echo
+    model is FIR in the dry signal, so no alternating inverse series appears); a run whose
+    taps net out small or negative was fitting the source's own structure.
+    """
     kept = []
     for lag, length in layout:
-        kernels = [np.asarray(run.kernel) for model in models for run in model if run.lag == lag]
-        total = max(abs(float(np.sum(kernel))) for kernel in kernels)
-        peak = max(float(np.max(np.abs(kernel))) for kernel in kernels)
-        if total >= KEEP_MIN_SUM or peak >= KEEP_MIN_PEAK:
+        heard = []
+        for model in models:
+            kernel = sum(
+                (np.asarray(run.kernel) for run in model if run.lag == lag), np.zeros(length)
+            )
+            heard.append(
+                float(np.sum(kernel)) >= KEEP_MIN_SUM or float(np.max(kernel)) >= KEEP_MIN_PEAK
+            )
+        if any(heard):
             kept.append((lag, length))
     return kept
 
@@ -210,14 +221,24 @@ def _family_model(channel: int, families: Sequence[EchoFamily], max_lag: int) ->
     return tuple(runs)
 
 
+class _Whitener:
+    """LPC prediction-error filter of the mono mix: LTI, so it commutes with the echo model."""
+
+    def __init__(self, signals: list[np.ndarray], sample_rate: int) -> None:
+        self.prediction_error = _lpc_whitener(signals)
+
+    def __call__(self, signal: np.ndarray) -> np.ndarray:
+        return np.asarray(scipy.signal.lfilter(self.prediction_error, [1.0], signal, axis=-1))
+
+
 def _whitened_dry(
-    models: Sequence[ChannelModel], signals: list[np.ndarray], whitener: np.ndarray
+    models: Sequence[ChannelModel], signals: list[np.ndarray], whitener: _Whitener
 ) -> list[np.ndarray] | None:
     whitened = []
     for dry, signal in zip(_dry(models, signals), signals, strict=True):
         if not _bounded(dry, signal):
             return None
-        whitened.append(np.asarray(scipy.signal.lfilter(whitener, [1.0], dry, axis=-1)))
+        whitened.append(whitener(dry))
     return whitened
 
 

@@ -27,6 +27,7 @@ MAX_ROUNDS = 3
 # for an echo).
 PEAK_SIGMAS = 7.0
 PEAK_MIN = 0.06
+BROAD_MIN_GAIN = 0.1
 KERNEL_MAX_HALF_WIDTH = 48
 SCORE_WIDTHS = (9, 33)
 SHARP_WIDTH = 9
@@ -37,6 +38,7 @@ LOW_BAND_HZ = (300.0, 1000.0)
 LOW_BAND_SHARE = 0.5
 RAHMONIC_SHARE = 0.5
 RAHMONIC_DIVISORS = (2, 3, 4, 5, 6, 7, 8)
+RAHMONIC_SHORT_LAG = 5  # times the shortest delay: where a pitch's high rahmonics can reach
 RAHMONIC_MIN_LAG = 40  # samples: below ~1-2 ms the cepstrum is the spectral envelope
 SCORE_SIGMAS = 9.0
 KERNEL_TAP_SIGMAS = 4.0
@@ -87,16 +89,29 @@ def find_echo_families(excerpts: Sequence[np.ndarray], sample_rate: int) -> list
         added = _new_fits(fits, cepstrum, lag_min, lag_max, sample_rate)
         if not added and change < CONVERGED:
             break
-        fits.extend(added)
         for fit in added:
             _refit(fit, fit.first, fit.second)
+        fits.extend(fit for fit in added if fit.family and fit.family.first_repeat_gain > 0)
         families = _families(fits)
         current = [apply_families(excerpt, families) for excerpt in excerpts]
-    return _families(fits)
+    return _plausible_families(fits)
+
+
+def _plausible(fit: _FamilyFit) -> bool:
+    """A new family must repeat the sound with clear positive gain; a broad (lowpassed) one
+    needs more, as slow bumps of the source's own cepstrum are broad too."""
+    if fit.family is None:
+        return False
+    needed = PEAK_MIN if fit.half <= SHARP_WIDTH else BROAD_MIN_GAIN
+    return fit.family.first_repeat_gain >= needed
 
 
 def _families(fits: list[_FamilyFit]) -> list[EchoFamily]:
     return [fit.family for fit in fits if fit.family is not None]
+
+
+def _plausible_families(fits: list[_FamilyFit]) -> list[EchoFamily]:
+    return [fit.family for fit in fits if fit.family is not None and _plausible(fit)]
 
 
 def _update_fits(fits: list[_FamilyFit], cepstrum: Cepstrum) -> float:
@@ -132,7 +147,9 @@ def _new_fits(
         reach = int(widths[centre]) // 2
         peak = centre - reach + int(np.argmax(values[centre - reach : centre + reach + 1]))
         half = max(_kernel_half_width(values, peak, cepstrum.noise, lag_min), reach)
-        if not _reaches_low_band(values, peak, sample_rate) or _is_rahmonic(search_mass, peak):
+        if not _reaches_low_band(values, peak, sample_rate) or _is_rahmonic(
+            search_mass, peak, lag_min, reach
+        ):
             _claim_search(search, peak, half + max(SCORE_WIDTHS))
             continue
         fit = _FamilyFit(
@@ -194,18 +211,19 @@ def _reaches_low_band(values: np.ndarray, peak: int, sample_rate: int) -> bool:
     return bool(np.mean(low) >= LOW_BAND_SHARE * np.max(response))
 
 
-def _is_rahmonic(mass: np.ndarray, peak: int) -> bool:
+def _is_rahmonic(mass: np.ndarray, peak: int, lag_min: int, reach: int) -> bool:
     """A peak at L with a comparable one at L/2 or L/3 is a sustained note's rahmonic.
 
     A harmonic tone (or a voiced syllable) of period T puts cepstral peaks at T, 2T, 3T...; a
     real echo at L has repeats at 2L, 3L but nothing at L/2.
     """
     level = mass[peak]
-    for divisor in RAHMONIC_DIVISORS:
+    divisors = RAHMONIC_DIVISORS if peak < RAHMONIC_SHORT_LAG * lag_min else (2, 3)
+    for divisor in divisors:
         centre = peak // divisor
         if centre < RAHMONIC_MIN_LAG:
             break
-        around = mass[max(centre - divisor, 0) : centre + divisor + 1]
+        around = mass[max(centre - divisor - reach, 0) : centre + divisor + reach + 1]
         if len(around) and float(np.max(around)) >= RAHMONIC_SHARE * level:
             return True
     return False
