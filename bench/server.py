@@ -85,6 +85,7 @@ class Results:
     fill_seconds: float
     tasks: int
     workers: int
+    http_workers: int
     worker_nice: int
     cpu_count: int
     load_average_at_start: list[float]
@@ -130,7 +131,9 @@ class Results:
 
 
 class Server:
-    def __init__(self, data_dir: Path, workers: int, worker_nice: int = 10) -> None:
+    def __init__(
+        self, data_dir: Path, workers: int, worker_nice: int = 10, http_workers: int = 1
+    ) -> None:
         with socket_on_loopback() as port:
             self.port = port
         env = {k: v for k, v in os.environ.items() if not k.startswith("DEECHO_")}
@@ -141,6 +144,7 @@ class Server:
             [
                 *(sys.executable, "-m", "deecho", "serve", "--port", str(self.port)),
                 *("--data-dir", str(data_dir / "data"), "--workers", str(workers)),
+                *("--http-workers", str(http_workers)),
             ],
             env=env,
             stdout=self.log,
@@ -226,6 +230,7 @@ def run(args: argparse.Namespace) -> Results:
         fill_seconds=args.fill_seconds,
         tasks=args.tasks,
         workers=args.workers,
+        http_workers=args.http_workers,
         worker_nice=args.worker_nice,
         rate=args.rate,
         channels=args.channels,
@@ -237,7 +242,7 @@ def run(args: argparse.Namespace) -> Results:
         take = make_take(root / "take10.wav", args.seconds, args.rate, channels=args.channels)
         fill = make_take(root / "fill.wav", args.fill_seconds, args.rate, 4, args.channels)
         results.upload_bytes = take.stat().st_size
-        server = Server(root, args.workers, args.worker_nice)
+        server = Server(root, args.workers, args.worker_nice, args.http_workers)
         try:
             task_ids = measure_submits(server, take, fill, args, results)
             watch(server, task_ids, args, results)
@@ -404,6 +409,7 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=2, choices=(1, 2))
     parser.add_argument("--tasks", type=int, default=200, help="tasks in all")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--http-workers", type=int, default=1, help="the server's HTTP processes")
     parser.add_argument(
         "--worker-nice", type=int, default=10, help="niceness of the server's workers"
     )

@@ -136,3 +136,62 @@ def test_generated_key_and_sigkill_durability(tmp_path: Path) -> None:
             second.wait()
     # a second start with the key on disk announces nothing
     assert "API key" not in (tmp_path / "second.log").read_text()
+
+
+@pytest.mark.timeout(500)
+def test_http_workers_share_one_queue_and_survive_the_leader_s_death(tmp_path: Path) -> None:
+    import psutil
+
+    data_dir = tmp_path / "data"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/api/public/v1"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEECHO_")}
+    env.update(DEECHO_CONFIG_FILE=str(tmp_path / "no-config.toml"), DEECHO_API_KEY="k")
+    command = [*deecho_command(), "serve", "--port", str(port), "--data-dir", str(data_dir)]
+    command += ["--http-workers", "2"]
+    with (tmp_path / "serve.log").open("w") as log:
+        server = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+    try:
+        _wait_healthy(base, server)
+        take = write_wav(tmp_path / "take.wav", 3.0, rate=16000)
+        task_ids = []
+        for _ in range(4):
+            with take.open("rb") as stream:
+                response = requests.post(
+                    f"{base}/deecho", headers={"Authorization": "k"}, files={"audio_file": stream}
+                )
+            assert response.status_code == 200, response.text
+            task_ids.append(response.json()["task_id"])
+        # the leader is the HTTP process that started a job pool (its forkserver is its child)
+        deadline = time.monotonic() + 120
+        leaders: list[psutil.Process] = []
+        while not leaders:
+            assert time.monotonic() < deadline, "no process started running jobs"
+            leaders = [
+                child
+                for child in psutil.Process(server.pid).children()
+                if any("forkserver" in " ".join(c.cmdline()) for c in child.children())
+            ]
+            time.sleep(0.1)
+        assert len(leaders) == 1  # one job runner for the data folder, not one per process
+        leaders[0].send_signal(signal.SIGKILL)
+        pending = set(task_ids)
+        deadline = time.monotonic() + 300
+        while pending and time.monotonic() < deadline:
+            for task_id in list(pending):
+                try:
+                    conversion = _conversion(base, "k", task_id)
+                except requests.RequestException:
+                    continue  # the killed process's connections
+                assert conversion.status not in (TaskStatus.FAILED, TaskStatus.ERROR)
+                if conversion.status == TaskStatus.COMPLETED:
+                    pending.discard(task_id)
+            time.sleep(0.2)
+        assert not pending, f"{len(pending)} task(s) never completed after the leader died"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

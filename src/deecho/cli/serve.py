@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,13 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--workers", type=int, metavar="N", help="worker processes (default 1)")
     parser.add_argument(
+        "--http-workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="processes answering HTTP (default 1); more spread uploads over cores",
+    )
+    parser.add_argument(
         "--allow-private-urls",
         action="store_true",
         default=None,
@@ -45,6 +53,8 @@ def serve(args: argparse.Namespace) -> int:
 
     from deecho.config import load_settings
     from deecho.server import ServerConfig, create_app
+    from deecho.server.app import CONFIG_ENV, config_to_environment
+    from deecho.server.auth import load_or_create_key
 
     settings = load_settings()
     host = args.host or settings.server.host
@@ -53,6 +63,8 @@ def serve(args: argparse.Namespace) -> int:
         raise UsageError(f"--port {port}: use a TCP port between 1 and 65535")
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers {args.workers}: use at least 1")
+    if args.http_workers < 1:
+        raise UsageError(f"--http-workers {args.http_workers}: use at least 1")
     config = ServerConfig.from_settings(
         settings,
         host=host,
@@ -61,20 +73,31 @@ def serve(args: argparse.Namespace) -> int:
         allow_private_urls=args.allow_private_urls,
     )
     try:
-        app = create_app(config)
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        api_key, generated = load_or_create_key(config.data_dir, config.api_key)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise UsageError(f"{config.data_dir}: cannot use this data folder ({reason})") from exc
-    state = app.state.deecho
-    if state.key_generated:
+    if generated:
         print(
-            f"deecho: generated an API key (stored in {config.data_dir / 'api_key'}): "
-            f"{state.api_key}",
+            f"deecho: generated an API key (stored in {config.data_dir / 'api_key'}): {api_key}",
             flush=True,
         )
     print(f"deecho: serving on http://{host}:{port} (data in {config.data_dir})", file=sys.stderr)
+    options: dict[str, Any] = {"host": host, "port": port, "log_level": "warning"}
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        if args.http_workers == 1:
+            uvicorn.run(create_app(config), access_log=False, **options)
+        else:
+            # uvicorn's worker processes build their own app from the environment.
+            os.environ[CONFIG_ENV] = config_to_environment(config)
+            uvicorn.run(
+                "deecho.server.app:app_from_environment",
+                factory=True,
+                workers=args.http_workers,
+                access_log=False,
+                **options,
+            )
     except SystemExit as exc:  # uvicorn exits 1 when it cannot bind
         raise UsageError(f"cannot listen on {host}:{port}; is the port in use?") from exc
     return 0

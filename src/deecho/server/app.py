@@ -6,9 +6,11 @@ in a worker process, every webhook in the sender's threads.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import mimetypes
+import os
 import re
 import shutil
 import uuid
@@ -39,6 +41,7 @@ from deecho.errors import AudioError
 from deecho.server.auth import key_owner, keys_match, load_or_create_key, presented_key
 from deecho.server.config import ServerConfig
 from deecho.server.jobs import JobOutcome, read_progress, result_paths
+from deecho.server.leader import Leadership
 from deecho.server.runner import JobRunner
 from deecho.server.signing import RESULT_FILES, UrlSigner
 from deecho.server.store import StoredTask, TaskStore, iso_time
@@ -215,18 +218,25 @@ def create_app(config: ServerConfig, resolver: Resolver | None = None) -> FastAP
     )
     state_holder["s"] = state
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    def lead() -> None:
         requeued = store.requeue_interrupted()
         if requeued:
             log.warning("re-queued %d task(s) interrupted by the last shutdown", len(requeued))
         runner.start()
         state.sender.start()
+
+    def resign() -> None:
+        state.sender.stop()
+        runner.stop()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        leadership = Leadership(config.data_dir / "leader.lock", lead)
+        leadership.start()
         try:
             yield
         finally:
-            state.sender.stop()
-            runner.stop()
+            leadership.stop(resign)
             store.close()
 
     app = FastAPI(
@@ -239,6 +249,24 @@ def create_app(config: ServerConfig, resolver: Resolver | None = None) -> FastAP
     _install_error_handlers(app)
     _install_routes(app, state)
     return app
+
+
+#: Environment variable carrying the ServerConfig (JSON) to `--http-workers` processes.
+CONFIG_ENV = "DEECHO_SERVE_CONFIG"
+
+
+def config_to_environment(config: ServerConfig) -> str:
+    """The JSON that `app_from_environment` rebuilds `config` from."""
+    fields = {name: getattr(config, name) for name in config.__dataclass_fields__}
+    fields["data_dir"] = str(config.data_dir)
+    return json.dumps(fields)
+
+
+def app_from_environment() -> FastAPI:
+    """App factory for uvicorn's worker processes (`deecho serve --http-workers N`)."""
+    fields = json.loads(os.environ[CONFIG_ENV])
+    fields["data_dir"] = Path(fields["data_dir"])
+    return create_app(ServerConfig(**fields))
 
 
 def _install_error_handlers(app: FastAPI) -> None:

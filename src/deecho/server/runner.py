@@ -109,7 +109,8 @@ class JobRunner:
                 self._sweep_expired()
             except Exception:  # keep dispatching; a bad row must not stop the queue
                 log.exception("dispatcher error")
-            self._wake.wait(timeout=1.0)
+            # Submits to other --http-workers processes cannot wake this thread: poll too.
+            self._wake.wait(timeout=0.25)
             self._wake.clear()
 
     def _fill(self) -> None:
