@@ -259,6 +259,9 @@ def measure_submits(
     # One request first, as any client's first call: it loads the audio decoders.
     warm = submit_wave(server.base, body, content_type, 1)
     task_ids = [warm[0][1]["task_id"]]
+    # ...and the wave starts once it is done: a server in its steady state, not one whose
+    # worker processes are still starting.
+    wait_until_done(server, task_ids[0])
     waves = [(body, content_type, args.uploads)]
     fill_body, fill_type = multipart_body(fill)
     remaining = args.tasks - 1 - args.uploads
@@ -281,6 +284,20 @@ def measure_submits(
                 results.rejected += 1
         print(f"wave {number + 1}: {count} submits, p99 {np.percentile(latencies, 99):.0f} ms")
     return task_ids
+
+
+def wait_until_done(server: Server, task_id: str, timeout_s: float = 600.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        response = requests.get(
+            f"{server.base}/byId",
+            params={"conversionType": "DEECHO", "task_id": task_id},
+            headers={"Authorization": API_KEY},
+            timeout=30,
+        )
+        if response.json()["conversion"]["status"] in ("COMPLETED", "FAILED", "ERROR"):
+            return
+        time.sleep(0.2)
 
 
 def watch(server: Server, task_ids: list[str], args: argparse.Namespace, results: Results) -> None:
@@ -351,8 +368,9 @@ def readme_section(results: Results, figures: dict[str, Any]) -> str:
     return f"""{START_MARK}
 ## Server under load (`bench/server.py`)
 
-`.venv/bin/python -m bench.server` starts `deecho serve --workers {results.workers}` as a
-subprocess, sends one warm-up upload, then {results.uploads} uploads of a
+`.venv/bin/python -m bench.server` starts `deecho serve --workers {results.workers}
+--http-workers {results.http_workers}` as a subprocess, sends one warm-up upload and waits
+for it to complete, then {results.uploads} uploads of a
 {results.upload_seconds:g}-second {results.rate / 1000:g} kHz \
 {"stereo" if results.channels == 2 else "mono"} 16-bit WAV \
 ({results.upload_bytes / 1e6:.2f} MB) released at the same instant by a barrier,

@@ -19,7 +19,7 @@ from pathlib import Path
 from deecho.api.models import TaskStatus
 from deecho.errors import DeechoError
 
-__all__ = ["JobOutcome", "JobSpec", "result_paths", "run_job", "worker_init"]
+__all__ = ["JobOutcome", "JobSpec", "result_paths", "run_job", "warm_up", "worker_init"]
 
 #: Sample rates an MP3 (MPEG-1/2/2.5 layer III) can carry; others are resampled to 48 kHz.
 _MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
@@ -115,6 +115,13 @@ def read_progress(task_dir: Path) -> tuple[float, str] | None:
         return float(data["fraction"]), str(data["stage"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def warm_up() -> None:
+    """Import what jobs need, so a fresh worker's first task does not pay for it."""
+    import pedalboard.io  # noqa: F401  (the MP3 encoder)
+
+    import deecho.pipeline  # noqa: F401  (numpy, scipy, the engine)
 
 
 def _fetch_input(spec: JobSpec, task_dir: Path) -> Path:

@@ -23,7 +23,7 @@ from typing import Any
 
 from deecho.api.models import TaskStatus
 from deecho.server.config import ServerConfig
-from deecho.server.jobs import JobOutcome, JobSpec, run_job, worker_init
+from deecho.server.jobs import JobOutcome, JobSpec, run_job, warm_up, worker_init
 from deecho.server.store import StoredTask, TaskStore
 
 __all__ = ["JobRunner"]
@@ -56,6 +56,11 @@ class JobRunner:
 
     def start(self) -> None:
         self._executor = self._make_executor()
+        if isinstance(self._executor, ProcessPoolExecutor):
+            # Start the workers now, not on the first submit: their imports take seconds of
+            # CPU, which would otherwise land on the first task and on the requests beside it.
+            for _ in range(self._capacity):
+                self._executor.submit(warm_up)
         self._thread.start()
 
     def stop(self) -> None:
