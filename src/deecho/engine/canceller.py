@@ -24,9 +24,10 @@ from .echo_search import find_echo_families
 from .report import Echo, EngineReport
 from .rt60 import estimate_rt60
 
-# Excerpts: a file up to this long is analyzed whole; a longer one through a few spread spans.
-WHOLE_FILE_MAX_S = 60.0
-EXCERPT_S = 20.0
+# Excerpts: a file up to this long is analyzed whole; a longer one through a few spread spans
+# (analysis time and memory then do not depend on the file's length).
+WHOLE_FILE_MAX_S = 30.0
+EXCERPT_S = 10.0
 EXCERPT_COUNT = 3
 # rt60 "after" is measured on at most this much of the cleaned excerpts (it costs a reverb pass).
 RT60_AFTER_MAX_S = 20.0
@@ -55,7 +56,7 @@ class EngineResult:
 
 
 def excerpt_spans(total_frames: int, sample_rate: int) -> list[tuple[int, int]]:
-    """Frame ranges [start, stop) to read and pass to analyze(): at most ~60 s in all."""
+    """Frame ranges [start, stop) to read and pass to analyze(): at most 30 s in all."""
     if total_frames <= 0:
         return []
     if total_frames <= WHOLE_FILE_MAX_S * sample_rate:

@@ -74,11 +74,10 @@ def fit_echo_models(
     whitener = _Whitener(signals, sample_rate)
     observed = [whitener(signal) for signal in signals]
     sources = [list(range(channels)) if cross_channel else [channel] for channel in range(channels)]
-    if not _is_sane(initial, signals, channels):
-        initial = [() for _ in range(channels)]
     dry = _whitened_dry(initial, signals, whitener)
-    if dry is None:
-        return [() for _ in range(channels)]
+    if dry is None:  # the cepstral families alone were unstable: start from the input
+        initial = [() for _ in range(channels)]
+        dry = observed
     # First round: regress the input on the delayed first dry estimate (pseudo-linear).
     models = [
         _runs(_solve(channel, layout, observed, dry, sources[channel]), layout, sources[channel])
@@ -109,8 +108,6 @@ def fit_echo_models(
             models = [_runs_on(model, layout) for model in models]
     if _is_sane(models, signals, channels):
         return models
-    if _is_sane(initial, signals, channels):
-        return initial
     return [() for _ in range(channels)]
 
 
