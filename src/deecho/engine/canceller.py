@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .comb_filter import EchoFamily
-from .echo_filter import ChannelModel, EchoInverse, TapRun
+from .echo_filter import MIX, ChannelModel, EchoInverse, TapRun
 from .echo_fit import fit_echo_models
 from .echo_report import describe_echoes
 from .echo_search import find_echo_families
@@ -198,7 +198,7 @@ def _twin(family: EchoFamily, others: list[EchoFamily]) -> EchoFamily | None:
 
 def _spread(models: tuple[ChannelModel, ...], channels: int) -> tuple[ChannelModel, ...]:
     """A plan made on other channels: reuse the first channel's self-echo model everywhere."""
-    own = tuple(run for run in models[0] if run.source == 0) if models else ()
+    own = tuple(run for run in models[0] if run.source in (0, MIX)) if models else ()
     return tuple(
         tuple(TapRun(channel, run.lag, run.kernel) for run in own) for channel in range(channels)
     )

@@ -24,7 +24,10 @@ _DIRECT_KERNEL_MAX = 48
 
 @dataclass(frozen=True)
 class TapRun:
-    """Contiguous taps: the echo of channel `source` at lags lag .. lag+len(kernel)-1."""
+    """Contiguous taps: the echo of channel `source` at lags lag .. lag+len(kernel)-1.
+
+    `source` MIX (-1) is the mean of all channels: ping-pong units echo the mono sum.
+    """
 
     source: int
     lag: int
@@ -36,6 +39,7 @@ class TapRun:
 
 
 ChannelModel = tuple[TapRun, ...]  # the echo heard in one channel
+MIX = -1
 
 
 def shortest_lag(models: Sequence[ChannelModel]) -> int:
@@ -76,7 +80,8 @@ class EchoInverse:
             for channel, runs in enumerate(self.kernels):
                 echo = np.zeros(stop - start)
                 for source, lag, kernel in runs:
-                    past = dry[source, at - lag - len(kernel) + 1 : at + (stop - start) - lag]
+                    span = slice(at - lag - len(kernel) + 1, at + (stop - start) - lag)
+                    past = dry[:, span].mean(axis=0) if source == MIX else dry[source, span]
                     echo += _convolve_valid(past, kernel)
                 dry[channel, at : memory + stop] = block[channel, start:stop] - echo
         self.history = dry[:, -memory:].copy()

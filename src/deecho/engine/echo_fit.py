@@ -19,8 +19,10 @@ import scipy.linalg
 import scipy.signal
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .cepstrum import averaged_cepstrum, window_length
 from .comb_filter import EchoFamily
-from .echo_filter import ChannelModel, EchoInverse, TapRun
+from .echo_filter import MIX, ChannelModel, EchoInverse, TapRun
+from .echo_search import MIN_DELAY_S
 
 FIT_ROUNDS = 3
 MAX_MULTIPLES = 8
@@ -36,6 +38,7 @@ TRAIN_MIN_FEEDBACK = 0.05
 KEEP_MIN_SUM = 0.08
 KEEP_MIN_PEAK = 0.08
 PRUNE_AFTER_ROUND = 0
+SHARP_HALF_WIDTH = 8
 # A fitted model that makes the dry estimate much louder than the input is unstable or wrong.
 MAX_GROWTH = 2.0
 
@@ -73,7 +76,9 @@ def fit_echo_models(
     signals = [np.asarray(excerpt, dtype=np.float64) for excerpt in excerpts]
     whitener = _Whitener(signals, sample_rate)
     observed = [whitener(signal) for signal in signals]
-    sources = [list(range(channels)) if cross_channel else [channel] for channel in range(channels)]
+    # Channels whose echoes differ (ping-pong) hear echoes of the mix; regressing on the mix
+    # rather than on each channel keeps the fit well-posed when the channels are alike.
+    sources = [[MIX] if cross_channel else [channel] for channel in range(channels)]
     dry = _whitened_dry(initial, signals, whitener)
     if dry is None:  # the cepstral families alone were unstable: start from the input
         initial = [() for _ in range(channels)]
@@ -106,9 +111,42 @@ def fit_echo_models(
             if not layout:
                 return [() for _ in range(channels)]
             models = [_runs_on(model, layout) for model in models]
-    if _is_sane(models, signals, channels):
-        return models
-    return [() for _ in range(channels)]
+    if not _is_sane(models, signals, channels):
+        return [() for _ in range(channels)]
+    sharp = all(base.half <= SHARP_HALF_WIDTH for base in bases)
+    if not cross_channel and sharp and any(initial) and _is_sane(initial, signals, channels):
+        # The least-squares fit can be pulled by a source's own long correlations (sustained
+        # chords); the cepstrum is not. For plain delays (sharp peaks, each channel alike,
+        # where the cepstral family is a complete model) keep whichever model leaves less
+        # echo in the cepstrum.
+        fitted_left = _cepstral_echo_left(models, signals, bases, sample_rate)
+        initial_left = _cepstral_echo_left(initial, signals, bases, sample_rate)
+        if initial_left < fitted_left:
+            return initial
+    return models
+
+
+def _cepstral_echo_left(
+    models: Sequence[ChannelModel], signals: list[np.ndarray], bases: list[BaseLag], rate: int
+) -> float:
+    """Cepstral mass still at the echo lags (and their first multiples) after cancelling."""
+    dry = _dry(models, signals)
+    lag_min = round(MIN_DELAY_S * rate)
+    longest = max(signal.shape[-1] for signal in signals)
+    window = window_length(rate, longest)
+    left = 0.0
+    for channel in range(dry[0].shape[0]):
+        cepstrum = averaged_cepstrum([d[channel] for d in dry], window, lag_min, rate)
+        if cepstrum is None:
+            continue
+        for base in bases:
+            for multiple in range(1, 4):
+                centre = multiple * base.lag
+                reach = base.half + 2
+                if centre + reach >= len(cepstrum.values):
+                    break
+                left += abs(float(np.sum(cepstrum.values[centre - reach : centre + reach + 1])))
+    return left
 
 
 def _dry(models: Sequence[ChannelModel], signals: list[np.ndarray]) -> list[np.ndarray]:
@@ -293,7 +331,8 @@ def _design(
     for source in sources:
         for lag, length in layout:
             low = rows.start - lag - length + 1
-            segment = estimate[source, low : rows.stop - lag]
+            span = slice(low, rows.stop - lag)
+            segment = estimate[:, span].mean(axis=0) if source == MIX else estimate[source, span]
             columns.append(sliding_window_view(segment, length)[:, ::-1])
     # float32 halves the cost of the Gram matrix; the taps need ~1e-3 accuracy, not 1e-15
     return np.concatenate(columns, axis=1).astype(np.float32)
