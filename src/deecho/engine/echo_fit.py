@@ -135,8 +135,11 @@ def _cepstral_echo_left(
     longest = max(signal.shape[-1] for signal in signals)
     window = window_length(rate, longest)
     left = 0.0
-    for channel in range(dry[0].shape[0]):
-        cepstrum = averaged_cepstrum([d[channel] for d in dry], window, lag_min, rate)
+    views = [[d[channel] for d in dry] for channel in range(dry[0].shape[0])]
+    if len(views) > 1:
+        views.append([d.mean(axis=0) for d in dry])  # ping-pong echoes show in the mix too
+    for view in views:
+        cepstrum = averaged_cepstrum(view, window, lag_min, rate)
         if cepstrum is None:
             continue
         for base in bases:
