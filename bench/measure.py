@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 GNU_TIME = "/usr/bin/time"
 _MAX_RSS = re.compile(r"Maximum resident set size \(kbytes\):\s*(\d+)")
+_CPU = re.compile(r"(?:User|System) time \(seconds\):\s*([0-9.]+)")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Run:
     peak_rss_bytes: int | None = None
     memory_method: str = ""
     timed_out: bool = False
+    cpu_seconds: float | None = None  # user + system, from GNU time (None without it)
 
     @property
     def ok(self) -> bool:
@@ -104,7 +106,9 @@ def run_measured(
         peak = max(peak or 0, polled_peak)
         methods.append("psutil process-tree polling")
     method = " + ".join(methods)
-    return Run(command, returncode, seconds, stdout, stderr, peak, method, timed_out)
+    cpu = _CPU.findall(stderr)[-2:] if use_gnu_time else []
+    cpu_seconds = sum(float(value) for value in cpu) if len(cpu) == 2 else None
+    return Run(command, returncode, seconds, stdout, stderr, peak, method, timed_out, cpu_seconds)
 
 
 def _poll_until_exit(child: subprocess.Popen[bytes], timeout_s: float | None, start: float) -> int:

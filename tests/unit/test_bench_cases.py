@@ -15,7 +15,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench import cases, report, sources  # noqa: E402
-from bench.measure import run_measured  # noqa: E402
+from bench.measure import GNU_TIME, run_measured  # noqa: E402
 from bench.metrics import si_sdr, si_sdr_gain  # noqa: E402
 
 RATE = 16000
@@ -201,3 +201,5 @@ def test_peak_memory_of_a_child_is_measured() -> None:
     run = run_measured([sys.executable, "-c", code], measure_memory=True, timeout_s=60)
     assert run.ok
     assert run.peak_rss_bytes is not None and run.peak_rss_bytes >= 300 * 2**20
+    if Path(GNU_TIME).exists():  # GNU time also reports the child's CPU seconds
+        assert run.cpu_seconds is not None and run.cpu_seconds < run.seconds + 1.0
