@@ -94,6 +94,7 @@ def run(deecho: Peer, nara: Peer | None, out_dir: Path, long_run: bool = True) -
     short_path = write_echo_file(CACHE_DIR / f"speed_3min_v{VERSION}.wav", SHORT_S, 1)
     print("speed: 3-minute file through deecho", file=sys.stderr)
     deecho_short = _timed(deecho, short_path, out_dir / "speed_3min.deecho.wav")
+    (out_dir / "speed_3min.deecho.json").write_text(deecho_short.stdout)
     nara_short = None
     if nara is not None:
         print("speed: 3-minute file through nara_wpe", file=sys.stderr)
@@ -112,6 +113,8 @@ def run(deecho: Peer, nara: Peer | None, out_dir: Path, long_run: bool = True) -
             measure_memory=True,
             timeout_s=LONG_TIMEOUT_S,
         )
+        # deecho's --json report (echoes found, RT60), kept for a look at what it did.
+        (out_dir / "speed_60min.deecho.json").write_text(deecho_long.stdout)
         if deecho_long.ok and long_out.exists():
             frames_ok = sf.info(str(long_out)).frames == sf.info(str(long_path)).frames
         long_out.unlink(missing_ok=True)  # 600+ MB of float WAV: not worth keeping
