@@ -111,6 +111,7 @@ def fit_echo_models(
             if not layout:
                 return [() for _ in range(channels)]
             models = [_runs_on(model, layout) for model in models]
+    models = _refit_per_channel(models, layout, signals, whitener, sources)
     if not _is_sane(models, signals, channels):
         return [() for _ in range(channels)]
     sharp = all(base.half <= SHARP_HALF_WIDTH for base in bases)
@@ -150,6 +151,34 @@ def _cepstral_echo_left(
                     break
                 left += abs(float(np.sum(cepstrum.values[centre - reach : centre + reach + 1])))
     return left
+
+
+def _refit_per_channel(
+    models: list[ChannelModel],
+    layout: list[tuple[int, int]],
+    signals: list[np.ndarray],
+    whitener: _Whitener,
+    sources: list[list[int]],
+) -> list[ChannelModel]:
+    """Drop, per channel, the runs it does not hear as a positive echo, and refit once.
+
+    In ping-pong each channel hears only every other repeat; taps fitted at the others pick
+    up the music's own long correlations (sustained chords) instead.
+    """
+    dry = _whitened_dry(models, signals, whitener)
+    again = _whitened_dry(models, _dry(models, signals), whitener)
+    if dry is None or again is None:
+        return models
+    refitted: list[ChannelModel] = []
+    for channel, model in enumerate(models):
+        own = [(lag, length) for lag, length in layout if _heard_runs([(lag, length)], [model])]
+        kept = _runs_on(model, own)
+        if not own:
+            refitted.append(())
+            continue
+        step = _runs(_solve(channel, own, dry, again, sources[channel]), own, sources[channel])
+        refitted.append(_add(kept, step))
+    return refitted
 
 
 def _dry(models: Sequence[ChannelModel], signals: list[np.ndarray]) -> list[np.ndarray]:
