@@ -104,12 +104,12 @@ def _echo_models(blocks: list[np.ndarray], sample_rate: int) -> tuple[ChannelMod
         find_echo_families([block[channel] for block in blocks], sample_rate)
         for channel in range(channels)
     ]
+    cross = channels > 1 and not _alike(families)
     mono: list[EchoFamily] = []
-    if channels > 1:
+    if cross:  # channels differ (ping-pong?): the mix shows the whole echo train
         mono = find_echo_families([block.mean(axis=0) for block in blocks], sample_rate)
     if not any(families) and not mono:
         return tuple(() for _ in range(channels))
-    cross = channels > 1 and not _alike(families)
     return tuple(fit_echo_models(blocks, sample_rate, families, mono, cross))
 
 
