@@ -91,10 +91,10 @@ def fit_echo_models(
     # Gauss-Newton steps on the whitened dry estimate: d(dry)/d(tap j) is the dry estimate
     # itself run through the inverse once more, delayed by j.
     for round_number in range(FIT_ROUNDS):
-        dry = _whitened_dry(models, signals, whitener)
-        again = _whitened_dry(models, _dry(models, signals), whitener)
-        if dry is None or again is None:
+        pair = _gauss_newton_signals(models, signals, whitener)
+        if pair is None:
             break
+        dry, again = pair
         models = [
             _add(
                 models[channel],
@@ -165,10 +165,10 @@ def _refit_per_channel(
     In ping-pong each channel hears only every other repeat; taps fitted at the others pick
     up the music's own long correlations (sustained chords) instead.
     """
-    dry = _whitened_dry(models, signals, whitener)
-    again = _whitened_dry(models, _dry(models, signals), whitener)
-    if dry is None or again is None:
+    pair = _gauss_newton_signals(models, signals, whitener)
+    if pair is None:
         return models
+    dry, again = pair
     refitted: list[ChannelModel] = []
     for channel, model in enumerate(models):
         own = [(lag, length) for lag, length in layout if _heard_runs([(lag, length)], [model])]
@@ -179,6 +179,19 @@ def _refit_per_channel(
         step = _runs(_solve(channel, own, dry, again, sources[channel]), own, sources[channel])
         refitted.append(_add(kept, step))
     return refitted
+
+
+def _gauss_newton_signals(
+    models: Sequence[ChannelModel], signals: list[np.ndarray], whitener: _Whitener
+) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
+    """Whitened dry estimate, and the same run through the inverse once more."""
+    raw = _dry(models, signals)
+    if not all(_bounded(dry, signal) for dry, signal in zip(raw, signals, strict=True)):
+        return None
+    again = _dry(models, raw)
+    if not all(np.all(np.isfinite(signal)) for signal in again):
+        return None
+    return [whitener(signal) for signal in raw], [whitener(signal) for signal in again]
 
 
 def _dry(models: Sequence[ChannelModel], signals: list[np.ndarray]) -> list[np.ndarray]:
