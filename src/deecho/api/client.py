@@ -15,24 +15,25 @@ Pacing: polls of `byId` are never closer together than `min_poll_interval_s`
 off towards `max_poll_interval_s` while the task runs. A 429 is retried after
 its `Retry-After` (or an exponential backoff) up to `max_retries` times before
 RateLimitedError is raised.
+
+The parts live beside this module: deecho.api.pacing (cancel checks,
+Retry-After, backoff), deecho.api.download (atomic, resumable downloads) and
+deecho.api.answers (reading answers, mapping HTTP errors to deecho's).
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from pydantic import ValidationError
 
+from deecho.api.answers import json_object, one_line, raise_for_status, unreadable_answer
+from deecho.api.download import Downloads
 from deecho.api.models import (
     CONVERSION_TYPE,
     ByIdResponse,
@@ -42,11 +43,10 @@ from deecho.api.models import (
     TaskStatus,
 )
 from deecho.api.multipart import MultipartFile
+from deecho.api.pacing import CancelCheck, is_cancelled, retry_after_s
 from deecho.errors import (
-    AuthenticationError,
     BackendError,
     CancelledError,
-    InsufficientCreditsError,
     RateLimitedError,
     TaskFailedError,
     TaskTimeoutError,
@@ -54,69 +54,16 @@ from deecho.errors import (
 
 __all__ = ["CancelCheck", "DeechoClient", "StatusCallback"]
 
-log = logging.getLogger(__name__)
-
-#: Something that says whether to stop: a function, or a threading.Event set by another thread.
-CancelCheck = Callable[[], bool] | threading.Event
 #: Called with each conversion state `wait` sees.
 StatusCallback = Callable[[Conversion], None]
 
 #: Free-plan limit of `byId`: 20 calls a minute.
 VENDOR_MIN_POLL_INTERVAL_S = 3.0
-#: Statuses a server may answer that still warrant retrying the same request.
-_RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 #: Seconds a server may take to answer once an upload is sent.
 UPLOAD_ANSWER_TIMEOUT_S = 300.0
-#: Longest slice of a wait between two looks at the cancel flag.
-_CANCEL_CHECK_S = 0.2
-#: Small enough that a cut transfer keeps most of what arrived (the last partial read is lost).
-_CHUNK_BYTES = 1 << 14
 
 
-def _is_cancelled(cancelled: CancelCheck | None) -> bool:
-    if cancelled is None:
-        return False
-    if isinstance(cancelled, threading.Event):
-        return cancelled.is_set()
-    return bool(cancelled())
-
-
-def _one_line(text: str, limit: int = 160) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def _retry_after_s(response: requests.Response) -> float | None:
-    """`Retry-After` in seconds, from either of its two forms (seconds or an HTTP date)."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _error_body(response: requests.Response) -> ErrorBody:
-    try:
-        document = response.json()
-    except ValueError:
-        document = None
-    if isinstance(document, dict):
-        try:
-            return ErrorBody.model_validate(document)
-        except ValidationError:
-            pass
-    text = _one_line(response.text or "", 120) or None
-    return ErrorBody(error=text or response.reason or None)
-
-
-class DeechoClient:
+class DeechoClient(Downloads):
     """Submit, poll and download deecho tasks on one server (vendor or local)."""
 
     def __init__(
@@ -210,14 +157,14 @@ class DeechoClient:
             raise BackendError(
                 f"no deecho endpoint at {self._url('deecho')} (HTTP 404); check the base URL"
             )
-        document = self._json(response)
+        document = json_object(response, self.service, self.base_url)
         if document.get("success") is False or not document.get("task_id"):
             reason = ErrorBody.model_validate(document).reason
-            raise BackendError(f"{self.service} did not accept the task: {_one_line(reason)}")
+            raise BackendError(f"{self.service} did not accept the task: {one_line(reason)}")
         try:
             return SubmitResponse.model_validate(document)
         except ValidationError as exc:
-            raise self._unexpected("submit", exc) from exc
+            raise unreadable_answer(self.service, "submit", exc) from exc
 
     # ---- poll --------------------------------------------------------------------------------
 
@@ -251,14 +198,14 @@ class DeechoClient:
                 f"{self.service} has no task {task_id or conversion_id}; it may have expired,"
                 " or it belongs to another API key: submit the file again"
             )
-        document = self._json(response)
+        document = json_object(response, self.service, self.base_url)
         if document.get("success") is False or not isinstance(document.get("conversion"), dict):
             reason = ErrorBody.model_validate(document).reason
-            raise BackendError(f"{self.service} could not report the task: {_one_line(reason)}")
+            raise BackendError(f"{self.service} could not report the task: {one_line(reason)}")
         try:
             return ByIdResponse.model_validate(document).conversion
         except ValidationError as exc:
-            raise self._unexpected("byId", exc) from exc
+            raise unreadable_answer(self.service, "byId", exc) from exc
 
     def wait(
         self,
@@ -296,121 +243,9 @@ class DeechoClient:
             if state in (TaskStatus.FAILED, TaskStatus.ERROR):
                 raise TaskFailedError(
                     f"{self.service} task {task_id} ended {state.value}:"
-                    f" {_one_line(conversion.reason)}; check the input audio and submit it again"
+                    f" {one_line(conversion.reason)}; check the input audio and submit it again"
                 )
             delay = min(delay * 1.5, self.max_poll_interval_s)
-
-    # ---- download ----------------------------------------------------------------------------
-
-    def download(
-        self,
-        url: str,
-        destination: Path,
-        *,
-        cancelled: CancelCheck | None = None,
-        progress: Callable[[int, int | None], None] | None = None,
-        attempts: int = 4,
-    ) -> Path:
-        """Fetch a result file to `destination` atomically, resuming broken transfers.
-
-        Bytes go to a hidden temporary file beside the destination, renamed into
-        place only once complete. A transfer cut short is resumed with `Range`
-        when the server honours it, otherwise restarted. `progress(bytes, total)`.
-        """
-        if not url:
-            raise BackendError(f"{self.service} sent no result link; submit the file again")
-        destination = Path(destination)
-        handle, temp_name = tempfile.mkstemp(
-            prefix=f".{destination.name}.", suffix=".part", dir=destination.parent
-        )
-        os.close(handle)
-        temp = Path(temp_name)
-        try:
-            for attempt in range(1, attempts + 1):
-                if self._fetch_into(url, temp, cancelled, progress):
-                    os.replace(temp, destination)
-                    return destination
-                log.debug("download of %s broke (attempt %d of %d)", url, attempt, attempts)
-                if attempt < attempts:
-                    self._pause(self._backoff(attempt), cancelled)
-        finally:
-            temp.unlink(missing_ok=True)
-        raise BackendError(
-            f"the download of {destination.name} from {self.service} broke {attempts} times;"
-            " check the connection and run it again"
-        )
-
-    def _fetch_into(
-        self,
-        url: str,
-        temp: Path,
-        cancelled: CancelCheck | None,
-        progress: Callable[[int, int | None], None] | None,
-    ) -> bool:
-        """One transfer attempt; True when the file is complete."""
-        have = temp.stat().st_size
-        headers = {"Accept-Encoding": "identity"}
-        if have:
-            headers["Range"] = f"bytes={have}-"
-        if self.api_key and self._same_origin(url):
-            # Only our own server gets the key: presigned storage links refuse extra auth.
-            headers["Authorization"] = self.api_key
-        try:
-            response = self.session.get(
-                url, headers=headers, stream=True, timeout=(10.0, self.timeout)
-            )
-        except (requests.ConnectionError, requests.Timeout):
-            return False
-        with response:
-            if response.status_code == 416:
-                temp.write_bytes(b"")  # our Range no longer fits the file: start again
-                return False
-            if have and response.status_code == 200:
-                have = 0  # the server ignores Range: take the whole file again
-                temp.write_bytes(b"")
-            if response.status_code in _RETRYABLE_STATUSES or response.status_code >= 500:
-                return False
-            if response.status_code not in (200, 206):
-                self._raise_for_download(response)
-            total = self._expected_size(response, have)
-            try:
-                with open(temp, "ab") as sink:
-                    for chunk in response.iter_content(_CHUNK_BYTES):
-                        if _is_cancelled(cancelled):
-                            raise CancelledError("download cancelled; nothing was written")
-                        sink.write(chunk)
-                        have += len(chunk)
-                        if progress is not None:
-                            progress(have, total)
-                    sink.flush()
-                    os.fsync(sink.fileno())
-            except (requests.ConnectionError, requests.Timeout, requests.RequestException):
-                return False
-        return total is None or have == total
-
-    @staticmethod
-    def _expected_size(response: requests.Response, have: int) -> int | None:
-        content_range = response.headers.get("Content-Range", "")
-        if response.status_code == 206 and "/" in content_range:
-            total = content_range.rsplit("/", 1)[1]
-            return int(total) if total.isdigit() else None
-        length = response.headers.get("Content-Length")
-        return have + int(length) if length and length.isdigit() else None
-
-    def _raise_for_download(self, response: requests.Response) -> None:
-        if response.status_code in (401, 403):
-            raise BackendError(
-                f"{self.service} refused the result link (HTTP {response.status_code}); links"
-                " expire after a while: check the task again or submit the file again"
-            )
-        raise BackendError(
-            f"{self.service} could not serve the result (HTTP {response.status_code});"
-            " check the task again or submit the file again"
-        )
-
-    def _same_origin(self, url: str) -> bool:
-        ours, theirs = urlsplit(self.base_url), urlsplit(url)
-        return (ours.scheme, ours.netloc) == (theirs.scheme, theirs.netloc)
 
     # ---- the request loop --------------------------------------------------------------------
 
@@ -439,7 +274,7 @@ class DeechoClient:
         attempt = 0
         while True:
             attempt += 1
-            if _is_cancelled(cancelled):
+            if is_cancelled(cancelled):
                 raise CancelledError("cancelled before the server answered; nothing was written")
             try:
                 options = body()
@@ -457,9 +292,9 @@ class DeechoClient:
             )
             if not retryable:
                 if response.status_code >= 400 and response.status_code != 404:
-                    self._raise_for(response)
+                    raise_for_status(response, self.service, self.key_hint)
                 return response
-            wait = _retry_after_s(response)
+            wait = retry_after_s(response)
             if response.status_code == 429 and wait is not None and wait > self.max_retry_after_s:
                 raise RateLimitedError(
                     f"{self.service} asks to wait {wait:.0f} s before the next request;"
@@ -473,7 +308,7 @@ class DeechoClient:
                         f" {self.max_retries} retries; wait a minute or lower the parallel jobs",
                         retry_after_s=wait,
                     )
-                self._raise_for(response)
+                raise_for_status(response, self.service, self.key_hint)
             response.close()
             self._pause(wait if wait is not None else self._backoff(attempt), cancelled)
 
@@ -487,77 +322,3 @@ class DeechoClient:
             f"cannot reach {self.service} at {self.base_url} ({type(exc).__name__});"
             " check the URL and the connection"
         )
-
-    def _backoff(self, attempt: int) -> float:
-        return float(min(self.backoff_base_s * 2 ** (attempt - 1), 60.0))
-
-    def _pause(self, seconds: float, cancelled: CancelCheck | None) -> None:
-        """Sleep `seconds`, looking at the cancel flag every fraction of a second."""
-        end = self._clock() + max(0.0, seconds)
-        while True:
-            if _is_cancelled(cancelled):
-                raise CancelledError("cancelled while waiting for the server; nothing was written")
-            left = end - self._clock()
-            if left <= 0:
-                return
-            self._sleep(min(left, _CANCEL_CHECK_S))
-
-    def _json(self, response: requests.Response) -> dict[str, Any]:
-        try:
-            document = response.json()
-        except ValueError:
-            document = None
-        if not isinstance(document, dict):
-            raise BackendError(
-                f"{self.service} answered something other than JSON"
-                f" (HTTP {response.status_code}); check the base URL {self.base_url}"
-            )
-        return document
-
-    def _unexpected(self, what: str, exc: ValidationError) -> BackendError:
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": str(exc)}
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        return BackendError(
-            f"{self.service} sent a {what} answer deecho cannot read ({where}: {first['msg']});"
-            " check the base URL, or update deecho"
-        )
-
-    def _raise_for(self, response: requests.Response) -> None:
-        error = _error_body(response)
-        reason = _one_line(error.reason)
-        code = response.status_code
-        if code in (401, 403):
-            raise AuthenticationError(
-                f"{self.service} refused the API key ({reason}); {self.key_hint}"
-            )
-        if code == 402:
-            raise InsufficientCreditsError(
-                f"{self.service} needs more credits{self._credits_text(error)};"
-                " top up the account, or use --backend local",
-                required_credits=error.required_credits,
-                available_credits=error.available_credits,
-            )
-        if code == 429:
-            raise RateLimitedError(
-                f"{self.service} is rate limiting this key ({reason}); wait a minute and retry",
-                retry_after_s=_retry_after_s(response),
-            )
-        if code == 413:
-            raise BackendError(
-                f"{self.service} refused the upload as too large ({reason});"
-                " send a shorter excerpt (--start/--end)"
-            )
-        if code in (400, 409, 415, 422):
-            raise BackendError(f"{self.service} rejected the request ({code}: {reason})")
-        raise BackendError(
-            f"{self.service} failed (HTTP {code}: {reason}); try again later,"
-            " or use --backend local"
-        )
-
-    @staticmethod
-    def _credits_text(error: ErrorBody) -> str:
-        if error.required_credits is None and error.available_credits is None:
-            return ""
-        required = "?" if error.required_credits is None else f"{error.required_credits:g}"
-        available = "?" if error.available_credits is None else f"{error.available_credits:g}"
-        return f" (this task needs {required}, the account has {available})"
