@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import deecho_command
+from audio_fixtures import deecho_command
 from deecho.audio.io import write_audio
 from deecho.compare.synthetic import SyntheticMusic
 

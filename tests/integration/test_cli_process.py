@@ -12,7 +12,7 @@ import pedalboard
 import pytest
 import soundfile as sf
 
-from conftest import deecho_command, tone_burst_signal, write_m4a
+from audio_fixtures import deecho_command, tone_burst_signal, write_m4a
 
 RATE = 22050
 

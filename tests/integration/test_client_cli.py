@@ -22,7 +22,7 @@ import pytest
 import requests
 import soundfile as sf
 
-from conftest import deecho_command, tone_burst_signal
+from audio_fixtures import deecho_command, tone_burst_signal
 from stubs.musicgpt import MusicGPTStub, Reply
 
 KEY = "stub-key"

@@ -14,7 +14,7 @@ import pytest
 import requests
 from test_server_harness import free_port, write_wav
 
-from conftest import deecho_command
+from audio_fixtures import deecho_command
 from deecho.api.models import ByIdResponse, Conversion, TaskStatus
 
 

@@ -23,7 +23,7 @@ import requests
 import soundfile as sf
 import uvicorn
 
-from conftest import tone_burst_signal
+from audio_fixtures import tone_burst_signal
 from deecho.api.models import ByIdResponse, Conversion
 from deecho.server import ServerConfig, create_app
 from deecho.server.app import ServerState

@@ -24,7 +24,7 @@ from test_server_harness import (
     wait_for,
 )
 
-from conftest import REPO, write_m4a
+from audio_fixtures import REPO, write_m4a
 from deecho.api.models import SubmitResponse, TaskStatus, WebhookPayload
 from deecho.server.webhooks import SIGNATURE_HEADER, verify_signature
 

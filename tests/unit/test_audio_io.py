@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import tone_burst_signal, write_m4a
+from audio_fixtures import tone_burst_signal, write_m4a
 from deecho.audio.io import AudioWriter, probe, read_audio, write_audio
 from deecho.errors import AudioDecodeError, AudioMissingError, OutputError, UsageError
 

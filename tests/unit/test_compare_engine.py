@@ -13,7 +13,7 @@ RATE = 8000
 
 @pytest.mark.slow  # the engine's estimators take tens of seconds on a busy machine
 def test_echo_and_rt60_figures_come_from_the_engine_on_both_takes() -> None:
-    from conftest import tone_burst_signal
+    from audio_fixtures import tone_burst_signal
     from deecho.engine import estimate_echoes, estimate_rt60
 
     dry = tone_burst_signal(RATE, 3.0, seed=4)
