@@ -1,0 +1,161 @@
+"""The server's shared state: the store, runner, signer and sender the routes answer from.
+
+ServerState also words the answers: estimates (eta, credits), result links,
+the `byId` conversion and the webhook payload. ApiError is any answer other
+than 200, with the vendor's JSON error body.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+
+from deecho.api.models import (
+    WEBHOOK_COMPLETED_MESSAGE,
+    Conversion,
+    TaskStatus,
+    WebhookPayload,
+)
+from deecho.server.auth import key_owner, keys_match, presented_key
+from deecho.server.config import ServerConfig
+from deecho.server.jobs import JobOutcome, read_progress, result_paths
+from deecho.server.runner import JobRunner
+from deecho.server.signing import UrlSigner
+from deecho.server.store import StoredTask, TaskStore, iso_time
+from deecho.server.urlguard import UrlPolicy
+from deecho.server.webhooks import WebhookSender
+
+__all__ = ["API_PREFIX", "ApiError", "ServerState"]
+
+API_PREFIX = "/api/public/v1"
+
+
+class ApiError(Exception):
+    """An answer other than 200, with the vendor's JSON error body."""
+
+    def __init__(
+        self,
+        status_code: int,
+        error: str,
+        *,
+        key: str = "error",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(error)
+        self.status_code = status_code
+        self.body = {"success": False, key: error}
+        self.headers = headers
+
+
+@dataclass
+class ServerState:
+    config: ServerConfig
+    api_key: str
+    key_generated: bool
+    store: TaskStore
+    signer: UrlSigner
+    policy: UrlPolicy
+    runner: JobRunner
+    sender: WebhookSender
+
+    def owner_of(self, request: Request) -> str:
+        """The requester's key owner hash, or 401."""
+        key = presented_key(request.headers.get("authorization"))
+        if not keys_match(key, self.api_key):
+            raise ApiError(401, "Authentication failed")
+        return key_owner(self.api_key)
+
+    def task_dir(self, task_id: str) -> Path:
+        return self.config.data_dir / "tasks" / task_id
+
+    # --- estimates ---------------------------------------------------------------------------
+
+    def eta_s(self, duration_s: float) -> int:
+        """Seconds until this task's result: its own processing plus its share of the queue."""
+        speed = self.store.speed(self.config.initial_speed)
+        ahead_s = self.store.queued_audio_seconds()
+        workers = max(1, self.config.workers)
+        return math.ceil(1.0 + speed * (duration_s + ahead_s / workers))
+
+    def credits(self, duration_s: float | None) -> float:
+        if not duration_s:
+            return 0.0
+        return round(duration_s / 60.0 * self.config.credit_rate_per_minute, 2)
+
+    # --- results -----------------------------------------------------------------------------
+
+    def result_urls(self, task: StoredTask) -> dict[str, str]:
+        paths = result_paths(self.task_dir(task.task_id), task.task_id)
+        return {
+            kind: self.signer.url(task.base_url, path.name) if path.exists() else ""
+            for kind, path in paths.items()
+        }
+
+    def conversion(self, task: StoredTask) -> Conversion:
+        urls = self.result_urls(task) if task.status == TaskStatus.COMPLETED.value else {}
+        message, progress = task.message, None
+        if task.status == TaskStatus.IN_PROGRESS.value:
+            known = read_progress(self.task_dir(task.task_id))
+            if known is not None:
+                progress = known[0]
+                message = f"Processing: {known[1]} ({round(100 * known[0])}%)"
+        elif task.status == TaskStatus.COMPLETED.value:
+            progress = 1.0
+        return Conversion(
+            task_id=task.task_id,
+            conversion_id=task.conversion_id,
+            status=task.status,
+            message=message,
+            status_msg=message,
+            progress=progress,
+            createdAt=iso_time(task.created_at),
+            updatedAt=iso_time(task.updated_at),
+            conversion_duration=task.duration_s,
+            no_echo=urls.get("no_echo", ""),
+            no_echo_wav=urls.get("no_echo_wav", ""),
+            echo=urls.get("echo", ""),
+            echo_wav=urls.get("echo_wav", ""),
+            conversion_path=urls.get("no_echo", ""),
+            conversion_path_wav=urls.get("no_echo_wav", ""),
+            audio_url=task.audio_url or "",
+            error=task.error,
+            eta=task.eta_s,
+            conversion_cost=f"{self.credits(task.duration_s):.2f}",
+        )
+
+    def finish(self, task: StoredTask, outcome: JobOutcome) -> None:
+        """Record a task's end, measure the engine's speed, and queue the webhook."""
+        status = TaskStatus(outcome.status)
+        duration_s = outcome.duration_s if outcome.duration_s is not None else task.duration_s
+        fields: dict[str, Any] = {"duration_s": duration_s, "processing_s": outcome.processing_s}
+        if outcome.input_path:
+            fields["input_path"] = outcome.input_path
+        error = None if status == TaskStatus.COMPLETED else outcome.message
+        webhook = None
+        if task.webhook_url:
+            finished = StoredTask(**{**task.__dict__, "status": status.value, **fields})
+            webhook = (task.webhook_url, self.webhook_payload(finished, error).to_wire())
+        self.store.finish(task.task_id, status, outcome.message, error, webhook, **fields)
+        if status == TaskStatus.COMPLETED and duration_s:
+            self.store.record_speed(outcome.processing_s, duration_s)
+        if webhook is not None:
+            self.sender.wake()
+
+    def webhook_payload(self, task: StoredTask, error: str | None) -> WebhookPayload:
+        urls = self.result_urls(task) if error is None else {}
+        input_name = Path(task.input_path).suffix if task.input_path else ""
+        return WebhookPayload(
+            success=error is None,
+            task_id=task.task_id,
+            conversion_id=task.conversion_id,
+            audio_path=f"files/{task.task_id}{input_name}",
+            message=WEBHOOK_COMPLETED_MESSAGE if error is None else "de_echo conversion Failed",
+            conversion_duration=float(task.duration_s or 0.0),
+            conversion_cost=f"{self.credits(task.duration_s):.2f}",
+            error=error,
+            **urls,
+        )

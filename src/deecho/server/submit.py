@@ -1,0 +1,164 @@
+"""The submit route (POST deecho): checks the upload or URL, stores it, and queues the task.
+
+The handler only validates, writes to disk and SQLite, and answers: the job
+runs in a worker process.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from deecho.api.models import SUBMIT_MESSAGE, SubmitResponse, TaskStatus
+from deecho.errors import AudioError
+from deecho.server.config import ServerConfig
+from deecho.server.state import API_PREFIX, ApiError, ServerState
+from deecho.server.uploads import FormError, UploadTooLarge, drain, read_submit_form
+from deecho.server.urlguard import UnsafeUrlError, check_url
+
+__all__ = ["install_submit"]
+
+#: Form fields beyond the file are small; allow this much besides the file in Content-Length.
+_FORM_OVERHEAD_BYTES = 128 * 1024
+
+
+def install_submit(app: FastAPI, state: ServerState) -> None:
+    config = state.config
+
+    async def submit(request: Request) -> JSONResponse:
+        owner = state.owner_of(request)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > config.max_upload_bytes + _FORM_OVERHEAD_BYTES:
+            await drain(request)
+            raise _too_large(config)
+        if state.store.count_active(owner) >= config.max_pending_per_key:
+            await drain(request)
+            raise ApiError(
+                429,
+                f"Too many tasks in progress (limit {config.max_pending_per_key}); retry later",
+                headers={"Retry-After": "30"},
+            )
+        task_id = str(uuid.uuid4())
+        folder = state.task_dir(task_id)
+        folder.mkdir(parents=True)
+        try:
+            return await _accept(request, state, owner, task_id, folder)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+    app.add_api_route(f"{API_PREFIX}/deecho", submit, methods=["POST"], tags=["deecho"])
+    app.add_api_route(f"{API_PREFIX}/Deecho", submit, methods=["POST"], include_in_schema=False)
+
+
+def _too_large(config: ServerConfig) -> ApiError:
+    limit_mb = config.max_upload_bytes / (1024 * 1024)
+    return ApiError(
+        413, f"The upload is larger than this server's {limit_mb:g} MB limit (DEECHO_MAX_UPLOAD_MB)"
+    )
+
+
+async def _accept(
+    request: Request, state: ServerState, owner: str, task_id: str, folder: Path
+) -> JSONResponse:
+    config = state.config
+    try:
+        form = await read_submit_form(request, folder, config.max_upload_bytes)
+    except UploadTooLarge:
+        await drain(request)
+        raise _too_large(config) from None
+    except FormError as exc:
+        raise ApiError(422, str(exc)) from None
+    audio_url = form.fields.get("audio_url", "").strip() or None
+    webhook_url = form.fields.get("webhook_url", "").strip() or None
+    has_file = form.file_path is not None
+    if has_file and audio_url:
+        raise ApiError(422, "Provide either audio_url or audio_file, not both.")
+    if not has_file and not audio_url:
+        raise ApiError(422, "Either audio_url or audio_file must be provided.")
+    try:
+        if audio_url:
+            await run_in_threadpool(check_url, audio_url, state.policy, "audio_url")
+        if webhook_url:
+            await run_in_threadpool(check_url, webhook_url, state.policy, "webhook_url")
+    except UnsafeUrlError as exc:
+        raise ApiError(422, str(exc)) from None
+    duration_s: float | None = None
+    if form.file_path is not None:
+        if form.file_bytes == 0:
+            raise ApiError(422, "audio_file is empty (0 bytes)")
+        # WAV/FLAC/AIFF/OGG headers read in well under a millisecond: a hop to the thread
+        # pool would cost more than the work. FFmpeg's probe (m4a, video) can take tens of
+        # milliseconds, so it goes to the pool. A damaged body the header hides ends FAILED.
+        duration_s = _header_duration(form.file_path)
+        if duration_s is None:
+            duration_s = await run_in_threadpool(_probe_duration, form.file_path, form.file_name)
+        if duration_s > config.max_duration_s:
+            raise ApiError(
+                422,
+                f"audio_file lasts {duration_s:.0f} s, over this server's"
+                f" {config.max_duration_s:.0f} s limit",
+            )
+    eta = state.eta_s(duration_s) if duration_s is not None else -1
+    credit_estimate = state.credits(duration_s)
+    base_url = config.extra.get("public_url") or str(request.base_url)
+    state.store.add_task(
+        task_id=task_id,
+        conversion_id=str(uuid.uuid4()),
+        owner=owner,
+        message=SUBMIT_MESSAGE,
+        source_name=form.file_name or audio_url or "",
+        input_path=str(form.file_path) if form.file_path else None,
+        audio_url=audio_url,
+        webhook_url=webhook_url,
+        base_url=base_url,
+        duration_s=duration_s,
+        eta_s=eta,
+        credit_estimate=credit_estimate,
+    )
+    state.runner.wake()
+    task = state.store.get(task_id)
+    assert task is not None
+    response = SubmitResponse(
+        success=True,
+        task_id=task.task_id,
+        conversion_id=task.conversion_id,
+        eta=eta,
+        credit_estimate=credit_estimate,
+        message=SUBMIT_MESSAGE,
+        status=TaskStatus.IN_QUEUE.value,
+    )
+    return JSONResponse(response.model_dump())
+
+
+def _header_duration(path: Path) -> float | None:
+    """The duration libsndfile reads from the header, or None when it does not know the file."""
+    import soundfile
+
+    try:
+        info = soundfile.info(str(path))
+    except Exception:
+        return None
+    if info.frames <= 0 or info.samplerate <= 0:
+        return None  # let the full probe say what is wrong
+    return float(info.frames) / float(info.samplerate)
+
+
+def _probe_duration(path: Path, file_name: str | None) -> float:
+    """The upload's duration from its header, or 422 when it is not audio deecho can read."""
+    from deecho.audio.io import probe
+
+    try:
+        info = probe(path)
+    except AudioError as exc:
+        shown = file_name or "audio_file"
+        reason = str(exc).split(": ", 1)[-1]
+        raise ApiError(422, f"{shown}: {reason}") from None
+    if info.duration_s <= 0:
+        raise ApiError(422, f"{file_name or 'audio_file'}: the file holds no audio samples")
+    return info.duration_s
