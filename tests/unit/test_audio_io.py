@@ -129,3 +129,13 @@ def test_16_bit_output_counts_clipped_samples(tmp_path: Path):
     assert writer.clipped_samples > 0
     back, _ = read_audio(tmp_path / "loud.wav")
     assert np.max(np.abs(back)) <= 1.0
+
+
+def test_outputs_get_the_users_usual_permissions(tmp_path: Path):
+    umask = os.umask(0o022)
+    try:
+        write_audio(tmp_path / "out.wav", _stereo(0.1), RATE)
+    finally:
+        os.umask(umask)
+    # A temporary file's 0600 must not survive the rename: a DAW or a share must read it.
+    assert (tmp_path / "out.wav").stat().st_mode & 0o777 == 0o644

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -97,11 +97,18 @@ class AudioWriter:
             raise OutputError(f"{folder}: permission denied; choose a writable folder")
 
     def _make_temp_path(self) -> Path:
-        handle, name = tempfile.mkstemp(
-            prefix=f".{self.path.stem}.", suffix=f".partial{self._extension}", dir=self.path.parent
-        )
-        os.close(handle)
-        return Path(name)
+        # Not tempfile.mkstemp: its 0600 mode would survive the rename, and a result the
+        # user's other tools (a DAW, a share) cannot read is a lost result. os.open with
+        # 0666 honours the umask, as any file the user saves does.
+        for _ in range(100):
+            token = secrets.token_hex(4)
+            candidate = self.path.with_name(f".{self.path.stem}.{token}.partial{self._extension}")
+            try:
+                os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            except FileExistsError:
+                continue
+            return candidate
+        raise OutputError(f"{self.path.parent}: cannot create a temporary file there")
 
     def _open_file(self) -> Any:
         if self._extension == ".mp3":
