@@ -12,8 +12,6 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import pyloudnorm
-from scipy.signal import lfilter
 
 __all__ = ["LevelMeter", "Levels", "to_db"]
 
@@ -30,6 +28,8 @@ def to_db(value: float, floor_db: float = -150.0) -> float:
 
 def _k_weighting(rate: int) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """The two K-weighting stages (high shelf, then high pass) as (b, a, gain)."""
+    import pyloudnorm  # lazily: it imports scipy.signal, 1.4 s most runs never need
+
     stages = (
         pyloudnorm.IIRfilter(4.0, 1 / math.sqrt(2), 1500.0, rate, "high_shelf"),
         pyloudnorm.IIRfilter(0.0, 0.5, 38.0, rate, "high_pass"),
@@ -76,6 +76,8 @@ class LevelMeter:
         self._peak = max(self._peak, float(np.max(np.abs(block))))
         self._sum_squares += float(np.sum(np.square(block, dtype=np.float64)))
         self._frames += block.shape[1]
+        from scipy.signal import lfilter  # imported once by _k_weighting already
+
         weighted = block.astype(np.float64)
         for index, (b, a, gain) in enumerate(self._filters):
             weighted, self._states[index] = lfilter(b, a, weighted, axis=1, zi=self._states[index])

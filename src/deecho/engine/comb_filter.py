@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.signal
+
+from deecho.engine.fir import convolve_valid
 
 # Kernels longer than this are convolved by FFT; short ones directly (same result within
 # float tolerance, much faster for long lowpass kernels).
@@ -78,7 +79,7 @@ class FamilyInverse:
             return self.kernel[0] * past
         if len(self.kernel) <= _DIRECT_KERNEL_MAX:
             return np.convolve(past, self.kernel, mode="valid")
-        return np.asarray(scipy.signal.fftconvolve(past, self.kernel, mode="valid"))
+        return convolve_valid(past, self.kernel)
 
 
 class ChannelInverse:

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.signal
+
+from deecho.engine.fir import convolve_valid
 
 _DIRECT_KERNEL_MAX = 48
 
@@ -93,4 +94,4 @@ def _convolve_valid(past: np.ndarray, kernel: np.ndarray) -> np.ndarray:
         return kernel[0] * past
     if len(kernel) <= _DIRECT_KERNEL_MAX:
         return np.convolve(past, kernel, mode="valid")
-    return np.asarray(scipy.signal.fftconvolve(past, kernel, mode="valid"))
+    return convolve_valid(past, kernel)

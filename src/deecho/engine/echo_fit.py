@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
-import scipy.signal
 from numpy.lib.stride_tricks import sliding_window_view
+
+from deecho.engine.fir import fir_filter
 
 from .cepstrum import averaged_cepstrum, window_length
 from .comb_filter import EchoFamily
@@ -308,7 +309,7 @@ class _Whitener:
         self.prediction_error = _lpc_whitener(signals)
 
     def __call__(self, signal: np.ndarray) -> np.ndarray:
-        return np.asarray(scipy.signal.lfilter(self.prediction_error, [1.0], signal, axis=-1))
+        return fir_filter(self.prediction_error, signal, axis=-1)
 
 
 def _whitened_dry(
