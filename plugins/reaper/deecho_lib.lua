@@ -116,6 +116,20 @@ end
 ---------------------------------------------------------------------------
 
 -- ExecProcess takes one command line; arguments are wrapped in double quotes.
+-- find_deecho, or a message box saying how to make it findable (then nil).
+local function find_deecho_or_explain(title)
+  local deecho = find_deecho()
+  if not deecho then
+    r.ShowMessageBox(
+      "The deecho command was not found.\n\nInstall it (for example `pipx install deecho`) "
+        .. "or run this action again and give the full path to deecho.",
+      title,
+      0
+    )
+  end
+  return deecho
+end
+
 local function quote(arg)
   if arg:find('"', 1, true) then
     error("cannot pass a path containing a double quote to deecho: " .. arg, 0)
@@ -296,6 +310,7 @@ M.join = join
 M.split_path = split_path
 M.stem_of = stem_of
 M.find_deecho = find_deecho
+M.find_deecho_or_explain = find_deecho_or_explain
 M.quote = quote
 M.json_decode_at = json_decode_at
 M.find_result = find_result

@@ -138,14 +138,8 @@ local function main()
     r.ShowMessageBox("The selected item has no audio file behind its active take.", TITLE, 0)
     return
   end
-  local deecho = lib.find_deecho()
+  local deecho = lib.find_deecho_or_explain(TITLE)
   if not deecho then
-    r.ShowMessageBox(
-      "The deecho command was not found.\n\nInstall it (for example `pipx install deecho`) "
-        .. "or run this action again and give the full path to deecho.",
-      TITLE,
-      0
-    )
     return
   end
   local launcher, err = write_launcher(deecho, file)
