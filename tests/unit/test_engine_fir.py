@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.signal
 
 from deecho.engine.fir import convolve_valid, fir_filter
@@ -16,9 +17,10 @@ def test_convolve_valid_matches_numpy():
     )
 
 
-def test_fir_filter_matches_lfilter_along_the_last_axis():
+@pytest.mark.parametrize("count", [1, 33, 129, 700])
+def test_fir_filter_matches_lfilter_along_the_last_axis(count: int):
     rng = np.random.default_rng(2)
-    signal, taps = rng.standard_normal((2, 4000)), rng.standard_normal(33)
+    signal, taps = rng.standard_normal((2, 4000)), rng.standard_normal(count)
     np.testing.assert_allclose(
         fir_filter(taps, signal, axis=-1),
         scipy.signal.lfilter(taps, [1.0], signal, axis=-1),
