@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from audio_fixtures import tone_burst_signal
+
 REPO = Path(__file__).resolve().parents[2]
 PLUGINS = REPO / "plugins"
 LUA_HARNESS = Path(__file__).resolve().parent / "lua"
@@ -24,21 +26,8 @@ ECHO_GAIN = 0.5
 
 
 def speech_with_echo(seconds: float, channels: int, seed: int = 7) -> np.ndarray:
-    """Harmonic bursts with pauses (speech-like), plus one echo 150 ms later at half level."""
-    rng = np.random.default_rng(seed)
-    frames = int(RATE * seconds)
-    t = np.arange(frames) / RATE
-    dry = np.zeros(frames)
-    position = 0.05
-    while position < seconds - 0.3:
-        length = rng.uniform(0.08, 0.25)
-        pitch = rng.uniform(110, 300)
-        span = (t >= position) & (t < position + length)
-        tt = t[span] - position
-        envelope = np.sin(np.pi * tt / length) ** 2
-        voiced = sum(np.sin(2 * np.pi * pitch * h * tt) / h for h in range(1, 7))
-        dry[span] += envelope * voiced
-        position += length + rng.uniform(0.1, 0.3)
+    """Speech-like harmonic bursts, plus one echo 150 ms later at half level."""
+    dry = tone_burst_signal(RATE, seconds, seed=seed)[0].astype(np.float64)
     delay = int(ECHO_DELAY_S * RATE)
     wet = dry.copy()
     wet[delay:] += ECHO_GAIN * dry[:-delay]
