@@ -19,12 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from deecho.audio.io import AudioInfo, AudioWriter, iter_blocks, opened, probe, read_audio
+from deecho.audio.io import iter_blocks, opened, read_audio, write_audio
 from deecho.audio.loudness import LevelMeter, Levels
 from deecho.audio.prep import PrepOptions, apply_prep
 from deecho.backends.base import Backend
-from deecho.errors import CancelledError, OutputError, TaskFailedError
+from deecho.errors import CancelledError, TaskFailedError
 from deecho.overview import Overview, overview_of_array, overview_of_blocks, read_frames_for
+from deecho.tui.keep import export_report, keep_result, unique_beside
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -282,8 +283,8 @@ def compare_job(
     # Names of our own: the backend's download (often no_echo.wav) stays as it came.
     no_echo_path = workdir / "aligned.no_echo.wav"
     echo_path = workdir / "aligned.echo.wav"
-    _write(no_echo_path, aligned, rate)
-    _write(echo_path, echo, rate)
+    write_audio(no_echo_path, aligned, rate, overwrite=True)
+    write_audio(echo_path, echo, rate, overwrite=True)
     metrics = result.to_dict()
     residual, window = _residual_series(result)
     report_json = workdir / "compare.json"
@@ -332,72 +333,3 @@ def reopen_compare(
         echo_overview=overview_of_array(removed, rate),
         report_json=workdir / "compare.json",
     )
-
-
-def _write(path: Path, audio: np.ndarray, rate: int) -> None:
-    with AudioWriter(path, rate, audio.shape[0], overwrite=True) as writer:
-        for start in range(0, audio.shape[1], 1 << 18):
-            writer.write(audio[:, start : start + (1 << 18)])
-
-
-def unique_beside(original: Path, part: str, extension: str) -> Path:
-    """`take.wav` -> `take.no_echo.wav`, or `take.no_echo.2.wav`… if that exists."""
-    candidate = original.with_name(f"{original.stem}.{part}{extension}")
-    number = 2
-    while candidate.exists():
-        candidate = original.with_name(f"{original.stem}.{part}.{number}{extension}")
-        number += 1
-    return candidate
-
-
-def _bit_depth_like(info: AudioInfo) -> str:
-    """Keep the original's resolution where we can write it; float otherwise."""
-    return {"PCM_16": "16", "PCM_24": "24"}.get(info.subtype, "float")
-
-
-def _copy_audio(source: Path, target: Path, bit_depth: str) -> Path:
-    with opened(source) as reader:
-        info = reader.info
-        # overwrite=False: the writer refuses a target that appeared meanwhile.
-        with AudioWriter(target, info.sample_rate, info.channels, bit_depth=bit_depth) as writer:
-            for block in iter_blocks(reader, 0, None, 1 << 18):
-                writer.write(block)
-    return target
-
-
-def keep_result(original: Path, no_echo: Path, echo: Path | None = None) -> list[Path]:
-    """Save no_echo (and echo) beside the original with a suffix; never overwrite anything."""
-    bit_depth = _bit_depth_like(probe(original))
-    extension = original.suffix.lower() if original.suffix.lower() in (".wav", ".flac") else ".wav"
-    saved = [_copy_audio(no_echo, unique_beside(original, "no_echo", extension), bit_depth)]
-    if echo is not None:
-        saved.append(_copy_audio(echo, unique_beside(original, "echo", extension), bit_depth))
-    return saved
-
-
-def export_report(original: Path, outcome: CompareOutcome) -> list[Path]:
-    """Write the compare report beside the original: JSON, and a PNG when the core can draw one."""
-    json_path = unique_beside(original, "deecho-compare", ".json")
-    text = json.dumps(outcome.metrics, indent=2, default=str)
-    try:
-        with json_path.open("x") as stream:  # "x": fail rather than replace
-            stream.write(text + "\n")
-    except OSError as exc:
-        raise OutputError(f"{json_path}: cannot write the report ({exc.strerror})") from exc
-    written = [json_path]
-    png_path = unique_beside(original, "deecho-compare", ".png")
-    if _write_png(outcome, png_path, f"{original.name}: original vs no_echo"):
-        written.append(png_path)
-    return written
-
-
-def _write_png(outcome: CompareOutcome, png_path: Path, title: str) -> bool:
-    """Draw the compare picture (waveforms, difference, residual, spectrograms)."""
-    from deecho.compare import align_and_compare
-    from deecho.compare.plot import save_png
-
-    original, rate = read_audio(outcome.prepped)
-    source = outcome.raw_no_echo if outcome.raw_no_echo.is_file() else outcome.no_echo
-    processed, processed_rate = read_audio(source)
-    save_png(align_and_compare(original, rate, processed, processed_rate), png_path, title)
-    return png_path.is_file()
