@@ -121,6 +121,20 @@ def test_speed_is_a_running_average(tmp_path: Path) -> None:
     assert store.speed(0.25) == pytest.approx(0.7 * 0.5 + 0.3 * 1.0)
 
 
+def test_estimate_inputs_are_speed_and_queued_seconds_in_one_query(tmp_path: Path) -> None:
+    store = TaskStore(tmp_path / "db.sqlite3")
+    assert store.estimate_inputs(0.25) == (0.25, 0.0)
+    _add(store, "a", 1.0, duration_s=5.0)
+    _add(store, "b", 2.0, duration_s=10.0)
+    _add(store, "c", 3.0)  # a URL task: its duration is not known yet
+    store.claim_next()  # running counts as ahead too
+    store.record_speed(processing_s=5.0, duration_s=10.0)
+    assert store.estimate_inputs(0.25) == (pytest.approx(0.5), 15.0)
+    store.finish("a", TaskStatus.COMPLETED, "done")
+    assert store.estimate_inputs(0.25) == (pytest.approx(0.5), 10.0)
+    assert store.estimate_inputs(0.25) == (store.speed(0.25), store.queued_audio_seconds())
+
+
 def test_iso_time_is_the_vendor_style() -> None:
     assert iso_time(0.5) == "1970-01-01T00:00:00.500Z"
 

@@ -53,7 +53,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from deecho.config import load_settings
     from deecho.server import ServerConfig, create_app
-    from deecho.server.app import CONFIG_ENV, config_to_environment
+    from deecho.server.app import CONFIG_ENV, config_to_environment, settle_for_serving
     from deecho.server.auth import load_or_create_key
 
     settings = load_settings()
@@ -87,7 +87,9 @@ def serve(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {"host": host, "port": port, "log_level": "warning"}
     try:
         if args.http_workers == 1:
-            uvicorn.run(create_app(config), access_log=False, **options)
+            app = create_app(config)
+            settle_for_serving()
+            uvicorn.run(app, access_log=False, **options)
         else:
             # uvicorn's worker processes build their own app from the environment.
             os.environ[CONFIG_ENV] = config_to_environment(config)

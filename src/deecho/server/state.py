@@ -76,8 +76,7 @@ class ServerState:
 
     def eta_s(self, duration_s: float) -> int:
         """Seconds until this task's result: its own processing plus its share of the queue."""
-        speed = self.store.speed(self.config.initial_speed)
-        ahead_s = self.store.queued_audio_seconds()
+        speed, ahead_s = self.store.estimate_inputs(self.config.initial_speed)
         workers = max(1, self.config.workers)
         return math.ceil(1.0 + speed * (duration_s + ahead_s / workers))
 

@@ -184,6 +184,20 @@ class TaskStore:
         )
         return float(rows[0][0])
 
+    def estimate_inputs(self, default_speed: float) -> tuple[float, float]:
+        """`speed(default_speed)` and `queued_audio_seconds()` in one statement.
+
+        Every submit asks for both to word its eta; one round trip instead of two
+        takes the store's lock once on the event loop's thread.
+        """
+        rows = self._query(
+            "SELECT (SELECT value FROM meta WHERE key = 'speed'),"
+            " (SELECT COALESCE(SUM(duration_s), 0) FROM tasks WHERE status IN (?, ?))",
+            _ACTIVE,
+        )
+        speed, queued = rows[0]
+        return (default_speed if speed is None else float(speed)), float(queued)
+
     def claim_next(self) -> StoredTask | None:
         """Move the oldest queued task to IN_PROGRESS and return it (None when none waits)."""
         with self._transaction() as db:

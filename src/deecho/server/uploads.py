@@ -115,7 +115,8 @@ class _MultipartSink:
             if self.form.file_bytes > self.max_file_bytes:
                 raise UploadTooLarge()
             if self._file is not None:
-                self._file.write(data[start:end])
+                # a view, not a slice: the chunk (up to a few hundred kB) is not copied first
+                self._file.write(memoryview(data)[start:end])
             return
         self._value += data[start:end]
         if len(self._value) > MAX_FIELD_BYTES:
