@@ -72,3 +72,21 @@ def test_no_decays_means_no_estimate(name: str) -> None:
         "too short": speech_like(0.2, RATE)[:100],
     }
     assert estimate_rt60(signals[name], RATE) is None
+
+
+def test_notes_ringing_out_on_their_own_read_as_no_room() -> None:
+    # Plucked notes with decay times from 0.1 to 2 s: their decays spread far wider than a
+    # room's, so the blind RT60 is unknown, not the median of the notes' own fades.
+    rng = np.random.default_rng(7)
+    out = np.zeros(12 * RATE)
+    position = 0
+    while position < out.size - RATE:
+        length = int(rng.uniform(0.4, 1.2) * RATE)
+        t = np.arange(length) / RATE
+        tau = rng.uniform(0.1, 2.0) / 6.9  # 60 dB in 0.1-2 s
+        note = np.sin(2 * np.pi * rng.uniform(200, 1500) * t) * np.exp(-t / tau)
+        out[position : position + length] += note
+        position += length
+    decay = measure_decays(out, RATE)
+    assert decay is not None and decay.spread > 2.0
+    assert estimate_rt60(out, RATE) is None

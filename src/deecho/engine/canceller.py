@@ -23,6 +23,7 @@ from .echo_report import describe_echoes
 from .echo_search import find_echo_families
 from .report import Echo, EngineReport
 from .rt60 import estimate_rt60
+from .whitening import dry_cost
 
 # Excerpts: a file up to this long is analyzed whole; a longer one through a few spread spans
 # (analysis time and memory then do not depend on the file's length).
@@ -110,7 +111,16 @@ def _echo_models(blocks: list[np.ndarray], sample_rate: int) -> tuple[ChannelMod
         mono = find_echo_families([block.mean(axis=0) for block in blocks], sample_rate)
     if not any(families) and not mono:
         return tuple(() for _ in range(channels))
-    return tuple(fit_echo_models(blocks, sample_rate, families, mono, cross))
+    if not cross:
+        return tuple(fit_echo_models(blocks, sample_rate, families, mono, cross_channel=False))
+    # Channels that found different echoes are either ping-pong (each hears echoes of the
+    # mix) or independent per-channel delays that the music's own structure made look
+    # different. Fit both and keep the one that leaves the more plausible dry signal.
+    of_mix = tuple(fit_echo_models(blocks, sample_rate, families, mono, cross_channel=True))
+    of_own = tuple(fit_echo_models(blocks, sample_rate, families, mono, cross_channel=False))
+    if dry_cost(of_own, blocks, sample_rate) < dry_cost(of_mix, blocks, sample_rate):
+        return of_own
+    return of_mix
 
 
 def _alike(families: list[list[EchoFamily]]) -> bool:

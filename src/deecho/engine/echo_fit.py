@@ -2,11 +2,11 @@
 
 Given a dry estimate x^ (first from the cepstral families, then from the previous fit), each
 channel's echo is a linear function of delayed x^ samples, so its taps are a linear least-
-squares problem: regress y_c on x^_s[n - lag] over the tap runs. Both sides are first whitened
-by one fixed LPC filter (an LTI filter commutes with the echo model), so a source's own spectral
-colour does not leak into the echo taps. Fitting only at lags where the cepstrum showed a peak
-keeps a dry recording untouched, and a couple of rounds (refit on the refined x^) remove the
-bias of the first dry estimate.
+squares problem: regress y_c on x^_s[n - lag] over the tap runs (tap_solver.py). Both sides
+are whitened and each sample weighted by the dry signal's inverse local power (whitening.py),
+so neither a source's spectral colour nor its loud sustained notes leak into the echo taps.
+Fitting only at lags where the cepstrum showed a peak keeps a dry recording untouched, and a
+few Gauss-Newton rounds (refit on the refined x^) remove the bias of the first dry estimate.
 """
 
 from __future__ import annotations
@@ -15,29 +15,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
-from numpy.lib.stride_tricks import sliding_window_view
-
-from deecho.engine.fir import fir_filter
 
 from .cepstrum import averaged_cepstrum, window_length
 from .comb_filter import EchoFamily
 from .echo_filter import MIX, ChannelModel, EchoInverse, TapRun
 from .echo_search import MIN_DELAY_S
+from .tap_solver import Layout, runs_from_solution, solve_taps
+from .whitening import Whitener, power_span
 
 FIT_ROUNDS = 3
 MAX_MULTIPLES = 8
 MAX_TRAIN_S = 4.0
-LPC_ORDER = 24
-MAX_ROWS = 120_000
-ROW_CHUNK = 8192
-RIDGE = 1e-3
 LATER_HALF_WIDTH = 2  # taps either side of 2D, 3D, ...: integer delays barely spread
 FIRST_MARGIN = 2
 TRAIN_MIN_FEEDBACK = 0.05
 # A fitted run is kept when its taps add up to this much, or one tap is this large.
 KEEP_MIN_SUM = 0.08
 KEEP_MIN_PEAK = 0.08
+# A later repeat of a feedback train (2D, 3D, ...) decays geometrically below those floors
+# and still matters (0.1 left in is a -20 dB echo): it is kept when its peak tap is at least
+# this large and stands this many times above the rest of its kernel.
+REPEAT_MIN_PEAK = 0.025
+REPEAT_MIN_CONTRAST = 4.0
 PRUNE_AFTER_ROUND = 0
 SHARP_HALF_WIDTH = 8
 # A fitted model that makes the dry estimate much louder than the input is unstable or wrong.
@@ -62,6 +61,7 @@ def fit_echo_models(
 
     `families` are each channel's cepstral families (the first dry estimate); their lags and
     those of `other_families` (e.g. found in the mono mix) are where taps are fitted.
+    `cross_channel`: each channel hears echoes of the mix (ping-pong), not of itself.
     """
     channels = excerpts[0].shape[0]
     shortest = min(excerpt.shape[-1] for excerpt in excerpts)
@@ -75,20 +75,27 @@ def fit_echo_models(
         for channel, channel_families in enumerate(families)
     ]
     signals = [np.asarray(excerpt, dtype=np.float64) for excerpt in excerpts]
-    whitener = _Whitener(signals, sample_rate)
+    whitener = Whitener(signals)
+    span = power_span(sample_rate)
     observed = [whitener(signal) for signal in signals]
-    # Channels whose echoes differ (ping-pong) hear echoes of the mix; regressing on the mix
-    # rather than on each channel keeps the fit well-posed when the channels are alike.
     sources = [[MIX] if cross_channel else [channel] for channel in range(channels)]
+
+    def fit(
+        channel: int,
+        runs: Layout,
+        targets: list[np.ndarray],
+        regressors: list[np.ndarray],
+        dry: list[np.ndarray],
+    ) -> ChannelModel:
+        solution = solve_taps(channel, runs, targets, regressors, sources[channel], dry, span)
+        return runs_from_solution(solution, runs, sources[channel])
+
     dry = _whitened_dry(initial, signals, whitener)
     if dry is None:  # the cepstral families alone were unstable: start from the input
         initial = [() for _ in range(channels)]
         dry = observed
     # First round: regress the input on the delayed first dry estimate (pseudo-linear).
-    models = [
-        _runs(_solve(channel, layout, observed, dry, sources[channel]), layout, sources[channel])
-        for channel in range(channels)
-    ]
+    models = [fit(channel, layout, observed, dry, dry) for channel in range(channels)]
     # Gauss-Newton steps on the whitened dry estimate: d(dry)/d(tap j) is the dry estimate
     # itself run through the inverse once more, delayed by j.
     for round_number in range(FIT_ROUNDS):
@@ -97,22 +104,28 @@ def fit_echo_models(
             break
         dry, again = pair
         models = [
-            _add(
-                models[channel],
-                _runs(
-                    _solve(channel, layout, dry, again, sources[channel]), layout, sources[channel]
-                ),
-            )
+            _add(models[channel], fit(channel, layout, dry, again, dry))
             for channel in range(channels)
         ]
         if round_number == PRUNE_AFTER_ROUND:
             # Runs the fit leaves near zero were the source's own structure, not an echo:
             # drop them, so that a dry recording is left alone and the taps stay few.
-            layout = _heard_runs(layout, models)
+            layout = _heard_runs(layout, models, _repeat_runs(layout, bases))
             if not layout:
                 return [() for _ in range(channels)]
             models = [_runs_on(model, layout) for model in models]
-    models = _refit_per_channel(models, layout, signals, whitener, sources)
+    pair = _gauss_newton_signals(models, signals, whitener)
+    if pair is not None:
+        # Drop, per channel, the runs it does not hear as a positive echo, and refit once:
+        # in ping-pong each channel hears only every other repeat, and taps fitted at the
+        # others pick up the music's own long correlations instead.
+        dry, again = pair
+        repeats = _repeat_runs(layout, bases)
+        for channel, model in enumerate(models):
+            own = [run for run in layout if _heard_runs([run], [model], repeats)]
+            models[channel] = (
+                _add(_runs_on(model, own), fit(channel, own, dry, again, dry)) if own else ()
+            )
     if not _is_sane(models, signals, channels):
         return [() for _ in range(channels)]
     sharp = all(base.half <= SHARP_HALF_WIDTH for base in bases)
@@ -154,36 +167,8 @@ def _cepstral_echo_left(
     return left
 
 
-def _refit_per_channel(
-    models: list[ChannelModel],
-    layout: list[tuple[int, int]],
-    signals: list[np.ndarray],
-    whitener: _Whitener,
-    sources: list[list[int]],
-) -> list[ChannelModel]:
-    """Drop, per channel, the runs it does not hear as a positive echo, and refit once.
-
-    In ping-pong each channel hears only every other repeat; taps fitted at the others pick
-    up the music's own long correlations (sustained chords) instead.
-    """
-    pair = _gauss_newton_signals(models, signals, whitener)
-    if pair is None:
-        return models
-    dry, again = pair
-    refitted: list[ChannelModel] = []
-    for channel, model in enumerate(models):
-        own = [(lag, length) for lag, length in layout if _heard_runs([(lag, length)], [model])]
-        kept = _runs_on(model, own)
-        if not own:
-            refitted.append(())
-            continue
-        step = _runs(_solve(channel, own, dry, again, sources[channel]), own, sources[channel])
-        refitted.append(_add(kept, step))
-    return refitted
-
-
 def _gauss_newton_signals(
-    models: Sequence[ChannelModel], signals: list[np.ndarray], whitener: _Whitener
+    models: Sequence[ChannelModel], signals: list[np.ndarray], whitener: Whitener
 ) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
     """Whitened dry estimate, and the same run through the inverse once more."""
     raw = _dry(models, signals)
@@ -199,7 +184,7 @@ def _dry(models: Sequence[ChannelModel], signals: list[np.ndarray]) -> list[np.n
     return [EchoInverse(models, signal.shape[0]).process(signal) for signal in signals]
 
 
-def _runs_on(model: ChannelModel, layout: list[tuple[int, int]]) -> ChannelModel:
+def _runs_on(model: ChannelModel, layout: Layout) -> ChannelModel:
     kept = set(layout)
     return tuple(run for run in model if (run.lag, len(run.kernel)) in kept)
 
@@ -215,7 +200,30 @@ def _add(model: ChannelModel, step: ChannelModel) -> ChannelModel:
     )
 
 
-def _heard_runs(layout: list[tuple[int, int]], models: list[ChannelModel]) -> list[tuple[int, int]]:
+def _repeat_runs(layout: Layout, bases: list[BaseLag]) -> set[tuple[int, int]]:
+    """The runs that hold only later repeats (2D, 3D, ...) of a feedback train."""
+
+    def is_repeat(lag: int) -> bool:
+        for other in bases:
+            multiple = round(lag / other.lag)
+            if other.train and multiple >= 2 and abs(lag - multiple * other.lag) <= multiple + 2:
+                return True
+        return False
+
+    # a cepstral family found at 3D is that train's third repeat, not an echo of its own
+    firsts = [base.lag for base in bases if not is_repeat(base.lag)]
+    later = [k * base.lag for base in bases if base.train for k in range(2, MAX_MULTIPLES + 1)]
+    repeats = set()
+    for lag, length in layout:
+        holds = [centre for centre in (*firsts, *later) if lag <= centre < lag + length]
+        if holds and not any(centre in firsts for centre in holds):
+            repeats.add((lag, length))
+    return repeats
+
+
+def _heard_runs(
+    layout: Layout, models: list[ChannelModel], repeats: set[tuple[int, int]]
+) -> Layout:
     """Runs some channel hears as a real echo: a clearly positive repeat.
 
     Delay units, reflections and ping-pong all repeat the sound with positive gain (the echo
@@ -224,17 +232,25 @@ def _heard_runs(layout: list[tuple[int, int]], models: list[ChannelModel]) -> li
     """
     kept = []
     for lag, length in layout:
-        heard = []
         for model in models:
             kernel = sum(
                 (np.asarray(run.kernel) for run in model if run.lag == lag), np.zeros(length)
             )
-            heard.append(
-                float(np.sum(kernel)) >= KEEP_MIN_SUM or float(np.max(kernel)) >= KEEP_MIN_PEAK
-            )
-        if any(heard):
-            kept.append((lag, length))
+            if _is_echo(kernel, (lag, length) in repeats):
+                kept.append((lag, length))
+                break
     return kept
+
+
+def _is_echo(kernel: np.ndarray, repeat: bool) -> bool:
+    peak = int(np.argmax(kernel))
+    if float(np.sum(kernel)) >= KEEP_MIN_SUM or kernel[peak] >= KEEP_MIN_PEAK:
+        return True
+    if not repeat or kernel[peak] < REPEAT_MIN_PEAK:
+        return False
+    rest = np.delete(kernel, range(max(peak - 1, 0), min(peak + 2, len(kernel))))
+    spread = float(np.sqrt(np.mean(rest**2))) if len(rest) else 0.0
+    return bool(kernel[peak] >= REPEAT_MIN_CONTRAST * spread)
 
 
 def _base_lags(families: Sequence[Sequence[EchoFamily]]) -> list[BaseLag]:
@@ -254,9 +270,9 @@ def _base_lags(families: Sequence[Sequence[EchoFamily]]) -> list[BaseLag]:
     return merged
 
 
-def _tap_layout(bases: list[BaseLag], max_lag: int) -> list[tuple[int, int]]:
+def _tap_layout(bases: list[BaseLag], max_lag: int) -> Layout:
     """Contiguous (first lag, length) runs covering each base lag and its multiples."""
-    intervals: list[tuple[int, int]] = []
+    intervals: Layout = []
     for base in bases:
         for multiple in range(1, (MAX_MULTIPLES if base.train else 1) + 1):
             centre = multiple * base.lag
@@ -273,7 +289,7 @@ def _tap_layout(bases: list[BaseLag], max_lag: int) -> list[tuple[int, int]]:
                 break
             intervals.append((max(low, 1), high))
     intervals.sort()
-    runs: list[tuple[int, int]] = []
+    runs: Layout = []
     for low, high in intervals:
         if runs and low <= runs[-1][0] + runs[-1][1]:
             first, length = runs[-1]
@@ -302,18 +318,8 @@ def _family_model(channel: int, families: Sequence[EchoFamily], max_lag: int) ->
     return tuple(runs)
 
 
-class _Whitener:
-    """LPC prediction-error filter of the mono mix: LTI, so it commutes with the echo model."""
-
-    def __init__(self, signals: list[np.ndarray], sample_rate: int) -> None:
-        self.prediction_error = _lpc_whitener(signals)
-
-    def __call__(self, signal: np.ndarray) -> np.ndarray:
-        return fir_filter(self.prediction_error, signal, axis=-1)
-
-
 def _whitened_dry(
-    models: Sequence[ChannelModel], signals: list[np.ndarray], whitener: _Whitener
+    models: Sequence[ChannelModel], signals: list[np.ndarray], whitener: Whitener
 ) -> list[np.ndarray] | None:
     whitened = []
     for dry, signal in zip(_dry(models, signals), signals, strict=True):
@@ -321,81 +327,6 @@ def _whitened_dry(
             return None
         whitened.append(whitener(dry))
     return whitened
-
-
-def _solve(
-    channel: int,
-    layout: list[tuple[int, int]],
-    targets: list[np.ndarray],
-    regressors: list[np.ndarray],
-    sources: list[int],
-) -> np.ndarray:
-    """Least-squares taps: targets[channel] ~ sum over (source, lag) of regressors delayed."""
-    taps = sum(length for _, length in layout) * len(sources)
-    gram = np.zeros((taps, taps))
-    moment = np.zeros(taps)
-    first_row = layout[-1][0] + layout[-1][1]
-    row_budget = MAX_ROWS // max(len(targets), 1)
-    for target, estimate in zip(targets, regressors, strict=True):
-        for rows in _row_chunks(first_row, target.shape[-1], row_budget):
-            design = _design(estimate, sources, layout, rows)
-            gram += design.T @ design
-            moment += design.T @ target[channel, rows].astype(np.float32)
-    ridge = RIDGE * float(np.trace(gram)) / max(taps, 1) + 1e-12
-    return np.asarray(scipy.linalg.solve(gram + ridge * np.eye(taps), moment, assume_a="pos"))
-
-
-def _runs(solution: np.ndarray, layout: list[tuple[int, int]], sources: list[int]) -> ChannelModel:
-    runs: list[TapRun] = []
-    offset = 0
-    for source in sources:
-        for lag, length in layout:
-            kernel = solution[offset : offset + length]
-            offset += length
-            runs.append(TapRun(source=source, lag=lag, kernel=tuple(float(k) for k in kernel)))
-    return tuple(runs)
-
-
-def _row_chunks(first: int, stop: int, budget: int) -> list[slice]:
-    """Row ranges to fit on: evenly spread chunks, at most `budget` rows in all."""
-    available = stop - first
-    if available <= 0:
-        return []
-    count = max(1, min(available // ROW_CHUNK, budget // ROW_CHUNK))
-    if count * ROW_CHUNK >= available:
-        return [slice(first, stop)]
-    starts = np.linspace(first, stop - ROW_CHUNK, count).astype(int)
-    return [slice(int(start), int(start) + ROW_CHUNK) for start in starts]
-
-
-def _design(
-    estimate: np.ndarray, sources: list[int], layout: list[tuple[int, int]], rows: slice
-) -> np.ndarray:
-    """Regressors: column (source, lag) holds estimate[source, n - lag] for each row n."""
-    assert rows.start is not None and rows.stop is not None
-    columns: list[np.ndarray] = []
-    for source in sources:
-        for lag, length in layout:
-            low = rows.start - lag - length + 1
-            span = slice(low, rows.stop - lag)
-            segment = estimate[:, span].mean(axis=0) if source == MIX else estimate[source, span]
-            columns.append(sliding_window_view(segment, length)[:, ::-1])
-    # float32 halves the cost of the Gram matrix; the taps need ~1e-3 accuracy, not 1e-15
-    return np.concatenate(columns, axis=1).astype(np.float32)
-
-
-def _lpc_whitener(signals: list[np.ndarray]) -> np.ndarray:
-    """Prediction-error filter A(z) of the mono mix (Levinson on its autocorrelation)."""
-    correlation = np.zeros(LPC_ORDER + 1)
-    for signal in signals:
-        mono = signal.mean(axis=0)
-        spectrum = np.fft.rfft(mono, n=2 * len(mono))
-        correlation += np.fft.irfft(np.abs(spectrum) ** 2)[: LPC_ORDER + 1]
-    if correlation[0] <= 0:
-        return np.array([1.0])
-    correlation[0] *= 1.0 + 1e-6  # white-noise correction keeps the filter well-conditioned
-    coefficients = scipy.linalg.solve_toeplitz(correlation[:-1], correlation[1:])
-    return np.concatenate([[1.0], -coefficients])
 
 
 def _is_sane(models: list[ChannelModel], signals: list[np.ndarray], channels: int) -> bool:

@@ -1,0 +1,86 @@
+"""Weighted least squares for the taps of an echo model at given lags.
+
+targets[channel][n] ~ sum over sources s and tap runs (lag, length) of
+taps * regressors[s][n - lag - i], each row n weighted by the inverse local power of the
+dry estimate (see whitening.py). Rows come from evenly spread chunks of the excerpts, so the
+cost stays bounded however long they are.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .echo_filter import MIX, ChannelModel, TapRun
+from .whitening import inverse_power_weights
+
+MAX_ROWS = 120_000
+ROW_CHUNK = 8192
+RIDGE = 1e-3
+
+Layout = list[tuple[int, int]]  # (first lag, number of taps) per run
+
+
+def solve_taps(
+    channel: int,
+    layout: Layout,
+    targets: list[np.ndarray],
+    regressors: list[np.ndarray],
+    sources: list[int],
+    dry: list[np.ndarray],
+    span: int,
+) -> np.ndarray:
+    """Least-squares taps for one channel; `dry` (whitened) sets each row's weight."""
+    taps = sum(length for _, length in layout) * len(sources)
+    gram = np.zeros((taps, taps))
+    moment = np.zeros(taps)
+    first_row = layout[-1][0] + layout[-1][1]
+    row_budget = MAX_ROWS // max(len(targets), 1)
+    for target, estimate, dry_estimate in zip(targets, regressors, dry, strict=True):
+        weights = inverse_power_weights(dry_estimate[channel], span)
+        for rows in _row_chunks(first_row, target.shape[-1], row_budget):
+            root = np.sqrt(weights[rows]).astype(np.float32)
+            design = _design(estimate, sources, layout, rows) * root[:, None]
+            aim = target[channel, rows].astype(np.float32) * root
+            gram += design.T @ design
+            moment += design.T @ aim
+    ridge = RIDGE * float(np.trace(gram)) / max(taps, 1) + 1e-12
+    return np.asarray(scipy.linalg.solve(gram + ridge * np.eye(taps), moment, assume_a="pos"))
+
+
+def runs_from_solution(solution: np.ndarray, layout: Layout, sources: list[int]) -> ChannelModel:
+    runs: list[TapRun] = []
+    offset = 0
+    for source in sources:
+        for lag, length in layout:
+            kernel = solution[offset : offset + length]
+            offset += length
+            runs.append(TapRun(source=source, lag=lag, kernel=tuple(float(k) for k in kernel)))
+    return tuple(runs)
+
+
+def _row_chunks(first: int, stop: int, budget: int) -> list[slice]:
+    """Row ranges to fit on: evenly spread chunks, at most `budget` rows in all."""
+    available = stop - first
+    if available <= 0:
+        return []
+    count = max(1, min(available // ROW_CHUNK, budget // ROW_CHUNK))
+    if count * ROW_CHUNK >= available:
+        return [slice(first, stop)]
+    starts = np.linspace(first, stop - ROW_CHUNK, count).astype(int)
+    return [slice(int(start), int(start) + ROW_CHUNK) for start in starts]
+
+
+def _design(estimate: np.ndarray, sources: list[int], layout: Layout, rows: slice) -> np.ndarray:
+    """Regressors: column (source, lag) holds estimate[source, n - lag] for each row n."""
+    assert rows.start is not None and rows.stop is not None
+    columns: list[np.ndarray] = []
+    for source in sources:
+        for lag, length in layout:
+            low = rows.start - lag - length + 1
+            span = slice(low, rows.stop - lag)
+            segment = estimate[:, span].mean(axis=0) if source == MIX else estimate[source, span]
+            columns.append(sliding_window_view(segment, length)[:, ::-1])
+    # float32 halves the cost of the Gram matrix; the taps need ~1e-3 accuracy, not 1e-15
+    return np.concatenate(columns, axis=1).astype(np.float32)
