@@ -65,6 +65,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 _ACTIVE = (TaskStatus.IN_QUEUE.value, TaskStatus.IN_PROGRESS.value)
+# The eta's two inputs, asked alone or together (estimate_inputs) from the same SQL.
+_SPEED_SQL = "SELECT value FROM meta WHERE key = 'speed'"
+_QUEUED_SQL = "SELECT COALESCE(SUM(duration_s), 0) FROM tasks WHERE status IN (?, ?)"
 
 
 def iso_time(epoch_s: float) -> str:
@@ -179,10 +182,7 @@ class TaskStore:
 
     def queued_audio_seconds(self) -> float:
         """Seconds of audio waiting or running (unknown durations count as zero)."""
-        rows = self._query(
-            "SELECT COALESCE(SUM(duration_s), 0) FROM tasks WHERE status IN (?, ?)", _ACTIVE
-        )
-        return float(rows[0][0])
+        return float(self._query(_QUEUED_SQL, _ACTIVE)[0][0])
 
     def estimate_inputs(self, default_speed: float) -> tuple[float, float]:
         """`speed(default_speed)` and `queued_audio_seconds()` in one statement.
@@ -190,12 +190,7 @@ class TaskStore:
         Every submit asks for both to word its eta; one round trip instead of two
         takes the store's lock once on the event loop's thread.
         """
-        rows = self._query(
-            "SELECT (SELECT value FROM meta WHERE key = 'speed'),"
-            " (SELECT COALESCE(SUM(duration_s), 0) FROM tasks WHERE status IN (?, ?))",
-            _ACTIVE,
-        )
-        speed, queued = rows[0]
+        speed, queued = self._query(f"SELECT ({_SPEED_SQL}), ({_QUEUED_SQL})", _ACTIVE)[0]
         return (default_speed if speed is None else float(speed)), float(queued)
 
     def claim_next(self) -> StoredTask | None:
@@ -275,7 +270,7 @@ class TaskStore:
 
     def speed(self, default: float) -> float:
         """Processing seconds per second of audio, a running average of finished tasks."""
-        rows = self._query("SELECT value FROM meta WHERE key = 'speed'")
+        rows = self._query(_SPEED_SQL)
         return float(rows[0][0]) if rows else default
 
     def record_speed(self, processing_s: float, duration_s: float) -> None:
