@@ -6,6 +6,7 @@ runs in a worker process.
 
 from __future__ import annotations
 
+import functools
 import io
 import shutil
 import uuid
@@ -139,10 +140,12 @@ async def _accept(
     return JSONResponse(response.model_dump())
 
 
+@functools.cache
 def warm_up() -> None:
     """Load and first-use what a submit needs, so the first uploads do not pay for it.
 
-    Called at start-up, before the server takes connections. Imported on the first
+    Called at start-up, before the server takes connections (by the app's start-up and,
+    in `deecho serve`, before the GC freeze; once per process is enough). Imported on the first
     submit instead, libsndfile's bindings (with numpy) took about 0.7 s of the event
     loop under load, and PyAV (m4a, mp3, video) about half a second more, holding up
     every request that arrived beside it.
