@@ -23,7 +23,7 @@ from .echo_report import describe_echoes
 from .echo_search import find_echo_families
 from .report import Echo, EngineReport
 from .rt60 import estimate_rt60
-from .whitening import dry_cost
+from .whitening import likeliest
 
 # Excerpts: a file up to this long is analyzed whole; a longer one through a few spread spans
 # (analysis time and memory then do not depend on the file's length).
@@ -118,9 +118,7 @@ def _echo_models(blocks: list[np.ndarray], sample_rate: int) -> tuple[ChannelMod
     # different. Fit both and keep the one that leaves the more plausible dry signal.
     of_mix = tuple(fit_echo_models(blocks, sample_rate, families, mono, cross_channel=True))
     of_own = tuple(fit_echo_models(blocks, sample_rate, families, mono, cross_channel=False))
-    if dry_cost(of_own, blocks, sample_rate) < dry_cost(of_mix, blocks, sample_rate):
-        return of_own
-    return of_mix
+    return tuple(likeliest([of_mix, of_own], blocks, sample_rate))
 
 
 def _alike(families: list[list[EchoFamily]]) -> bool:

@@ -70,6 +70,7 @@ def fit_echo_models(
     layout = _tap_layout(bases, max_lag)
     if not layout:
         return [() for _ in range(channels)]
+    repeats = _repeat_runs(layout, bases)  # pruning only drops runs: this stays true
     initial = [
         _family_model(channel, channel_families, max_lag)
         for channel, channel_families in enumerate(families)
@@ -110,7 +111,7 @@ def fit_echo_models(
         if round_number == PRUNE_AFTER_ROUND:
             # Runs the fit leaves near zero were the source's own structure, not an echo:
             # drop them, so that a dry recording is left alone and the taps stay few.
-            layout = _heard_runs(layout, models, _repeat_runs(layout, bases))
+            layout = _heard_runs(layout, models, repeats)
             if not layout:
                 return [() for _ in range(channels)]
             models = [_runs_on(model, layout) for model in models]
@@ -120,7 +121,6 @@ def fit_echo_models(
         # in ping-pong each channel hears only every other repeat, and taps fitted at the
         # others pick up the music's own long correlations instead.
         dry, again = pair
-        repeats = _repeat_runs(layout, bases)
         for channel, model in enumerate(models):
             own = [run for run in layout if _heard_runs([run], [model], repeats)]
             models[channel] = (

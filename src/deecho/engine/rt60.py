@@ -134,7 +134,7 @@ class RoomDecay:
     rt60_s: float  # the median decay: the room's RT60 when there is a room
     fastest_s: float  # the 10th percentile: dry sources fall faster than any room lets them
     count: int
-    spread: float = 1.0  # 75th / 25th percentile: a room's decays cluster, notes' do not
+    spread: float  # 75th / 25th percentile: a room's decays cluster, notes' do not
 
 
 def measure_decays(audio: np.ndarray, sample_rate: int) -> RoomDecay | None:
@@ -142,11 +142,14 @@ def measure_decays(audio: np.ndarray, sample_rate: int) -> RoomDecay | None:
     times = decay_times(audio, sample_rate)
     if times.size < _MIN_DECAYS:
         return None
+    fastest, lower, middle, upper = np.percentile(
+        times, [_FASTEST_PERCENTILE, 25.0, _PERCENTILE, 75.0]
+    )
     return RoomDecay(
-        rt60_s=float(np.percentile(times, _PERCENTILE)),
-        fastest_s=float(np.percentile(times, _FASTEST_PERCENTILE)),
+        rt60_s=float(middle),
+        fastest_s=float(fastest),
         count=int(times.size),
-        spread=float(np.percentile(times, 75.0) / max(np.percentile(times, 25.0), 1e-9)),
+        spread=float(upper / max(lower, 1e-9)),
     )
 
 

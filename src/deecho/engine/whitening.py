@@ -51,22 +51,36 @@ def local_power(signal: np.ndarray, span: int) -> np.ndarray:
 
 def inverse_power_weights(dry: np.ndarray, span: int) -> np.ndarray:
     """Per-sample weights 1 / (local power of the dry estimate), floored."""
-    power = local_power(dry, span)
-    floor = POWER_FLOOR * float(np.mean(power)) + 1e-20
-    return 1.0 / np.maximum(power, floor)
+    return 1.0 / _floored(local_power(dry, span))
+
+
+def likeliest(
+    candidates: Sequence[Sequence[ChannelModel]],
+    excerpts: Sequence[np.ndarray],
+    sample_rate: int,
+) -> Sequence[ChannelModel]:
+    """The candidate echo model with the lowest dry_cost (the first one on a tie)."""
+    signals = [np.asarray(excerpt, dtype=np.float64) for excerpt in excerpts]
+    whitener = Whitener(signals)
+    costs = [dry_cost(models, signals, sample_rate, whitener) for models in candidates]
+    return candidates[int(np.argmin(costs))]
 
 
 def dry_cost(
-    models: Sequence[ChannelModel], excerpts: Sequence[np.ndarray], sample_rate: int
+    models: Sequence[ChannelModel],
+    excerpts: Sequence[np.ndarray],
+    sample_rate: int,
+    whitener: Whitener | None = None,
 ) -> float:
     """Mean log local power of the whitened dry estimate that `models` leave (lower: better).
 
     This is the negative log-likelihood of a source whose variance changes from moment to
     moment (the model behind the weights above), so two echo models fitted on the same
     excerpts can be compared by it: the one that leaves the more plausible dry signal wins.
+    `whitener`: the excerpts' own (built here when not given).
     """
     signals = [np.asarray(excerpt, dtype=np.float64) for excerpt in excerpts]
-    whitener = Whitener(signals)
+    whitener = whitener or Whitener(signals)
     span = power_span(sample_rate)
     total = 0.0
     count = 0
@@ -74,13 +88,15 @@ def dry_cost(
         dry = whitener(EchoInverse(models, signal.shape[0]).process(signal))
         for channel in dry:
             sums = np.concatenate([[0.0], np.cumsum(channel * channel)])
-            frames = (sums[span::span] - sums[:-span:span]) / span
-            if not len(frames):
-                continue
-            floor = POWER_FLOOR * float(np.mean(frames)) + 1e-20
-            total += float(np.sum(np.log(np.maximum(frames, floor))))
-            count += len(frames)
+            frames = (sums[span::span] - sums[:-span:span]) / span  # one power per span
+            if len(frames):
+                total += float(np.sum(np.log(_floored(frames))))
+                count += len(frames)
     return total / count if count else 0.0
+
+
+def _floored(power: np.ndarray) -> np.ndarray:
+    return np.maximum(power, POWER_FLOOR * float(np.mean(power)) + 1e-20)
 
 
 def _lpc_whitener(signals: Sequence[np.ndarray]) -> np.ndarray:
