@@ -7,8 +7,10 @@ and a plain module cannot be shadowed the way several conftest.py files shadow e
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +25,16 @@ def deecho_command() -> list[str]:
         return [str(script)]
     found = shutil.which("deecho")
     return [found] if found else [sys.executable, "-m", "deecho"]
+
+
+def stop_process(process: subprocess.Popen[Any], timeout_s: float = 20.0) -> None:
+    """SIGTERM a server subprocess and wait for it; SIGKILL it if it will not go."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def tone_burst_signal(rate: int, seconds: float, channels: int = 1, seed: int = 0) -> np.ndarray:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -22,7 +21,7 @@ import pytest
 import requests
 import soundfile as sf
 
-from audio_fixtures import deecho_command, tone_burst_signal
+from audio_fixtures import deecho_command, stop_process, tone_burst_signal
 from stubs.musicgpt import MusicGPTStub, Reply
 
 KEY = "stub-key"
@@ -179,12 +178,7 @@ def live_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
                 time.sleep(0.2)
         yield url, env
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server)
 
 
 def test_server_url_backend_matches_the_local_engine(

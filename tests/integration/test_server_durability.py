@@ -14,7 +14,7 @@ import pytest
 import requests
 from test_server_harness import free_port, write_wav
 
-from audio_fixtures import deecho_command
+from audio_fixtures import deecho_command, stop_process
 from deecho.api.models import ByIdResponse, Conversion, TaskStatus
 
 
@@ -128,12 +128,7 @@ def test_generated_key_and_sigkill_durability(tmp_path: Path) -> None:
             time.sleep(0.2)
         assert not pending, f"{len(pending)} task(s) never completed after the restart"
     finally:
-        second.send_signal(signal.SIGTERM)
-        try:
-            second.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            second.kill()
-            second.wait()
+        stop_process(second)
     # a second start with the key on disk announces nothing
     assert "API key" not in (tmp_path / "second.log").read_text()
 
@@ -189,9 +184,4 @@ def test_http_workers_share_one_queue_and_survive_the_leader_s_death(tmp_path: P
             time.sleep(0.2)
         assert not pending, f"{len(pending)} task(s) never completed after the leader died"
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server, timeout_s=30)

@@ -18,6 +18,7 @@ import pytest
 from pydantic import SecretStr
 from tui_support import digest, settle
 
+from audio_fixtures import stop_process
 from deecho.audio.io import probe, read_audio
 from deecho.backends import get_backend
 from deecho.config import Settings, WorkspaceSettings
@@ -64,12 +65,7 @@ def server(tmp_path: Path) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def server_settings(url: str, key: str) -> Settings:
