@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -168,14 +172,25 @@ def test_fetch_caps_size_by_header_and_by_counting(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no partial file left
 
 
+class _Quiet(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def _raw_server(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A loopback server answering with `handler`: for bodies peer_server cannot stream."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_fetch_counts_bytes_when_no_length_is_declared(tmp_path: Path) -> None:
-    import http.server
-    import threading
-
-    class Endless(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
+    class Endless(_Quiet):
         def do_GET(self) -> None:
             self.send_response(200)
             self.end_headers()  # no Content-Length: the body runs until the connection closes
@@ -185,27 +200,14 @@ def test_fetch_counts_bytes_when_no_length_is_declared(tmp_path: Path) -> None:
             except OSError:
                 pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Endless)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/endless"
-        with pytest.raises(FetchError, match="larger than"):
-            fetch_to_file(url, tmp_path, LOOPBACK_OK, 1_000_000, 30)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _raw_server(Endless) as base, pytest.raises(FetchError, match="larger than"):
+        fetch_to_file(f"{base}/endless", tmp_path, LOOPBACK_OK, 1_000_000, 30)
     assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.timeout(60)
 def test_fetch_stops_at_the_time_cap(tmp_path: Path) -> None:
-    import http.server
-    import threading
-
-    class Dribble(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
+    class Dribble(_Quiet):
         def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Length", str(10**9))
@@ -218,15 +220,8 @@ def test_fetch_stops_at_the_time_cap(tmp_path: Path) -> None:
             except OSError:
                 pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Dribble)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/slow.wav"
-        with pytest.raises(FetchError, match=r"longer than 0\.5 s"):
-            fetch_to_file(url, tmp_path, LOOPBACK_OK, 10**10, 0.5)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _raw_server(Dribble) as base, pytest.raises(FetchError, match=r"longer than 0\.5 s"):
+        fetch_to_file(f"{base}/slow.wav", tmp_path, LOOPBACK_OK, 10**10, 0.5)
 
 
 def test_fetch_refuses_error_statuses_and_empty_bodies(tmp_path: Path) -> None:
