@@ -11,6 +11,7 @@ import pytest
 
 import deecho.engine as engine
 from deecho.engine import (
+    Amounts,
     Echo,
     EchoCanceller,
     EchoPlan,
@@ -96,6 +97,7 @@ def cancel_echoes_only(audio: np.ndarray, rate: int, strength: float = 1.0) -> n
 def test_public_api_is_pinned() -> None:
     assert sorted(engine.__all__) == sorted(
         [
+            "Amounts",
             "Echo",
             "EchoCanceller",
             "EchoPlan",
@@ -246,7 +248,15 @@ def test_excerpts_stay_bounded_for_long_files() -> None:
 
 
 def test_report_is_json_ready() -> None:
-    report = EngineReport([Echo(120.0, 0.5, 0.3, None)], 0.4, 0.2, 1.0)
+    report = EngineReport([Echo(120.0, 0.5, 0.3, None)], 0.4, 0.2, Amounts(echo=1.0, reverb=1.0))
     data = report.to_dict()
     assert data["echoes"] == [{"delay_ms": 120.0, "gain": 0.5, "feedback": 0.3, "channel": None}]
     assert data["rt60_before_s"] == 0.4 and data["strength"] == 1.0
+
+
+def test_amounts_refuse_out_of_range_and_name_the_strength() -> None:
+    assert Amounts.both(0.5).strength == 0.5
+    assert Amounts(echo=1.0, reverb=0.0).strength is None
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="use a value from 0 to 1"):
+            Amounts(echo=bad)

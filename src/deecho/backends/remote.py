@@ -187,7 +187,7 @@ def process_remote(
     cancelled: Cancelled | None = None,
 ) -> ProcessResult:
     """Remove echo from one file on `backend`; same outputs and result as process_file."""
-    from deecho.engine import EngineReport
+    from deecho.engine import Amounts, EngineReport
 
     began = time.perf_counter()
     report = progress or (lambda fraction, stage: None)
@@ -219,7 +219,7 @@ def process_remote(
             echoes=[],
             rt60_before_s=written.rt60_before_s,
             rt60_after_s=written.rt60_after_s,
-            strength=request.strength,
+            amounts=Amounts.both(request.strength),
         ),
         seconds=time.perf_counter() - began,
         backend=backend.name,

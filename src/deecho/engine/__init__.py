@@ -14,10 +14,11 @@ from .canceller import (
     excerpt_spans,
     remove_echo,
 )
-from .report import Echo, EngineReport
+from .report import Amounts, Echo, EngineReport
 from .rt60 import estimate_rt60
 
 __all__ = [
+    "Amounts",
     "Echo",
     "EchoCanceller",
     "EchoPlan",

@@ -21,7 +21,7 @@ from .echo_filter import MIX, ChannelModel, EchoInverse, TapRun
 from .echo_fit import fit_echo_models
 from .echo_report import describe_echoes
 from .echo_search import find_echo_families
-from .report import Echo, EngineReport
+from .report import Amounts, Echo, EngineReport
 from .rt60 import estimate_rt60
 from .whitening import likeliest
 
@@ -43,7 +43,7 @@ class EchoPlan:
 
     sample_rate: int
     channels: int
-    strength: float
+    amounts: Amounts
     models: tuple[ChannelModel, ...]  # per channel: the echo taps to cancel
     reverb_plan: Any = None  # engine.reverb.ReverbPlan, or None: no reverb suppression
     report: EngineReport = field(default_factory=EngineReport)
@@ -68,32 +68,50 @@ def excerpt_spans(total_frames: int, sample_rate: int) -> list[tuple[int, int]]:
     return [(int(start), int(start) + length) for start in starts]
 
 
-def analyze(excerpts: Sequence[np.ndarray], sample_rate: int, strength: float = 1.0) -> EchoPlan:
-    """Find the echoes (and the reverb to suppress) in excerpts of one recording."""
-    strength = float(np.clip(strength, 0.0, 1.0))
+def analyze(
+    excerpts: Sequence[np.ndarray], sample_rate: int, amounts: Amounts | float = 1.0
+) -> EchoPlan:
+    """Find the echoes (and the reverb to suppress) in excerpts of one recording.
+
+    `amounts` says how much echo and reverb to remove; a float is both at once (strength).
+    """
+    if not isinstance(amounts, Amounts):
+        amounts = Amounts.both(float(np.clip(amounts, 0.0, 1.0)))
     blocks = [np.atleast_2d(np.asarray(excerpt, dtype=np.float32)) for excerpt in excerpts]
     blocks = [block for block in blocks if block.shape[-1] > 0]
     channels = blocks[0].shape[0] if blocks else 1
     models = _echo_models(blocks, sample_rate)
-    echo_plan = EchoPlan(sample_rate, channels, strength, models)
+    echo_plan = EchoPlan(sample_rate, channels, amounts, models)
     cleaned = [_cancel_whole(echo_plan, block) for block in blocks]
-    reverb_plan = _analyze_reverb(cleaned, sample_rate, strength)
+    reverb_plan = _analyze_reverb(cleaned, sample_rate, amounts.reverb)
     rt60_before = _rt60(blocks, sample_rate)
-    after = cleaned
+    removed_db = 0.0
     if reverb_plan is not None:
         no_echoes: tuple[ChannelModel, ...] = tuple(() for _ in range(channels))
-        reverb_only = EchoPlan(sample_rate, channels, strength, no_echoes, reverb_plan)
-        after = [_cancel_whole(reverb_only, block) for block in _head(cleaned, sample_rate)]
+        reverb_only = EchoPlan(sample_rate, channels, amounts, no_echoes, reverb_plan)
+        head = _head(cleaned, sample_rate)
+        after = [_cancel_whole(reverb_only, block) for block in head]
         rt60_after = _rt60(after, sample_rate)
+        removed_db = _removed_db(head, after)
     else:
         rt60_after = _rt60(cleaned, sample_rate) if any(models) else rt60_before
     report = EngineReport(
         echoes=describe_echoes(models, sample_rate),
         rt60_before_s=rt60_before,
         rt60_after_s=rt60_after,
-        strength=strength,
+        amounts=amounts,
+        reverb_removed_db=removed_db,
     )
-    return EchoPlan(sample_rate, channels, strength, models, reverb_plan, report)
+    return EchoPlan(sample_rate, channels, amounts, models, reverb_plan, report)
+
+
+def _removed_db(before: Sequence[np.ndarray], after: Sequence[np.ndarray]) -> float:
+    """Energy taken out, in dB (0 when nothing was)."""
+    energy_before = sum(float(np.sum(np.square(block, dtype=np.float64))) for block in before)
+    energy_after = sum(float(np.sum(np.square(block, dtype=np.float64))) for block in after)
+    if energy_before <= 0.0 or energy_after <= 0.0:
+        return 0.0
+    return max(0.0, 10.0 * float(np.log10(energy_before / energy_after)))
 
 
 def _echo_models(blocks: list[np.ndarray], sample_rate: int) -> tuple[ChannelModel, ...]:
@@ -140,14 +158,14 @@ class EchoCanceller:
             )
         self.plan = plan
         self.channels = channels
-        self.strength = plan.strength
+        self.echo_amount = plan.amounts.echo
         models = plan.models if len(plan.models) == channels else _spread(plan.models, channels)
         self.inverse = EchoInverse(models, channels)
-        self.active = self.strength > 0.0 and any(models)
+        self.active = self.echo_amount > 0.0 and any(models)
 
     def run(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         echo_free = self._cancel_echoes(blocks)
-        if self.plan.reverb_plan is None or self.strength <= 0.0:
+        if self.plan.reverb_plan is None or self.plan.amounts.reverb <= 0.0:
             return echo_free
         reverb = _reverb_module()
         assert reverb is not None  # a reverb plan only exists when the module does
@@ -165,15 +183,17 @@ class EchoCanceller:
                 yield audio
                 continue
             dry = self.inverse.process(audio.astype(np.float64))
-            # strength blends toward the input: 0 leaves it untouched, 1 removes it all.
-            yield (audio + self.strength * (dry - audio)).astype(np.float32)
+            # the echo amount blends toward the input: 0 leaves it untouched, 1 removes it all.
+            yield (audio + self.echo_amount * (dry - audio)).astype(np.float32)
 
 
-def remove_echo(audio: np.ndarray, sample_rate: int, strength: float = 1.0) -> EngineResult:
+def remove_echo(
+    audio: np.ndarray, sample_rate: int, amounts: Amounts | float = 1.0
+) -> EngineResult:
     """Whole-array convenience: analyze excerpts of `audio`, then cancel; echo = audio - no_echo."""
     audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
     spans = excerpt_spans(audio.shape[-1], sample_rate)
-    plan = analyze([audio[:, start:stop] for start, stop in spans], sample_rate, strength)
+    plan = analyze([audio[:, start:stop] for start, stop in spans], sample_rate, amounts)
     no_echo = _cancel_whole(plan, audio)
     return EngineResult(no_echo=no_echo, echo=audio - no_echo, report=plan.report)
 
