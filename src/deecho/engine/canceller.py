@@ -82,8 +82,15 @@ def analyze(
     channels = blocks[0].shape[0] if blocks else 1
     models = _echo_models(blocks, sample_rate)
     echo_plan = EchoPlan(sample_rate, channels, amounts, models)
-    cleaned = [_cancel_whole(echo_plan, block) for block in blocks]
-    reverb_plan = _analyze_reverb(cleaned, sample_rate, amounts.reverb)
+    # The room is read from echo-free excerpts whatever echo amount was asked for: an echo
+    # left in would look like part of the room's response.
+    echo_free_plan = EchoPlan(sample_rate, channels, Amounts(echo=1.0), models)
+    echo_free = [_cancel_whole(echo_free_plan, block) for block in blocks]
+    reverb_plan = _analyze_reverb(echo_free, sample_rate, amounts.reverb)
+    if amounts.echo == 1.0:
+        cleaned = echo_free
+    else:
+        cleaned = [_cancel_whole(echo_plan, block) for block in blocks]
     rt60_before = _rt60(blocks, sample_rate)
     removed_db = 0.0
     if reverb_plan is not None:

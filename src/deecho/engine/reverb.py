@@ -14,14 +14,21 @@ are filtered: that is where reverberant energy (and SI-SDR) lives, and it
 keeps the cost down. A real per-bin gain (Lebart-style, driven by the blind
 RT60) then takes out part of the late tail the prediction left.
 
-Do no harm: delayed prediction cancels anything predictable, reverb or not, so
-analyze_reverb returns None (leave the audio alone) when
+Do no harm: delayed prediction cancels anything predictable, reverb or not. A
+held note is predictable from its own past, and plain WPE cancels it (nara_wpe
+loses 3-8 dB SI-SDR on music in 0.4-0.7 s rooms, 30 dB on a sustained flute). So
+every bin's prediction is capped, frame by frame, at the late reverb the room can
+have made there (engine/late_level.py: the room's late level, read where the sound
+stops, times the decayed power of what came before). On material that holds notes
+(tonal: the uncapped prediction removes far more than speech in any room, or the
+sound holds still for longer than a room rings) the cap is tight, bins whose
+prediction over the excerpts is mostly notes are not predicted at all, and the
+spectral late gain is not used; on speech and percussion the cap is loose and the
+late gain stage runs. analyze_reverb returns None (leave the audio alone) when
 - the fastest decays are quicker than any room allows (dry material), or there
   are no decays at all (noise, held tones): see rt60.measure_decays;
-- the sound holds still for longer than a room rings (held notes, pads: music),
-  where WPE would cancel the notes themselves (nara_wpe loses 3-8 dB SI-SDR on
-  music in 0.4-0.7 s rooms);
-- the filters found remove almost nothing on the excerpts.
+- the sound never stops where a room would show (no late level in any band);
+- the capped filters remove almost nothing on the excerpts.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ import scipy.fft
 from scipy.ndimage import uniform_filter1d
 from threadpoolctl import threadpool_limits
 
+from deecho.engine.late_level import band_of_bins, drive, late_levels, smoothed_power
 from deecho.engine.rt60 import measure_decays
 
 __all__ = ["DRY_FASTEST_DECAY_S", "ReverbPlan", "ReverbSuppressor", "analyze_reverb"]
@@ -53,8 +61,19 @@ _POWER_FLOOR = 0.2  # relative to the mean power
 _DECAY_ANALYSIS_MAX_S = 30.0
 _ESTIMATION_MAX_S = 12.0  # analysis excerpt length used per channel (bounds analysis time)
 _MIN_LATE_REDUCTION_DB = 0.7  # dry speech reads about 0.4 dB, a 0.4 s room over 1 dB
+_MIN_CAPPED_REDUCTION_DB = 0.3  # what the capped filters must take out to be worth running
 _SUSTAIN_LAGS_S = (0.25, 0.4, 0.6)
 _MAX_SUSTAIN = 0.10  # above chance by more than this, the input holds notes (music)
+# Uncapped prediction removes 0.7-3 dB from speech and drums in 0.4-1 s rooms, 5-14 dB
+# from held or ringing notes (flute, organ, strummed guitar, piano) in the same rooms.
+_TONAL_REDUCTION_DB = 4.0
+# How much of the late level one bin's prediction may take: speech can use the
+# model's slack (its syllables' tails are all room), held notes may not.
+_CAP_SPEECH = 4.0
+_CAP_TONAL = 1.0
+# A bin whose prediction over the excerpts is more than this many times the late
+# reverb the room can make there is predicting notes, not the room.
+_TONAL_BIN_EXCESS = 2.0
 # The residual late reverb after prediction, as a real gain per bin (Lebart et
 # al., 2001): the power expected to be left from `_LATE_GAIN_LAG` frames ago,
 # decayed at the room's RT60, over-estimated by `_LATE_GAIN_OVERSHOOT` and
@@ -77,7 +96,9 @@ class ReverbPlan:
     filters: np.ndarray  # (channels, taps, bins) complex64, bins = the filtered low bins
     strength: float
     rt60_s: float
-    late_reduction_db: float  # how much energy the filters removed on the excerpts
+    late_reduction_db: float  # how much energy the capped filters removed on the excerpts
+    late_level: np.ndarray  # (channels, bins) float32: the room's late level per bin
+    tonal: bool  # the material holds notes: tight cap, no spectral late gain
 
     @property
     def taps(self) -> int:
@@ -224,19 +245,37 @@ def analyze_reverb(
     frame_size, hop = _frame_layout(sample_rate)
     bins = _filtered_bins(frame_size, sample_rate)
     spectra = _stft(audio, frame_size, hop, _window(frame_size))[:, :, :bins]
-    if sustain_score(spectra, hop / sample_rate) > _MAX_SUSTAIN:
-        return None
-    filters = []
-    reductions = []
+    held = sustain_score(spectra, hop / sample_rate) > _MAX_SUSTAIN
+    power_decay = _power_decay(hop / sample_rate, decay.rt60_s)
+    bands = band_of_bins(bins, frame_size, sample_rate)
+    fits = []
     # Hundreds of tiny per-bin products: BLAS threads only fight over them (on a
     # busy 2-core machine, ten times slower than one thread).
     with threadpool_limits(limits=1, user_api="blas"):
         for channel in spectra:
             filt, reduction = _estimate_filter(channel, _DELAY_FRAMES, _TAPS)
-            filters.append(filt)
-            reductions.append(reduction)
-    late_reduction = float(np.mean(reductions))
-    if late_reduction < _MIN_LATE_REDUCTION_DB:
+            driven = _driven(channel, power_decay)
+            level = late_levels(channel.real**2 + channel.imag**2, driven, bands)
+            fits.append((filt, reduction, level, driven))
+    uncapped = float(np.mean([fit[1] for fit in fits]))
+    levels = np.stack([fit[2] for fit in fits])
+    if uncapped < _MIN_LATE_REDUCTION_DB or not np.any(levels > 0.0):
+        return None
+    tonal = held or uncapped > _TONAL_REDUCTION_DB
+    filters = []
+    removed = []
+    for channel, (filt, _, level, driven) in zip(spectra, fits, strict=True):
+        late = level * driven
+        prediction = _predict(channel, filt)
+        if tonal:  # bins predicting far more than the room can make are predicting notes
+            excess = np.sum(np.abs(prediction) ** 2, axis=0) > _TONAL_BIN_EXCESS * late.sum(axis=0)
+            filt = np.where(excess[None, :], 0, filt).astype(np.complex64)
+            prediction = np.where(excess[None, :], 0, prediction)
+        dry = channel - _capped(prediction, late, _CAP_TONAL if tonal else _CAP_SPEECH)
+        removed.append(_reduction_db(channel, dry))
+        filters.append(filt)
+    late_reduction = float(np.mean(removed))
+    if late_reduction < _MIN_CAPPED_REDUCTION_DB:
         return None
     return ReverbPlan(
         sample_rate=sample_rate,
@@ -247,7 +286,42 @@ def analyze_reverb(
         strength=strength,
         rt60_s=decay.rt60_s,
         late_reduction_db=late_reduction,
+        late_level=levels.astype(np.float32),
+        tonal=tonal,
     )
+
+
+def _power_decay(hop_s: float, rt60_s: float) -> float:
+    """The room's power decay over one hop: 60 dB per RT60."""
+    return float(10.0 ** (-6.0 * hop_s / rt60_s))
+
+
+def _driven(spectra: np.ndarray, power_decay: float) -> np.ndarray:
+    """The late model's drive for whole-array spectra (frames, bins)."""
+    power = smoothed_power(spectra)
+    delayed = np.concatenate([np.zeros_like(power[:_DELAY_FRAMES]), power[:-_DELAY_FRAMES]])
+    return drive(delayed, power_decay, _DELAY_FRAMES)[0]
+
+
+def _predict(spectra: np.ndarray, filt: np.ndarray) -> np.ndarray:
+    """(frames, bins) prediction of each frame from the delayed past, filt (taps, bins)."""
+    past = _delayed_taps(spectra, _DELAY_FRAMES, filt.shape[0])  # (bins, taps, frames)
+    return np.einsum("kb,bkt->tb", filt, past)
+
+
+def _capped(prediction: np.ndarray, late: np.ndarray, cap: float) -> np.ndarray:
+    """The prediction, shrunk where its power exceeds `cap` times the late reverb there."""
+    power = prediction.real**2 + prediction.imag**2
+    scale = np.minimum(1.0, np.sqrt(cap * late / np.maximum(power, 1e-30)))
+    return (prediction * scale.astype(np.float32)).astype(np.complex64)
+
+
+def _reduction_db(before: np.ndarray, after: np.ndarray) -> float:
+    energy_before = float(np.sum(np.abs(before) ** 2))
+    energy_after = float(np.sum(np.abs(after) ** 2))
+    if energy_before <= 0.0 or energy_after <= 0.0:
+        return 0.0
+    return 10.0 * float(np.log10(energy_before / energy_after))
 
 
 def _late_decay(hop_s: float, rt60_s: float) -> float:
@@ -272,6 +346,10 @@ class ReverbSuppressor:
         self._synthesis = (self._window / np.float32(1.5)).astype(np.float32)
         self._history_frames = plan.delay + plan.taps - 1
         self._bins = plan.filters.shape[2]
+        self._late_level = np.broadcast_to(plan.late_level, (channels, self._bins))[:, None, :]
+        self._power_decay = _power_decay(plan.hop / plan.sample_rate, plan.rt60_s)
+        self._cap = _CAP_TONAL if plan.tonal else _CAP_SPEECH
+        self._drive_state: np.ndarray | None = None
 
     def _late_gain(self, dry: np.ndarray, before: np.ndarray) -> np.ndarray:
         """Amplitude gain that takes out the late reverb the prediction left behind."""
@@ -289,6 +367,7 @@ class ReverbSuppressor:
         history = np.zeros((self._channels, self._history_frames, self._bins), dtype=np.complex64)
         tail = np.zeros((self._channels, size - hop), dtype=np.float32)
         to_skip = lead  # output samples that only cover the leading zeros
+        self._drive_state = None
         total = 0
         emitted = 0
         for block in blocks:
@@ -324,17 +403,23 @@ class ReverbSuppressor:
             spectra = scipy.fft.rfft(framed * self._window, axis=-1)
             low = spectra[:, :, : self._bins]
             known = np.concatenate([history, low], axis=1)
-            dry = low.copy()
+            prediction = np.zeros_like(low)
             term = np.empty_like(low)
             base = self._history_frames
             for k in range(self._plan.taps):
                 lag = self._plan.delay + k
                 past = known[:, base - lag : base - lag + n]
                 np.multiply(self._filters[:, k][:, None, :], past, out=term)
-                dry -= term
+                prediction += term
+            delay = self._plan.delay
+            delayed = smoothed_power(known[:, base - delay : base - delay + n])
+            driven, self._drive_state = drive(delayed, self._power_decay, delay, self._drive_state)
+            dry = low - _capped(prediction, self._late_level * driven, self._cap)
             history = known[:, -self._history_frames :]
-            before = known[:, base - _LATE_GAIN_LAG : base - _LATE_GAIN_LAG + n]
-            spectra[:, :, : self._bins] = dry * self._late_gain(dry, before)
+            if not self._plan.tonal:
+                before = known[:, base - _LATE_GAIN_LAG : base - _LATE_GAIN_LAG + n]
+                dry *= self._late_gain(dry, before)
+            spectra[:, :, : self._bins] = dry
             frames = scipy.fft.irfft(spectra, n=size, axis=-1)
             frames *= self._synthesis
             out = np.zeros((self._channels, (n - 1) * hop + size), dtype=np.float32)
