@@ -69,7 +69,7 @@ _MAX_SUSTAIN = 0.10  # above chance by more than this, the input holds notes (mu
 _TONAL_REDUCTION_DB = 4.0
 # How much of the late level one bin's prediction may take: speech can use the
 # model's slack (its syllables' tails are all room), held notes may not.
-_CAP_SPEECH = 4.0
+_CAP_SPEECH = 16.0
 _CAP_TONAL = 1.0
 # A bin whose prediction over the excerpts is more than this many times the late
 # reverb the room can make there is predicting notes, not the room.
