@@ -96,3 +96,14 @@ def test_echo_zero_removes_reverb_only_and_the_complement_holds(
     lag = int(0.25 * RATE)
     out = result.no_echo[0]
     assert np.dot(out[lag:], out[:-lag]) / np.dot(out, out) > 0.2
+
+
+def test_the_report_says_how_much_reverb_was_taken() -> None:
+    dry = speech_like(8.0, RATE, seed=9)
+    wet = reverberate(dry, exponential_rir(0.7, RATE, seed=10)).astype(np.float32)[None, :]
+    full = remove_echo(wet, RATE).report
+    half = remove_echo(wet, RATE, Amounts(echo=1.0, reverb=0.5)).report
+    assert full.reverb_removed_db > half.reverb_removed_db > 0.0
+    assert full.drr_before_db is not None and full.drr_after_db is not None
+    assert full.drr_after_db > full.drr_before_db
+    assert remove_echo(dry[None, :].astype(np.float32), RATE).report.drr_before_db is None

@@ -8,11 +8,8 @@ processed in chunks gives the same samples as the whole array at once.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from types import ModuleType
-from typing import Any
 
 import numpy as np
 
@@ -22,6 +19,7 @@ from .echo_fit import fit_echo_models
 from .echo_report import describe_echoes
 from .echo_search import find_echo_families
 from .report import Amounts, Echo, EngineReport
+from .reverb import ReverbPlan, ReverbSuppressor, analyze_reverb, direct_to_reverberant_db
 from .rt60 import estimate_rt60
 from .whitening import likeliest
 
@@ -45,7 +43,7 @@ class EchoPlan:
     channels: int
     amounts: Amounts
     models: tuple[ChannelModel, ...]  # per channel: the echo taps to cancel
-    reverb_plan: Any = None  # engine.reverb.ReverbPlan, or None: no reverb suppression
+    reverb_plan: ReverbPlan | None = None  # None: no reverb suppression
     report: EngineReport = field(default_factory=EngineReport)
 
 
@@ -93,6 +91,7 @@ def analyze(
         cleaned = [_cancel_whole(echo_plan, block) for block in blocks]
     rt60_before = _rt60(blocks, sample_rate)
     removed_db = 0.0
+    drr: tuple[float | None, float | None] = (None, None)
     if reverb_plan is not None:
         no_echoes: tuple[ChannelModel, ...] = tuple(() for _ in range(channels))
         reverb_only = EchoPlan(sample_rate, channels, amounts, no_echoes, reverb_plan)
@@ -100,6 +99,7 @@ def analyze(
         after = [_cancel_whole(reverb_only, block) for block in head]
         rt60_after = _rt60(after, sample_rate)
         removed_db = _removed_db(head, after)
+        drr = direct_to_reverberant_db(reverb_plan, removed_db)
     else:
         rt60_after = _rt60(cleaned, sample_rate) if any(models) else rt60_before
     report = EngineReport(
@@ -108,6 +108,8 @@ def analyze(
         rt60_after_s=rt60_after,
         amounts=amounts,
         reverb_removed_db=removed_db,
+        drr_before_db=drr[0],
+        drr_after_db=drr[1],
     )
     return EchoPlan(sample_rate, channels, amounts, models, reverb_plan, report)
 
@@ -174,11 +176,7 @@ class EchoCanceller:
         echo_free = self._cancel_echoes(blocks)
         if self.plan.reverb_plan is None or self.plan.amounts.reverb <= 0.0:
             return echo_free
-        reverb = _reverb_module()
-        assert reverb is not None  # a reverb plan only exists when the module does
-        suppressor = reverb.ReverbSuppressor(
-            self.plan.reverb_plan, self.plan.sample_rate, self.channels
-        )
+        suppressor = ReverbSuppressor(self.plan.reverb_plan, self.plan.sample_rate, self.channels)
         return iter(suppressor.run(echo_free))
 
     def _cancel_echoes(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
@@ -257,16 +255,9 @@ def _head(blocks: Sequence[np.ndarray], sample_rate: int) -> list[np.ndarray]:
     return head
 
 
-def _reverb_module() -> ModuleType | None:
-    """engine.reverb, written in parallel; without it the engine cancels echoes only."""
-    try:
-        return importlib.import_module("deecho.engine.reverb")
-    except ImportError:
+def _analyze_reverb(
+    cleaned: list[np.ndarray], sample_rate: int, amount: float
+) -> ReverbPlan | None:
+    if amount <= 0.0 or not cleaned:
         return None
-
-
-def _analyze_reverb(cleaned: list[np.ndarray], sample_rate: int, strength: float) -> Any:
-    reverb = _reverb_module()
-    if reverb is None or strength <= 0.0 or not cleaned:
-        return None
-    return reverb.analyze_reverb(cleaned, sample_rate, strength)
+    return analyze_reverb(cleaned, sample_rate, amount)

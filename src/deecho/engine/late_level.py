@@ -1,7 +1,7 @@
 """How loud the room's late reverberation is, per band, read from the recording itself.
 
-Late reverberation at frame t is the room's decaying response to everything heard
-before: in power, `late(t) = c * sum_{j >= D} a**j * P(t - j)`, with `a` the
+Late reverberation at frame t is the room's decaying response to the dry sound heard
+before: in power, `late(t) = c * sum_{j >= D} a**j * dry(t - j)`, with `a` the
 per-frame power decay of the room (from its RT60) and `c` the room's late level
 (how much of what it hears comes back late). RT60 alone does not say how much
 reverb there is: a held note in a dry studio and the same note in a hall decay
@@ -21,11 +21,12 @@ cannot be more reverb than the room makes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
-import scipy.signal
 from scipy.ndimage import uniform_filter1d
 
-__all__ = ["band_of_bins", "drive", "late_levels", "smoothed_power"]
+__all__ = ["LateTracker", "band_of_bins", "calibrate", "late_levels", "smoothed_power"]
 
 # Band edges (Hz): narrow where rooms change fastest with frequency.
 _BAND_EDGES_HZ = (0.0, 150.0, 300.0, 500.0, 800.0, 1200.0, 1800.0, 2600.0, 3600.0, 5000.0)
@@ -35,7 +36,9 @@ _LOW_PERCENTILE = 5.0
 # there is no moment that shows the room, so no late level is read from it.
 _MAX_LOW_TO_MEDIAN = 0.5
 _MIN_FRAMES = 20
-_ACTIVE_BELOW_PEAK = 1e-6  # frames whose drive is this far under the band's peak are silence
+_ACTIVE_BELOW_PEAK = 1e-6
+_DRY_FLOOR = 0.1  # the dry estimate keeps at least this share of the observed power
+_CALIBRATION_ROUNDS = 3  # frames whose drive is this far under the band's peak are silence
 
 
 def band_of_bins(bins: int, frame_size: int, sample_rate: int) -> np.ndarray:
@@ -53,23 +56,60 @@ def smoothed_power(spectra: np.ndarray) -> np.ndarray:
     )
 
 
-def drive(
-    power: np.ndarray, decay: float, delay: int, state: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """sum_{j >= delay} decay**j * power(t - j) along axis -2 (frames), and the filter state.
+@dataclass
+class LateTracker:
+    """Streams the late-reverb estimate frame by frame, carrying its state across calls.
 
-    `power` is (..., frames, bins) and must already be delayed by the caller's history:
-    the recursion runs on power(t - delay), so pass frames shifted by `delay`.
+    The late reverb is driven by the dry sound, not by what the microphone heard:
+    driving it by the observed power would count the reverb's own tail as more
+    sound to reverberate, and a long tail would look ever more reverberant. The dry
+    power is what the model leaves once its late estimate is taken out (kept above
+    `_DRY_FLOOR` of the observed power), as in Habets' late-reverb estimators.
     """
-    frames_axis = power.ndim - 2
-    numerator = [decay**delay]
-    denominator = [1.0, -decay]
-    if state is None:
-        shape = list(power.shape)
-        shape[frames_axis] = 1
-        state = np.zeros(shape, dtype=np.float64)
-    out, state = scipy.signal.lfilter(numerator, denominator, power, axis=frames_axis, zi=state)
-    return np.asarray(out, dtype=np.float32), state
+
+    level: np.ndarray  # (..., bins): the room's late level `c`, broadcast over frames
+    decay: float  # the room's power decay per frame
+    delay: int  # frames before the late reverb begins
+    drive: np.ndarray | None = None  # (..., bins) the decayed sum of dry power so far
+    recent_dry: list[np.ndarray] = field(default_factory=list)  # the last `delay` frames
+
+    def run(self, power: np.ndarray) -> np.ndarray:
+        """The drive for each frame of `power` (..., frames, bins): late = level * drive."""
+        frames = power.shape[-2]
+        driven = np.empty_like(power)
+        if self.drive is None:
+            self.drive = np.zeros_like(power[..., 0, :])
+        gain = self.decay**self.delay
+        for t in range(frames):
+            self.drive = self.decay * self.drive
+            if len(self.recent_dry) >= self.delay:
+                self.drive += gain * self.recent_dry.pop(0)
+            driven[..., t, :] = self.drive
+            now = power[..., t, :]
+            self.recent_dry.append(np.maximum(now - self.level * self.drive, _DRY_FLOOR * now))
+        return driven
+
+
+def calibrate(
+    spectra: np.ndarray, band_index: np.ndarray, decay: float, delay: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The late level per bin of one channel's (frames, bins) spectra, and its drive.
+
+    The first reading drives the model by the observed power (it under-reads a long
+    room, whose tail drives itself); each further round drives it by the dry power
+    the last reading leaves.
+    """
+    power = spectra.real**2 + spectra.imag**2
+    smoothed = smoothed_power(spectra)
+    level = np.zeros(spectra.shape[-1], dtype=np.float32)
+    driven = LateTracker(level, decay, delay).run(smoothed)
+    for _ in range(_CALIBRATION_ROUNDS):
+        new = late_levels(power, driven, band_index)
+        if not new.any():
+            return new, driven
+        level = new
+        driven = LateTracker(level, decay, delay).run(smoothed)
+    return level, driven
 
 
 def late_levels(power: np.ndarray, driven: np.ndarray, band_index: np.ndarray) -> np.ndarray:

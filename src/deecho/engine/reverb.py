@@ -41,10 +41,16 @@ import scipy.fft
 from scipy.ndimage import uniform_filter1d
 from threadpoolctl import threadpool_limits
 
-from deecho.engine.late_level import band_of_bins, drive, late_levels, smoothed_power
+from deecho.engine.late_level import LateTracker, band_of_bins, calibrate, smoothed_power
 from deecho.engine.rt60 import measure_decays
 
-__all__ = ["DRY_FASTEST_DECAY_S", "ReverbPlan", "ReverbSuppressor", "analyze_reverb"]
+__all__ = [
+    "DRY_FASTEST_DECAY_S",
+    "ReverbPlan",
+    "ReverbSuppressor",
+    "analyze_reverb",
+    "direct_to_reverberant_db",
+]
 
 DRY_FASTEST_DECAY_S = 0.25
 """Input whose fastest decays (10th percentile, as RT60) are quicker than this is dry:
@@ -82,6 +88,7 @@ _TONAL_BIN_EXCESS = 2.0
 _LATE_GAIN_LAG = 3
 _LATE_GAIN_OVERSHOOT = 2.5
 _LATE_GAIN_FLOOR = 0.3
+_MAX_LATE_SHARE = 0.95  # the DRR estimate stops at -13 dB
 _BATCH_FRAMES = 256  # frames processed at once: bounds memory for any block size
 
 
@@ -98,6 +105,7 @@ class ReverbPlan:
     rt60_s: float
     late_reduction_db: float  # how much energy the capped filters removed on the excerpts
     late_level: np.ndarray  # (channels, bins) float32: the room's late level per bin
+    late_share: float  # the reverberant share of the excerpts' energy (for the DRR)
     tonal: bool  # the material holds notes: tight cap, no spectral late gain
 
     @property
@@ -254,8 +262,7 @@ def analyze_reverb(
     with threadpool_limits(limits=1, user_api="blas"):
         for channel in spectra:
             filt, reduction = _estimate_filter(channel, _DELAY_FRAMES, _TAPS)
-            driven = _driven(channel, power_decay)
-            level = late_levels(channel.real**2 + channel.imag**2, driven, bands)
+            level, driven = calibrate(channel, bands, power_decay, _DELAY_FRAMES)
             fits.append((filt, reduction, level, driven))
     uncapped = float(np.mean([fit[1] for fit in fits]))
     levels = np.stack([fit[2] for fit in fits])
@@ -264,6 +271,7 @@ def analyze_reverb(
     tonal = held or uncapped > _TONAL_REDUCTION_DB
     filters = []
     removed = []
+    late_energy = 0.0
     for channel, (filt, _, level, driven) in zip(spectra, fits, strict=True):
         late = level * driven
         prediction = _predict(channel, filt)
@@ -273,6 +281,7 @@ def analyze_reverb(
             prediction = np.where(excess[None, :], 0, prediction)
         dry = channel - _capped(prediction, late, _CAP_TONAL if tonal else _CAP_SPEECH)
         removed.append(_reduction_db(channel, dry))
+        late_energy += float(np.sum(late, dtype=np.float64))
         filters.append(filt)
     late_reduction = float(np.mean(removed))
     if late_reduction < _MIN_CAPPED_REDUCTION_DB:
@@ -286,6 +295,7 @@ def analyze_reverb(
         strength=strength,
         rt60_s=decay.rt60_s,
         late_reduction_db=late_reduction,
+        late_share=_late_share(uncapped, late_energy / max(_energy(spectra), 1e-30), tonal),
         late_level=levels.astype(np.float32),
         tonal=tonal,
     )
@@ -294,13 +304,6 @@ def analyze_reverb(
 def _power_decay(hop_s: float, rt60_s: float) -> float:
     """The room's power decay over one hop: 60 dB per RT60."""
     return float(10.0 ** (-6.0 * hop_s / rt60_s))
-
-
-def _driven(spectra: np.ndarray, power_decay: float) -> np.ndarray:
-    """The late model's drive for whole-array spectra (frames, bins)."""
-    power = smoothed_power(spectra)
-    delayed = np.concatenate([np.zeros_like(power[:_DELAY_FRAMES]), power[:-_DELAY_FRAMES]])
-    return drive(delayed, power_decay, _DELAY_FRAMES)[0]
 
 
 def _predict(spectra: np.ndarray, filt: np.ndarray) -> np.ndarray:
@@ -314,6 +317,30 @@ def _capped(prediction: np.ndarray, late: np.ndarray, cap: float) -> np.ndarray:
     power = prediction.real**2 + prediction.imag**2
     scale = np.minimum(1.0, np.sqrt(cap * late / np.maximum(power, 1e-30)))
     return (prediction * scale.astype(np.float32)).astype(np.complex64)
+
+
+def _energy(spectra: np.ndarray) -> float:
+    return float(np.sum(spectra.real**2 + spectra.imag**2, dtype=np.float64))
+
+
+def _late_share(uncapped_db: float, model_share: float, tonal: bool) -> float:
+    """The reverberant share of the energy: what unconstrained prediction removes, except
+    on held notes, where it removes the notes too and the late model's share is used."""
+    share = model_share if tonal else 1.0 - 10.0 ** (-uncapped_db / 10.0)
+    return float(np.clip(share, 1e-3, _MAX_LATE_SHARE))
+
+
+def direct_to_reverberant_db(plan: ReverbPlan, removed_db: float = 0.0) -> tuple[float, float]:
+    """Estimated DRR (dB) before and after taking `removed_db` of energy out.
+
+    The late model's share of the energy is the reverberant part; what was removed is
+    counted as reverb taken (the cap keeps the prediction within the late model).
+    """
+    late = plan.late_share
+    kept = 10.0 ** (-removed_db / 10.0)
+    late_after = max(late - (1.0 - kept), 0.01 * late)
+    direct = 1.0 - late
+    return 10.0 * np.log10(direct / late), 10.0 * np.log10(direct / late_after)
 
 
 def _reduction_db(before: np.ndarray, after: np.ndarray) -> float:
@@ -349,7 +376,10 @@ class ReverbSuppressor:
         self._late_level = np.broadcast_to(plan.late_level, (channels, self._bins))[:, None, :]
         self._power_decay = _power_decay(plan.hop / plan.sample_rate, plan.rt60_s)
         self._cap = _CAP_TONAL if plan.tonal else _CAP_SPEECH
-        self._drive_state: np.ndarray | None = None
+        self._tracker = self._new_tracker()
+
+    def _new_tracker(self) -> LateTracker:
+        return LateTracker(self._late_level[:, 0, :], self._power_decay, self._plan.delay)
 
     def _late_gain(self, dry: np.ndarray, before: np.ndarray) -> np.ndarray:
         """Amplitude gain that takes out the late reverb the prediction left behind."""
@@ -367,7 +397,7 @@ class ReverbSuppressor:
         history = np.zeros((self._channels, self._history_frames, self._bins), dtype=np.complex64)
         tail = np.zeros((self._channels, size - hop), dtype=np.float32)
         to_skip = lead  # output samples that only cover the leading zeros
-        self._drive_state = None
+        self._tracker = self._new_tracker()
         total = 0
         emitted = 0
         for block in blocks:
@@ -411,9 +441,7 @@ class ReverbSuppressor:
                 past = known[:, base - lag : base - lag + n]
                 np.multiply(self._filters[:, k][:, None, :], past, out=term)
                 prediction += term
-            delay = self._plan.delay
-            delayed = smoothed_power(known[:, base - delay : base - delay + n])
-            driven, self._drive_state = drive(delayed, self._power_decay, delay, self._drive_state)
+            driven = self._tracker.run(smoothed_power(low))
             dry = low - _capped(prediction, self._late_level * driven, self._cap)
             history = known[:, -self._history_frames :]
             if not self._plan.tonal:
