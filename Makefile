@@ -6,8 +6,11 @@ STAMP := $(VENV)/.installed
 SAMPLE := samples/speech_echo.wav
 # Debian tools the tests and benchmarks use to make and check signals.
 DEBIAN_TOOLS := espeak-ng sox lua5.4 tmux vim-nox
+# Debian packages that ship the reverb bench's real recordings (bench/recordings.py): sampled
+# instruments rendered by fluidsynth, Sonic Pi's drum/tabla/guitar recordings, ALSA's voice.
+BENCH_DEBIAN := fluidsynth musescore-general-soundfont-small sonic-pi-samples alsa-utils
 
-.PHONY: run test lint system-deps bench clean
+.PHONY: run test lint system-deps bench-deps bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +25,15 @@ system-deps:
 		echo "installing:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEBIAN_TOOLS) >/dev/null; \
+	fi
+
+# Only the benchmark needs these (about 60 MB); `make test` does not install them.
+bench-deps:
+	@missing=""; for package in $(BENCH_DEBIAN); do dpkg -s $$package >/dev/null 2>&1 || missing="$$missing $$package"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 # On a terminal: the workspace on the bundled sample. Without one (a script, CI): the same
@@ -44,8 +56,9 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-bench: $(STAMP) system-deps
+bench: $(STAMP) system-deps bench-deps
 	$(BIN)/python -m bench.engine
+	$(BIN)/python -m bench.reverb
 
 clean:
 	rm -rf $(VENV) samples/out bench/out .pytest_cache .mypy_cache .ruff_cache
