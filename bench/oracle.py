@@ -91,7 +91,7 @@ def schroeder_rt60(impulse_response: np.ndarray, sample_rate: int) -> float:
     decay = np.cumsum(energy[::-1])[::-1]
     decay_db = 10.0 * np.log10(decay / decay[0] + _TINY)
     span = np.flatnonzero((decay_db <= -5.0) & (decay_db >= -35.0))
-    if span.size < 2:
+    if span.size < 2 or decay_db[-1] > -35.0:
         raise ValueError("the impulse response does not decay by 35 dB")
     times = span / sample_rate
     slope, _ = np.polyfit(times, decay_db[span], 1)
