@@ -70,12 +70,26 @@ def _run_inprocess(input_audio: np.ndarray, rate: int, output_path: Path) -> tup
     return Score(seconds=seconds), json.dumps({"report": result.report.to_dict()})
 
 
-def _deecho_rt60(stdout: str) -> float | None:
+def _report_number(stdout: str, key: str) -> float | None:
+    """One number from deecho's JSON report (the last line of its stdout), if it is there."""
     try:
-        value = _find_key(json.loads(stdout.strip().splitlines()[-1]), "rt60_before_s")
+        value = _find_key(json.loads(stdout.strip().splitlines()[-1]), key)
     except (ValueError, IndexError):
         return None
     return float(value) if isinstance(value, int | float) else None
+
+
+def _found(stdout: str) -> str:
+    """The echoes and RT60 (as bench/engine.py shows them), plus the reverb taken and the
+    direct-to-reverberant ratio when the engine reports them."""
+    parts = [_describe_report(stdout)]
+    removed = _report_number(stdout, "reverb_removed_db")
+    if removed:
+        parts.append(f"reverb −{abs(removed):.1f} dB")
+    before, after = (_report_number(stdout, f"drr_{when}_db") for when in ("before", "after"))
+    if before is not None and after is not None:
+        parts.append(f"DRR {before:.1f}→{after:.1f} dB")
+    return "; ".join(part for part in parts if part)
 
 
 def _blind_rt60(audio: np.ndarray, rate: int) -> float | None:
@@ -125,8 +139,8 @@ def run_case(
             score = score_output(output_path, audio, reference, dry)
             score.seconds = run.seconds
         if peer.name == "deecho":
-            score.found = _describe_report(stdout)
-            result.rt60_deecho_s = _deecho_rt60(stdout)
+            score.found = _found(stdout)
+            result.rt60_deecho_s = _report_number(stdout, "rt60_before_s")
         result.scores[peer.name] = score
     rir = case.impulse_response()
     if rir is not None:

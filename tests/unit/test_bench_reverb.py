@@ -97,3 +97,19 @@ def test_every_reverb_case_has_a_unique_name_and_the_quick_set_exists() -> None:
     for name in names:
         if name.startswith("chain_"):
             assert name.replace("chain_", "echo_only_", 1) in names
+
+
+def test_the_found_column_reads_deechos_json_report() -> None:
+    from bench import reverb
+
+    stdout = (
+        "progress line\n"
+        '{"report": {"echoes": [{"delay_ms": 250.0, "gain": 0.43, "feedback": 0.3}], '
+        '"rt60_before_s": 0.5, "rt60_after_s": 0.4, "reverb_removed_db": 3.2, '
+        '"drr_before_db": 1.0, "drr_after_db": 4.0}}'
+    )
+    assert reverb._found(stdout) == (
+        "250ms x0.43 fb0.30; RT60 0.50→0.40s; reverb −3.2 dB; DRR 1.0→4.0 dB"
+    )
+    assert reverb._report_number(stdout, "rt60_before_s") == 0.5
+    assert reverb._report_number("not json", "rt60_before_s") is None
