@@ -34,12 +34,14 @@ from bench.metrics import si_sdr
 from bench.oracle import ideal_mask_gain, schroeder_rt60
 from bench.peers import Peer, deecho_peer, nara_wpe_peer
 from bench.reverb_cases import ReverbCase, find_reverb_cases, reverb_cases
+from bench.sources import resample
 
 OUT_DIR = Path(__file__).resolve().parent / "out" / "reverb"
 PEER_NAMES = ("deecho", "nara_wpe")
 DRY_TARGET_DB = 30.0
 IDENTICAL_DB = 150.0
 REVERB_GROUPS = ("freeverb", "sox", "room", "chain")
+BLIND_RT60_RATE = 8000
 
 
 @dataclass
@@ -97,8 +99,11 @@ def _blind_rt60(audio: np.ndarray, rate: int) -> float | None:
         from blind_rt60 import BlindRT60
     except ImportError:
         return None
+    # Its model runs at 8 kHz (the default); resampled here, exactly, because its own
+    # integer decimation (44.1 kHz // 8 kHz = 5) would leave 8.82 kHz labelled as 8.
+    mono = resample(audio.mean(axis=0), rate, BLIND_RT60_RATE).astype(np.float64)
     try:
-        return float(BlindRT60(fs=rate)(audio.mean(axis=0).astype(np.float64), rate))
+        return float(BlindRT60(fs=BLIND_RT60_RATE)(mono, BLIND_RT60_RATE))
     except Exception:  # a peer's failure is a blank cell, not a stopped run
         return None
 
