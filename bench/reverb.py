@@ -7,6 +7,7 @@ ideal ratio mask (issue 10).
     python -m bench.reverb --skip nara_wpe          # deecho alone
     python -m bench.reverb --inprocess --skip nara_wpe   # deecho.engine.remove_echo in this
                                                     # process: same figures, no start-up
+    python -m bench.reverb --tables [--write-readme]     # the last run's tables again
 
 Inputs, references and outputs go to bench/out/reverb/ as WAVs, the figures to
 bench/out/reverb/results.json. The material comes from Debian packages
@@ -369,22 +370,31 @@ def _dry_and_rt60_targets(results: Sequence[ReverbResult]) -> list[report.Target
     if rooms:
         ours = [_relative_error(r.rt60_deecho_s, r.rt60_measured_s) for r in rooms]
         theirs = [_relative_error(r.rt60_blind_rt60_s, r.rt60_measured_s) for r in rooms]
-        worst = None if any(e is None for e in ours) else max(e for e in ours if e is not None)
-        our_mean, their_mean = _mean(ours), _mean(theirs)
+        # A room with no RT60 reported is a miss: `null` is only right where there is no room.
+        answered = [e for e in ours if e is not None]
+        blank = len(ours) - len(answered)
+        worst = max(answered) if answered else None
+        our_mean = statistics.fmean(answered) if answered else None
+        their_mean = _mean(theirs)
         found.append(
             report.Target(
                 "blind RT60 on every bench room",
                 "within ±20 % of the RIR's RT60, and closer than blind-rt60 on average",
-                f"deecho worst {report.fmt(None if worst is None else 100 * worst, 0, ' %')}, "
-                f"mean {report.fmt(None if our_mean is None else 100 * our_mean, 0, ' %')}; "
-                f"blind-rt60 mean "
-                f"{report.fmt(None if their_mean is None else 100 * their_mean, 0, ' %')}",
+                f"deecho worst {_percent(worst)}, mean {_percent(our_mean)}"
+                f"{f', none reported on {blank} of {len(ours)} rooms' if blank else ''}; "
+                f"blind-rt60 mean {_percent(their_mean)}",
                 None
-                if worst is None or our_mean is None
-                else worst <= 0.2 and (their_mean is None or our_mean < their_mean),
+                if worst is None
+                else blank == 0
+                and worst <= 0.2
+                and (their_mean is None or (our_mean or 0.0) < their_mean),
             )
         )
     return found
+
+
+def _percent(fraction: float | None) -> str:
+    return report.fmt(None if fraction is None else 100 * fraction, 0, " %")
 
 
 def _relative_error(estimate: float | None, truth: float | None) -> float | None:
@@ -396,11 +406,12 @@ def _relative_error(estimate: float | None, truth: float | None) -> float | None
 # --- output -------------------------------------------------------------------------------
 
 
-def markdown(results: Sequence[ReverbResult], machine: str, how: str) -> str:
+def markdown(results: Sequence[ReverbResult], note: str, how: str) -> str:
+    """The README section: `note` is where and when it ran (report.load_note)."""
     found = targets(results)
     return "\n".join(
         [
-            report.load_note(machine),
+            note,
             "",
             f"deecho ran as {how}; nara_wpe as bench/peers/nara_wpe_run.py (OMP_NUM_THREADS=1). "
             "Gains are SI-SDR of the output minus that of the input, against the case's "
@@ -437,11 +448,48 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--write-readme", action="store_true", help="update bench/README.md even for a partial run"
     )
+    parser.add_argument(
+        "--tables",
+        action="store_true",
+        help="print (and with --write-readme, write) the tables from the last results.json; "
+        "runs nothing",
+    )
     return parser.parse_args(argv)
+
+
+def load_results(path: Path) -> list[ReverbResult]:
+    """The results a run saved in results.json."""
+    results = []
+    for item in json.loads(path.read_text()):
+        scores = {name: Score(**score) for name, score in item.pop("scores").items()}
+        results.append(ReverbResult(**item, scores=scores))
+    return results
+
+
+def _print_tables(results: Sequence[ReverbResult]) -> None:
+    print()
+    print(report.plain_table(CASE_HEADER, case_rows(results)))
+    if any(r.rt60_measured_s is not None for r in results):
+        print()
+        print(report.plain_table(RT60_HEADER, rt60_rows(results)))
+    print()
+    print(
+        report.plain_table(
+            ("case", "target", "measured", "verdict"),
+            [(t.case, t.target, t.measured, t.verdict) for t in targets(results)],
+        )
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
+    if args.tables:
+        saved = load_results(OUT_DIR / "results.json")
+        _print_tables(saved)
+        if args.write_readme:
+            run = json.loads((OUT_DIR / "run.json").read_text())
+            report.update_readme("reverb", markdown(saved, run["note"], run["how"]))
+        return 0
     lacking = recordings.missing()
     if lacking:
         print(
@@ -472,22 +520,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"machine: {machine}\ndeecho via: {how}; {len(cases)} cases", file=sys.stderr)
     results = [run_case(case, peers, args.inprocess, OUT_DIR) for case in cases]
     (OUT_DIR / "results.json").write_text(json.dumps([asdict(r) for r in results], indent=2))
-    print()
-    print(report.plain_table(CASE_HEADER, case_rows(results)))
-    if any(r.rt60_measured_s is not None for r in results):
-        print()
-        print(report.plain_table(RT60_HEADER, rt60_rows(results)))
-    found = targets(results)
-    print()
-    print(
-        report.plain_table(
-            ("case", "target", "measured", "verdict"),
-            [(t.case, t.target, t.measured, t.verdict) for t in found],
-        )
-    )
+    _print_tables(results)
     full = not (args.quick or args.only or args.skip or args.inprocess)
+    note = report.load_note(machine)
+    (OUT_DIR / "run.json").write_text(json.dumps({"note": note, "how": how}))
     if full or args.write_readme:
-        report.update_readme("reverb", markdown(results, machine, how))
+        report.update_readme("reverb", markdown(results, note, how))
     return 0
 
 

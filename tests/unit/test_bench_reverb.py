@@ -113,3 +113,21 @@ def test_the_found_column_reads_deechos_json_report() -> None:
     )
     assert reverb._report_number(stdout, "rt60_before_s") == 0.5
     assert reverb._report_number("not json", "rt60_before_s") is None
+
+
+def test_saved_results_load_back_as_they_were(tmp_path: Path) -> None:
+    import json
+    from dataclasses import asdict
+
+    from bench import reverb
+    from bench.engine import Score
+
+    result = reverb.ReverbResult(
+        "room_voice_rt0.4", "room", "voice", "voice", "room", 1, 10.1, 4.8, "power",
+        {"deecho": Score(si_sdr=14.7, gain=4.6, seconds=2.2, found="RT60 0.42→0.35s")},
+        rt60_measured_s=0.43, rt60_deecho_s=0.42, rt60_blind_rt60_s=0.6,
+    )  # fmt: skip
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps([asdict(result)]))
+    assert reverb.load_results(path) == [result]
+    assert reverb.rt60_rows([result])[0][3] == "-2 %"
