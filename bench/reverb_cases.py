@@ -53,6 +53,12 @@ class ReverbCase:
         """(input, reference, sample_rate): (channels, samples) float32, input peak 0.5."""
         return self.make(self.material_audio())
 
+    def echo_free_reference(self) -> np.ndarray | None:
+        """A chain case's input without its echo (the reverb alone), else None."""
+        if self.group != "chain":
+            return None
+        return reverb_without_delay(self.material_audio())
+
     def impulse_response(self) -> np.ndarray | None:
         """A room case's RIR (as convolved), else None."""
         if self.room_rt60 is None:
@@ -120,15 +126,33 @@ def room(rt60_s: float) -> Callable[[np.ndarray], CaseAudio]:
     return make
 
 
+def _through(source: np.ndarray, delay: bool, reverb: bool) -> np.ndarray:
+    chain: list[pedalboard.Plugin] = []
+    if delay:
+        chain.append(pedalboard.Delay(**CHAIN_DELAY))
+    if reverb:
+        chain.append(pedalboard.Reverb(**CHAIN_REVERB, width=1.0))
+    return np.asarray(pedalboard.Pedalboard(chain)(np.ascontiguousarray(source), recordings.RATE))
+
+
 def delay_into_reverb(with_reverb: bool) -> Callable[[np.ndarray], CaseAudio]:
     def make(source: np.ndarray) -> CaseAudio:
-        chain = [pedalboard.Delay(**CHAIN_DELAY)]
-        if with_reverb:
-            chain.append(pedalboard.Reverb(**CHAIN_REVERB, width=1.0))
-        processed = pedalboard.Pedalboard(chain)(np.ascontiguousarray(source), recordings.RATE)
+        processed = _through(source, delay=True, reverb=with_reverb)
         return cases._scaled(processed, source, recordings.RATE)
 
     return make
+
+
+def reverb_without_delay(source: np.ndarray) -> np.ndarray:
+    """A chain's input with its echo removed, on the input's scale.
+
+    Both the delay and Freeverb are linear and time-invariant (the delay acts alike on
+    each channel), so they commute: removing the delay from the chain leaves the reverb
+    of the dry source. This is the reference for the echo-removal half of a chain.
+    """
+    chained = _through(source, delay=True, reverb=True)
+    scale = cases.INPUT_PEAK / (float(np.max(np.abs(chained))) + 1e-12)
+    return (_through(source, delay=False, reverb=True) * scale).astype(np.float32)
 
 
 def unchanged(source: np.ndarray) -> CaseAudio:

@@ -33,6 +33,7 @@ late gain stage runs. analyze_reverb returns None (leave the audio alone) when
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -66,8 +67,17 @@ _POWER_CONTEXT_BINS = 2  # smooth the weighting power over +/- this many bins
 _POWER_FLOOR = 0.2  # relative to the mean power
 _DECAY_ANALYSIS_MAX_S = 30.0
 _ESTIMATION_MAX_S = 12.0  # analysis excerpt length used per channel (bounds analysis time)
-_MIN_LATE_REDUCTION_DB = 0.7  # dry speech reads about 0.4 dB, a 0.4 s room over 1 dB
-_MIN_CAPPED_REDUCTION_DB = 0.3  # what the capped filters must take out to be worth running
+# Unconstrained prediction must take at least this much: light algorithmic reverbs on a
+# voice read 0.26-0.6 dB (and the ideal mask gains 5-7 dB on them); dry input is told by
+# its decays and its late level, not by this.
+_MIN_LATE_REDUCTION_DB = 0.2
+# A room shows itself in many decays; a handful can be the notes' own (a dry choir gives 5).
+_MIN_ROOM_DECAYS = 10
+# What the capped prediction must take out of the excerpts to be worth running: on speech
+# any measurable amount (a light Freeverb on a voice gives 0.05 dB and 3 dB SI-SDR); on
+# notes, where what little it takes is as likely a note's decay as the room, clearly more.
+_MIN_CAPPED_REDUCTION_DB = 0.02
+_MIN_CAPPED_REDUCTION_NOTES_DB = 0.3
 _SUSTAIN_LAGS_S = (0.25, 0.4, 0.6)
 _MAX_SUSTAIN = 0.10  # above chance by more than this, the input holds notes (music)
 # Uncapped prediction removes 0.7-3 dB from speech and drums in 0.4-1 s rooms, 5-14 dB
@@ -92,6 +102,36 @@ _MAX_LATE_SHARE = 0.95  # the DRR estimate stops at -13 dB
 _BATCH_FRAMES = 256  # frames processed at once: bounds memory for any block size
 
 
+class Material(enum.Enum):
+    """What the reverb stage is working on, from how much of it holds still.
+
+    SPEECH (and percussion): notes are short, nearly all that is predictable from 64 ms
+    back is the room: the prediction runs with a loose cap and the spectral late gain.
+    SUSTAINED: some sound holds still for longer than a room rings (a reverberant voice,
+    a drum kit's cymbals): the prediction only acts on bins that are dying away.
+    NOTES: held or ringing notes (flute, organ, strummed guitar, piano): also only on
+    dying bins, with a tight cap, and not at all in bins that mostly predict notes.
+    """
+
+    SPEECH = "speech"
+    SUSTAINED = "sustained"
+    NOTES = "notes"
+
+    @property
+    def cap(self) -> float:
+        return _CAP_TONAL if self is Material.NOTES else _CAP_SPEECH
+
+    @property
+    def tails_only(self) -> bool:
+        return self is not Material.SPEECH
+
+
+def _material(held: bool, uncapped_db: float) -> Material:
+    if uncapped_db > _TONAL_REDUCTION_DB:
+        return Material.NOTES
+    return Material.SUSTAINED if held else Material.SPEECH
+
+
 @dataclass(frozen=True, eq=False)
 class ReverbPlan:
     """What analyze_reverb found: per-channel prediction filters plus the STFT layout."""
@@ -106,7 +146,7 @@ class ReverbPlan:
     late_reduction_db: float  # how much energy the capped filters removed on the excerpts
     late_level: np.ndarray  # (channels, bins) float32: the room's late level per bin
     late_share: float  # the reverberant share of the excerpts' energy (for the DRR)
-    tonal: bool  # the material holds notes: tight cap, no spectral late gain
+    material: Material  # how far the prediction may go (see Material)
 
     @property
     def taps(self) -> int:
@@ -245,7 +285,7 @@ def analyze_reverb(
         else None
     )
     decay = measure_decays(listened, sample_rate) if listened is not None else None
-    if decay is None or decay.fastest_s < DRY_FASTEST_DECAY_S:
+    if decay is None or decay.fastest_s < DRY_FASTEST_DECAY_S or decay.count < _MIN_ROOM_DECAYS:
         return None
     audio = _analysis_audio(excerpts, sample_rate)
     if audio is None:
@@ -268,23 +308,30 @@ def analyze_reverb(
     levels = np.stack([fit[2] for fit in fits])
     if uncapped < _MIN_LATE_REDUCTION_DB or not np.any(levels > 0.0):
         return None
-    tonal = held or uncapped > _TONAL_REDUCTION_DB
+    material = _material(held, uncapped)
     filters = []
     removed = []
     late_energy = 0.0
     for channel, (filt, _, level, driven) in zip(spectra, fits, strict=True):
         late = level * driven
         prediction = _predict(channel, filt)
-        if tonal:  # bins predicting far more than the room can make are predicting notes
+        if material is Material.NOTES:  # bins predicting far more than the room can make
             excess = np.sum(np.abs(prediction) ** 2, axis=0) > _TONAL_BIN_EXCESS * late.sum(axis=0)
             filt = np.where(excess[None, :], 0, filt).astype(np.complex64)
             prediction = np.where(excess[None, :], 0, prediction)
-        dry = channel - _capped(prediction, late, _CAP_TONAL if tonal else _CAP_SPEECH)
+        if material.tails_only:
+            power = smoothed_power(channel)
+            earlier = np.concatenate([power[:_DELAY_FRAMES], power[:-_DELAY_FRAMES]])
+            prediction = prediction * _falling(power, earlier, power_decay**_DELAY_FRAMES)
+        dry = channel - _capped(prediction, late, material.cap)
         removed.append(_reduction_db(channel, dry))
         late_energy += float(np.sum(late, dtype=np.float64))
         filters.append(filt)
     late_reduction = float(np.mean(removed))
-    if late_reduction < _MIN_CAPPED_REDUCTION_DB:
+    enough = (
+        _MIN_CAPPED_REDUCTION_NOTES_DB if material is Material.NOTES else _MIN_CAPPED_REDUCTION_DB
+    )
+    if late_reduction < enough:
         return None
     return ReverbPlan(
         sample_rate=sample_rate,
@@ -295,9 +342,9 @@ def analyze_reverb(
         strength=strength,
         rt60_s=decay.rt60_s,
         late_reduction_db=late_reduction,
-        late_share=_late_share(uncapped, late_energy / max(_energy(spectra), 1e-30), tonal),
+        late_share=_late_share(uncapped, late_energy / max(_energy(spectra), 1e-30), material),
         late_level=levels.astype(np.float32),
-        tonal=tonal,
+        material=material,
     )
 
 
@@ -323,10 +370,19 @@ def _energy(spectra: np.ndarray) -> float:
     return float(np.sum(spectra.real**2 + spectra.imag**2, dtype=np.float64))
 
 
-def _late_share(uncapped_db: float, model_share: float, tonal: bool) -> float:
+def _falling(power: np.ndarray, earlier: np.ndarray, room_fall: float) -> np.ndarray:
+    """1 where a bin is dying away (as a tail in this room does), else 0.
+
+    A held note keeps its level over the prediction delay; a tail falls by the room's
+    decay. Halfway between the two, in dB, is the line.
+    """
+    return (power < np.sqrt(room_fall) * earlier).astype(np.float32)
+
+
+def _late_share(uncapped_db: float, model_share: float, material: Material) -> float:
     """The reverberant share of the energy: what unconstrained prediction removes, except
     on held notes, where it removes the notes too and the late model's share is used."""
-    share = model_share if tonal else 1.0 - 10.0 ** (-uncapped_db / 10.0)
+    share = model_share if material is Material.NOTES else 1.0 - 10.0 ** (-uncapped_db / 10.0)
     return float(np.clip(share, 1e-3, _MAX_LATE_SHARE))
 
 
@@ -375,7 +431,6 @@ class ReverbSuppressor:
         self._bins = plan.filters.shape[2]
         self._late_level = np.broadcast_to(plan.late_level, (channels, self._bins))[:, None, :]
         self._power_decay = _power_decay(plan.hop / plan.sample_rate, plan.rt60_s)
-        self._cap = _CAP_TONAL if plan.tonal else _CAP_SPEECH
         self._tracker = self._new_tracker()
 
     def _new_tracker(self) -> LateTracker:
@@ -441,10 +496,15 @@ class ReverbSuppressor:
                 past = known[:, base - lag : base - lag + n]
                 np.multiply(self._filters[:, k][:, None, :], past, out=term)
                 prediction += term
-            driven = self._tracker.run(smoothed_power(low))
-            dry = low - _capped(prediction, self._late_level * driven, self._cap)
+            power = smoothed_power(low)
+            driven = self._tracker.run(power)
+            if self._plan.material.tails_only:
+                delay = self._plan.delay
+                earlier = smoothed_power(known[:, base - delay : base - delay + n])
+                prediction *= _falling(power, earlier, self._power_decay**delay)
+            dry = low - _capped(prediction, self._late_level * driven, self._plan.material.cap)
             history = known[:, -self._history_frames :]
-            if not self._plan.tonal:
+            if self._plan.material is Material.SPEECH:
                 before = known[:, base - _LATE_GAIN_LAG : base - _LATE_GAIN_LAG + n]
                 dry *= self._late_gain(dry, before)
             spectra[:, :, : self._bins] = dry
