@@ -284,8 +284,10 @@ def running_audacity(
             _clear_stale_pipes()
             with _audacity_process(workdir, host_env, log) as first:
                 wait_for_project_window(first, temp_dir)
+                registry = home / ".config" / "audacity" / "pluginregistry.cfg"
                 deadline = time.monotonic() + START_TIMEOUT_S
-                while _children(first.process.pid):  # the plug-in scan
+                # the plug-in scan: its helper process, then the registry it fills
+                while _children(first.process.pid) or not registry.exists():
                     if time.monotonic() > deadline:
                         raise HostFailed(
                             f"Audacity's plug-in scan did not end within {START_TIMEOUT_S:.0f} s:"
