@@ -9,6 +9,10 @@ DEBIAN_TOOLS := espeak-ng sox lua5.4 tmux vim-nox
 # Debian packages that ship the reverb bench's real recordings (bench/recordings.py): sampled
 # instruments rendered by fluidsynth, Sonic Pi's drum/tabla/guitar recordings, ALSA's voice.
 BENCH_DEBIAN := fluidsynth musescore-general-soundfont-small sonic-pi-samples alsa-utils
+# The real hosts the plugin tests run (tests/plugins/*_host*.py), without their
+# recommends (jackd, manuals, sound servers): Audacity under Xvfb, Ardour's
+# headless Lua session, batch Emacs.
+DEBIAN_HOSTS := audacity xvfb ardour emacs-nox
 
 .PHONY: run test lint system-deps bench-deps bench clean
 
@@ -20,11 +24,14 @@ $(STAMP): pyproject.toml
 
 # Installs the Debian tools when missing (CI runs as root; elsewhere it asks for sudo).
 system-deps:
-	@missing=""; for tool in espeak-ng sox lua5.4 tmux vim; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	@missing=""; for tool in espeak-ng sox lua5.4 tmux vim audacity Xvfb ardour7-lua emacs; do \
+		command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEBIAN_TOOLS) >/dev/null; \
+		APT="$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -y -qq"; \
+		$$APT update && $$APT install $(DEBIAN_TOOLS) >/dev/null \
+		&& $$APT install --no-install-recommends $(DEBIAN_HOSTS) >/dev/null; \
 	fi
 
 # Only the benchmark needs these (about 60 MB); `make test` does not install them.

@@ -273,11 +273,9 @@ function factory(params)
 			return files
 		end
 
-		-- a constant in Ardour 7's bindings; newer builds may expose it as a function
-		local SUPERCLOCK = Temporal.superclock_ticks_per_second
-		if type(SUPERCLOCK) == "function" then
-			SUPERCLOCK = SUPERCLOCK()
-		end
+		-- Region times count samples at the session's rate. (Ardour 7.3's timepos_t
+		-- has samples() but no superclocks() in Lua, as a run in ardour7-lua showed.)
+		local RATE = Session:nominal_sample_rate()
 
 		local function process_region(region, deecho)
 			local audio = region:to_audioregion()
@@ -288,9 +286,9 @@ function factory(params)
 			if not files then
 				return nil, why
 			end
-			-- Seconds within the source file; superclock time needs no sample rate.
-			local start = region:start():superclocks() / SUPERCLOCK
-			local stop = start + region:length():superclocks() / SUPERCLOCK
+			-- seconds within the source file
+			local start = region:start():samples() / RATE
+			local stop = start + region:length():samples() / RATE
 			local outputs = C.StringVector()
 			for _, file in ipairs(files) do
 				local base = string.format("%s.no_echo.%.3f-%.3fs", stem_of(file), start, stop)

@@ -93,10 +93,12 @@ class HostPipe:
         try:
             fd = os.open(self.pair.to_host, os.O_WRONLY | os.O_NONBLOCK)
         except OSError as exc:
+            # Audacity 3.2 also leaves its pipe unread after a start on which it
+            # scanned new plug-ins: its scanner process takes the pipe names over.
             raise PipeError(
                 f"{self.pair.to_host} exists but {self.pair.host} is not listening "
-                f"({exc.strerror}); start {self.pair.host} (with mod-script-pipe enabled) "
-                "and run this again"
+                f"({exc.strerror}); start {self.pair.host} (with mod-script-pipe enabled), "
+                "or restart it if it is open, and run this again"
             ) from None
         os.set_blocking(fd, True)
         self._to = os.fdopen(fd, "w", encoding="utf-8")

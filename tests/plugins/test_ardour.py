@@ -65,9 +65,8 @@ def test_a_stereo_region_of_two_mono_files_becomes_one_new_stereo_track(
     assert abs(left).max() > abs(right).max(), "the left channel is the louder one"
 
 
-@pytest.mark.parametrize("superclock_as_function", [False, True], ids=["constant", "function"])
 def test_an_embedded_multichannel_file_is_processed_once(
-    echo_wav: Path, plugin_env: dict[str, str], tmp_path: Path, superclock_as_function: bool
+    echo_wav: Path, plugin_env: dict[str, str], tmp_path: Path
 ) -> None:
     region = {
         "name": "Take 3",
@@ -78,7 +77,7 @@ def test_an_embedded_multichannel_file_is_processed_once(
         "length_s": 1.5,
         "position_s": 3.0,
     }
-    scenario = {"regions": [region], "superclock_as_function": superclock_as_function}
+    scenario = {"regions": [region]}
     result = run_ardour(scenario, plugin_env, tmp_path)
     assert result["messages"] == []
     [imported] = result["imports"]

@@ -8,6 +8,7 @@
 ;;; Code:
 
 (require 'term)
+(declare-function dired-get-filename "dired" (&optional localp no-error-if-not-filep))
 
 (defgroup deecho nil
   "Remove echo and reverb from recordings with deecho."
@@ -34,16 +35,20 @@ EXTRA-ARGS are more command-line flags, asked for with a prefix argument."
          (buffer (get-buffer-create "*deecho*")))
     (with-current-buffer buffer (erase-buffer))
     (message "deecho: working on %s..." (file-name-nondirectory file))
-    ;; a process, not a shell command: the path needs no quoting
+    ;; a process, not a shell command: the path needs no quoting; a pipe, not a
+    ;; terminal, or deecho draws progress bars into the buffer
     (make-process
      :name "deecho"
      :buffer buffer
+     :connection-type 'pipe
      :command (append (list deecho-command "process" file) extra-args)
      :sentinel
      (lambda (process _event)
        (when (memq (process-status process) '(exit signal))
+         ;; stdout's last line is the output path; on failure, stderr's says why
          (let ((last-line (with-current-buffer (process-buffer process)
-                            (string-trim (buffer-string)))))
+                            (or (car (last (split-string (buffer-string) "\n" t "[ \t\r]+")))
+                                "no output"))))
            (if (zerop (process-exit-status process))
                (message "deecho wrote %s" last-line)
              (message "deecho failed (exit %d): %s"

@@ -71,14 +71,13 @@ function M.new(scenario)
   end
 
   local timepos, timecnt
+  -- Ardour 7.3 binds samples() but not superclocks() (checked in ardour7-lua).
   timepos = class("Temporal:timepos_t", {
-    superclocks = function(f) return f.superclocks end,
     samples = function(f) return f.superclocks * rate // SUPERCLOCK end,
     is_zero = function(f) return f.superclocks == 0 end,
     str = function(f) return "a" .. f.superclocks end,
   })
   timecnt = class("Temporal:timecnt_t", {
-    superclocks = function(f) return f.superclocks end,
     samples = function(f) return f.superclocks * rate // SUPERCLOCK end,
     is_zero = function(f) return f.superclocks == 0 end,
     str = function(f) return "a" .. f.superclocks end,
@@ -262,7 +261,7 @@ function M.new(scenario)
         files = imported,
         disposition = disposition_names[disposition],
         mode = mode_names[mode],
-        position_s = position:superclocks() / SUPERCLOCK,
+        position_s = position:samples() / rate,
       }
     end,
   })
@@ -307,15 +306,16 @@ function M.new(scenario)
     state.descriptor = descriptor
   end
   env.Editor = editor({})
-  env.Session = class("ARDOUR:Session", {})({})
+  env.Session = class("ARDOUR:Session", {
+    nominal_sample_rate = function() return rate end,
+  })({})
   env.Editing = Editing
   env.ARDOUR = ARDOUR
   env.LuaDialog = LuaDialog
   env.C = { StringVector = function() return string_vector({ items = {} }) end }
   env.Temporal = {
-    superclock_ticks_per_second = scenario.superclock_as_function and function()
-      return SUPERCLOCK
-    end or SUPERCLOCK,
+    -- a function in Ardour 7.3 (checked in ardour7-lua)
+    superclock_ticks_per_second = function() return SUPERCLOCK end,
     ticks_per_beat = 1920,
     timepos_t = function(samples)
       return timepos({ superclocks = samples * SUPERCLOCK // rate })

@@ -177,11 +177,6 @@ function M.new(scenario)
     return (...).source
   end
 
-  function api.GetMediaSourceType(...)
-    signature("GetMediaSourceType", { "PCM_source" }, ...)
-    return (...).type
-  end
-
   function api.GetMediaSourceParent(...)
     signature("GetMediaSourceParent", { "PCM_source" }, ...)
     return (...).parent
