@@ -86,6 +86,7 @@ _TONAL_REDUCTION_DB = 4.0
 # How much of the late level one bin's prediction may take: speech can use the
 # model's slack (its syllables' tails are all room), held notes may not.
 _CAP_SPEECH = 16.0
+_CAP_SUSTAINED = 2.0
 _CAP_TONAL = 1.0
 # A bin whose prediction over the excerpts is more than this many times the late
 # reverb the room can make there is predicting notes, not the room.
@@ -119,7 +120,9 @@ class Material(enum.Enum):
 
     @property
     def cap(self) -> float:
-        return _CAP_TONAL if self is Material.NOTES else _CAP_SPEECH
+        return {Material.SPEECH: _CAP_SPEECH, Material.SUSTAINED: _CAP_SUSTAINED}.get(
+            self, _CAP_TONAL
+        )
 
     @property
     def tails_only(self) -> bool:
