@@ -17,16 +17,17 @@ RT60) then takes out part of the late tail the prediction left.
 Do no harm: delayed prediction cancels anything predictable, reverb or not. A
 held note is predictable from its own past, and plain WPE cancels it (nara_wpe
 loses 3-8 dB SI-SDR on music in 0.4-0.7 s rooms, 30 dB on a sustained flute). So
-every bin's prediction is capped, frame by frame, at the late reverb the room can
-have made there (engine/late_level.py: the room's late level, read where the sound
-stops, times the decayed power of what came before). On material that holds notes
-(tonal: the uncapped prediction removes far more than speech in any room, or the
-sound holds still for longer than a room rings) the cap is tight, bins whose
-prediction over the excerpts is mostly notes are not predicted at all, and the
-spectral late gain is not used; on speech and percussion the cap is loose and the
-late gain stage runs. analyze_reverb returns None (leave the audio alone) when
-- the fastest decays are quicker than any room allows (dry material), or there
-  are no decays at all (noise, held tones): see rt60.measure_decays;
+every bin's prediction is capped, frame by frame, at a multiple of the late reverb
+the room can have made there (engine/late_level.py: the room's late level, read
+where the sound stops, times the decayed dry power of what came before), and how
+far it may go depends on the material (see Material): speech and percussion get a
+loose cap and the spectral late gain; sustained material and held notes only lose
+what is dying away at the room's pace, notes with a tight cap and not at all in
+bins whose prediction is mostly notes. analyze_reverb returns None (leave the audio
+alone) when
+- the fastest decays are quicker than any room allows (dry material), there are
+  too few decays to show a room, or none at all (noise, held tones): see
+  rt60.measure_decays;
 - the sound never stops where a room would show (no late level in any band);
 - the capped filters remove almost nothing on the excerpts.
 """
