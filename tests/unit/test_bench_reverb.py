@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pedalboard
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -131,3 +132,15 @@ def test_saved_results_load_back_as_they_were(tmp_path: Path) -> None:
     path.write_text(json.dumps([asdict(result)]))
     assert reverb.load_results(path) == [result]
     assert reverb.rt60_rows([result])[0][3] == "-2 %"
+
+
+def test_a_chain_without_its_delay_is_the_reverb_of_the_source() -> None:
+    # The delay and Freeverb commute: delaying the echo-free reference gives the chain.
+    rng = np.random.default_rng(3)
+    source = (0.1 * rng.standard_normal((2, recordings.RATE))).astype(np.float32)
+    source[:, recordings.RATE // 2 :] = 0.0  # half a second of tail room
+    chain_input, _, _ = reverb_cases.delay_into_reverb(with_reverb=True)(source)
+    echo_free = reverb_cases.reverb_without_delay(source)
+    delayed = pedalboard.Delay(**reverb_cases.CHAIN_DELAY)(echo_free, recordings.RATE)
+    assert si_sdr(delayed, chain_input) > 40.0
+    assert si_sdr(echo_free, chain_input) < 15.0  # and the delay is really there
