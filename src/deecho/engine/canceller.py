@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .comb_filter import EchoFamily
 from .echo_filter import MIX, ChannelModel, EchoInverse, TapRun
@@ -125,6 +126,13 @@ def _removed_db(before: Sequence[np.ndarray], after: Sequence[np.ndarray]) -> fl
 
 def _echo_models(blocks: list[np.ndarray], sample_rate: int) -> tuple[ChannelModel, ...]:
     """Cepstral search per channel (and in the mono mix), then the least-squares fit."""
+    # The fit's Gram matrices are a few hundred columns wide: BLAS threads only fight over
+    # them, and on a busy 2-core machine they made a stereo fit twenty times slower.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _search_and_fit(blocks, sample_rate)
+
+
+def _search_and_fit(blocks: list[np.ndarray], sample_rate: int) -> tuple[ChannelModel, ...]:
     if not blocks:
         return ((),)
     channels = blocks[0].shape[0]

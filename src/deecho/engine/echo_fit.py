@@ -76,6 +76,7 @@ def fit_echo_models(
         for channel, channel_families in enumerate(families)
     ]
     signals = [np.asarray(excerpt, dtype=np.float64) for excerpt in excerpts]
+    dry_of = _DryEstimates(signals)
     whitener = Whitener(signals)
     span = power_span(sample_rate)
     observed = [whitener(signal) for signal in signals]
@@ -91,7 +92,8 @@ def fit_echo_models(
         solution = solve_taps(channel, runs, targets, regressors, sources[channel], dry, span)
         return runs_from_solution(solution, runs, sources[channel])
 
-    dry = _whitened_dry(initial, signals, whitener)
+    dry_of.keep(initial)  # asked for again at the end
+    dry = _whitened_dry(initial, dry_of, whitener)
     if dry is None:  # the cepstral families alone were unstable: start from the input
         initial = [() for _ in range(channels)]
         dry = observed
@@ -100,7 +102,7 @@ def fit_echo_models(
     # Gauss-Newton steps on the whitened dry estimate: d(dry)/d(tap j) is the dry estimate
     # itself run through the inverse once more, delayed by j.
     for round_number in range(FIT_ROUNDS):
-        pair = _gauss_newton_signals(models, signals, whitener)
+        pair = _gauss_newton_signals(models, dry_of, whitener)
         if pair is None:
             break
         dry, again = pair
@@ -115,7 +117,7 @@ def fit_echo_models(
             if not layout:
                 return [() for _ in range(channels)]
             models = [_runs_on(model, layout) for model in models]
-    pair = _gauss_newton_signals(models, signals, whitener)
+    pair = _gauss_newton_signals(models, dry_of, whitener)
     if pair is not None:
         # Drop, per channel, the runs it does not hear as a positive echo, and refit once:
         # in ping-pong each channel hears only every other repeat, and taps fitted at the
@@ -126,28 +128,28 @@ def fit_echo_models(
             models[channel] = (
                 _add(_runs_on(model, own), fit(channel, own, dry, again, dry)) if own else ()
             )
-    if not _is_sane(models, signals, channels):
+    if not _is_sane(models, dry_of):
         return [() for _ in range(channels)]
     sharp = all(base.half <= SHARP_HALF_WIDTH for base in bases)
-    if not cross_channel and sharp and any(initial) and _is_sane(initial, signals, channels):
+    if not cross_channel and sharp and any(initial) and _is_sane(initial, dry_of):
         # The least-squares fit can be pulled by a source's own long correlations (sustained
         # chords); the cepstrum is not. For plain delays (sharp peaks, each channel alike,
         # where the cepstral family is a complete model) keep whichever model leaves less
         # echo in the cepstrum.
-        fitted_left = _cepstral_echo_left(models, signals, bases, sample_rate)
-        initial_left = _cepstral_echo_left(initial, signals, bases, sample_rate)
+        fitted_left = _cepstral_echo_left(models, dry_of, bases, sample_rate)
+        initial_left = _cepstral_echo_left(initial, dry_of, bases, sample_rate)
         if initial_left < fitted_left:
             return initial
     return models
 
 
 def _cepstral_echo_left(
-    models: Sequence[ChannelModel], signals: list[np.ndarray], bases: list[BaseLag], rate: int
+    models: Sequence[ChannelModel], dry_of: _DryEstimates, bases: list[BaseLag], rate: int
 ) -> float:
     """Cepstral mass still at the echo lags (and their first multiples) after cancelling."""
-    dry = _dry(models, signals)
+    dry = dry_of(models)
     lag_min = round(MIN_DELAY_S * rate)
-    longest = max(signal.shape[-1] for signal in signals)
+    longest = max(signal.shape[-1] for signal in dry_of.signals)
     window = window_length(rate, longest)
     left = 0.0
     views = [[d[channel] for d in dry] for channel in range(dry[0].shape[0])]
@@ -168,11 +170,11 @@ def _cepstral_echo_left(
 
 
 def _gauss_newton_signals(
-    models: Sequence[ChannelModel], signals: list[np.ndarray], whitener: Whitener
+    models: Sequence[ChannelModel], dry_of: _DryEstimates, whitener: Whitener
 ) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
     """Whitened dry estimate, and the same run through the inverse once more."""
-    raw = _dry(models, signals)
-    if not all(_bounded(dry, signal) for dry, signal in zip(raw, signals, strict=True)):
+    raw = dry_of(models)
+    if not all(_bounded(dry, signal) for dry, signal in zip(raw, dry_of.signals, strict=True)):
         return None
     again = _dry(models, raw)
     if not all(np.all(np.isfinite(signal)) for signal in again):
@@ -182,6 +184,31 @@ def _gauss_newton_signals(
 
 def _dry(models: Sequence[ChannelModel], signals: list[np.ndarray]) -> list[np.ndarray]:
     return [EchoInverse(models, signal.shape[0]).process(signal) for signal in signals]
+
+
+class _DryEstimates:
+    """The excerpts' dry estimates under a model: the latest one, and those asked to be kept.
+
+    The fit asks for the same model's dry estimate more than once (the sanity check, then
+    the cepstral comparison; the cepstral starting model at the start and again at the end),
+    and each costs a pass of the inverse filter over every excerpt. Callers only read them.
+    """
+
+    def __init__(self, signals: list[np.ndarray]) -> None:
+        self.signals = signals
+        self.known: dict[tuple[ChannelModel, ...], list[np.ndarray]] = {}
+        self.kept: set[tuple[ChannelModel, ...]] = set()
+
+    def keep(self, models: Sequence[ChannelModel]) -> None:
+        self.kept.add(tuple(models))
+
+    def __call__(self, models: Sequence[ChannelModel]) -> list[np.ndarray]:
+        key = tuple(models)
+        if key not in self.known:
+            for old in [old for old in self.known if old not in self.kept]:
+                del self.known[old]
+            self.known[key] = _dry(models, self.signals)
+        return self.known[key]
 
 
 def _runs_on(model: ChannelModel, layout: Layout) -> ChannelModel:
@@ -319,19 +346,19 @@ def _family_model(channel: int, families: Sequence[EchoFamily], max_lag: int) ->
 
 
 def _whitened_dry(
-    models: Sequence[ChannelModel], signals: list[np.ndarray], whitener: Whitener
+    models: Sequence[ChannelModel], dry_of: _DryEstimates, whitener: Whitener
 ) -> list[np.ndarray] | None:
     whitened = []
-    for dry, signal in zip(_dry(models, signals), signals, strict=True):
+    for dry, signal in zip(dry_of(models), dry_of.signals, strict=True):
         if not _bounded(dry, signal):
             return None
         whitened.append(whitener(dry))
     return whitened
 
 
-def _is_sane(models: list[ChannelModel], signals: list[np.ndarray], channels: int) -> bool:
+def _is_sane(models: list[ChannelModel], dry_of: _DryEstimates) -> bool:
     return all(
-        _bounded(EchoInverse(models, channels).process(signal), signal) for signal in signals
+        _bounded(dry, signal) for dry, signal in zip(dry_of(models), dry_of.signals, strict=True)
     )
 
 
