@@ -1,7 +1,7 @@
 """Known answers for the echo fit's least squares and its remembered dry estimates.
 
-The design matrix is built in one float32 pass (it used to be built in float64, joined and
-cast, which cost as much as the Gram matrix); these pin it to its definition, and check the
+The design matrix is built transposed in one float32 pass (built as float64 columns, joined
+and cast, it cost as much as the Gram matrix); these pin it to its definition, and check the
 fit still recovers known taps.
 """
 
@@ -12,11 +12,11 @@ import pytest
 
 from deecho.engine.echo_filter import MIX, TapRun
 from deecho.engine.echo_fit import _dry, _DryEstimates
-from deecho.engine.tap_solver import _source_signal, _weighted_design, solve_taps
+from deecho.engine.tap_solver import _source_signal, _weighted_regressors, solve_taps
 
 
 @pytest.mark.parametrize("sources", [[MIX], [0], [1], [0, 1]])
-def test_weighted_design_holds_each_delayed_sample_times_its_row_weight(
+def test_weighted_regressors_hold_each_delayed_sample_times_its_row_weight(
     sources: list[int],
 ) -> None:
     rng = np.random.default_rng(3)
@@ -25,8 +25,8 @@ def test_weighted_design_holds_each_delayed_sample_times_its_row_weight(
     rows = slice(500, 700)
     root = rng.random(200).astype(np.float32) + 0.5
     heard = [_source_signal(estimate, source) for source in sources]
-    design = _weighted_design(heard, layout, rows, root)
-    expected = np.empty_like(design)
+    regressors_by_tap = _weighted_regressors(heard, layout, rows, root)
+    expected = np.empty((regressors_by_tap.shape[1], regressors_by_tap.shape[0]), np.float32)
     column = 0
     for source in sources:
         signal = estimate.mean(axis=0) if source == MIX else estimate[source]
@@ -35,8 +35,8 @@ def test_weighted_design_holds_each_delayed_sample_times_its_row_weight(
                 delayed = signal[rows.start - lag - tap : rows.stop - lag - tap]
                 expected[:, column] = delayed.astype(np.float32) * root
                 column += 1
-    assert column == design.shape[1]
-    np.testing.assert_array_equal(design, expected)
+    assert column == regressors_by_tap.shape[0]
+    np.testing.assert_array_equal(regressors_by_tap, expected.T)
 
 
 def test_solve_taps_recovers_a_known_filtered_echo() -> None:

@@ -42,10 +42,10 @@ def solve_taps(
         heard = [_source_signal(estimate, source) for source in sources]
         for rows in _row_chunks(first_row, target.shape[-1], row_budget):
             root = np.sqrt(weights[rows]).astype(np.float32)
-            design = _weighted_design(heard, layout, rows, root)
+            regressors_by_tap = _weighted_regressors(heard, layout, rows, root)
             aim = target[channel, rows].astype(np.float32) * root
-            gram += design.T @ design
-            moment += design.T @ aim
+            gram += regressors_by_tap @ regressors_by_tap.T
+            moment += regressors_by_tap @ aim
     ridge = RIDGE * float(np.trace(gram)) / max(taps, 1) + 1e-12
     return np.asarray(scipy.linalg.solve(gram + ridge * np.eye(taps), moment, assume_a="pos"))
 
@@ -78,24 +78,27 @@ def _source_signal(estimate: np.ndarray, source: int) -> np.ndarray:
     return estimate.mean(axis=0) if source == MIX else estimate[source]
 
 
-def _weighted_design(
+def _weighted_regressors(
     heard: list[np.ndarray], layout: Layout, rows: slice, root: np.ndarray
 ) -> np.ndarray:
-    """Regressors times the rows' root weights: column (source, lag) holds
-    root[n] * heard[source][n - lag] for each row n.
+    """The weighted design matrix, transposed: row (source, lag) holds
+    root[n] * heard[source][n - lag] for each fitted sample n.
 
-    Written in one pass into one float32 array: building the columns in float64, joining
-    and casting them took as long as the Gram matrix itself. float32 halves the cost of the
-    Gram matrix; the taps need ~1e-3 accuracy, not 1e-15.
+    Transposed, each tap's row is a contiguous slice of its source times the weights, so the
+    whole matrix is written in one float32 pass at memory speed (built as columns, it took as
+    long as the Gram matrix itself). float32 halves the cost of the Gram matrix; the taps need
+    ~1e-3 accuracy, not 1e-15.
     """
     assert rows.start is not None and rows.stop is not None
+    count = rows.stop - rows.start
     taps = sum(length for _, length in layout) * len(heard)
-    design = np.empty((rows.stop - rows.start, taps), dtype=np.float32)
-    column = 0
+    regressors = np.empty((taps, count), dtype=np.float32)
+    row = 0
     for signal in heard:
         for lag, length in layout:
             segment = signal[rows.start - lag - length + 1 : rows.stop - lag].astype(np.float32)
-            window = sliding_window_view(segment, length)[:, ::-1]
-            np.multiply(window, root[:, None], out=design[:, column : column + length])
-            column += length
-    return design
+            # window k starts k samples in: it is the tap at lag + length - 1 - k
+            delayed = sliding_window_view(segment, count)[::-1]
+            np.multiply(delayed, root, out=regressors[row : row + length])
+            row += length
+    return regressors
