@@ -1,4 +1,5 @@
-"""Known answers for the echo fit's least squares and its remembered dry estimates.
+"""Known answers for the echo fit's least squares, its remembered dry estimates and the
+FFT-partitioned inverse filter.
 
 The design matrix is built transposed in one float32 pass (built as float64 columns, joined
 and cast, it cost as much as the Gram matrix); these pin it to its definition, and check the
@@ -7,10 +8,13 @@ fit still recovers known taps.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
-from deecho.engine.echo_filter import MIX, TapRun
+from deecho.engine import echo_filter
+from deecho.engine.echo_filter import MIX, ChannelModel, EchoInverse, TapRun
 from deecho.engine.echo_fit import _dry, _DryEstimates
 from deecho.engine.tap_solver import _source_signal, _weighted_regressors, solve_taps
 
@@ -68,3 +72,32 @@ def test_dry_estimates_are_remembered_for_the_latest_and_the_kept_model() -> Non
     assert dry_of(others[-1]) is not latest  # only the latest unkept one is remembered
     for expected, found in zip(_dry(others[-1], signals), latest, strict=True):
         np.testing.assert_array_equal(found, expected)
+
+
+def _random_model(rng: np.random.Generator, source: int, lag: int, repeats: int) -> ChannelModel:
+    return tuple(
+        TapRun(source, lag * k - 5, tuple(rng.standard_normal(20) * 0.3 / (20 * k)))
+        for k in range(1, repeats + 1)
+    )
+
+
+@pytest.mark.parametrize("sources", [(0, 1), (MIX, MIX)])
+def test_partitioned_inverse_gives_the_direct_inverse_also_in_chunks(
+    sources: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(6)
+    models = [_random_model(rng, sources[0], 3000, 6), _random_model(rng, sources[1], 3000, 5)]
+    models[1] += (TapRun(sources[1], 7000, (0.2,)),)
+    wet = rng.standard_normal((2, 60000))
+    monkeypatch.setattr(echo_filter, "PARTITIONED_MIN_TAPS", 10**9)
+    direct = EchoInverse(models, 2)
+    assert direct.partitions is None
+    expected = direct.process(wet)
+    monkeypatch.undo()
+    whole = EchoInverse(models, 2)
+    assert whole.partitions is not None  # 120 taps, shortest lag 2995
+    np.testing.assert_allclose(whole.process(wet), expected, rtol=0, atol=1e-12)
+    chunked = EchoInverse(models, 2)
+    cuts = [0, 1, 2500, 2995, 20000, 60000]
+    parts = [chunked.process(wet[:, start:stop]) for start, stop in itertools.pairwise(cuts)]
+    np.testing.assert_allclose(np.concatenate(parts, axis=1), expected, rtol=0, atol=1e-12)

@@ -17,10 +17,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.fft
 
 from deecho.engine.fir import convolve_valid
 
 _DIRECT_KERNEL_MAX = 48
+# A channel model with this many taps is convolved by FFT pieces (see _Partitions), unless its
+# shortest lag is so short that the per-step overhead of the FFTs outweighs it (measured).
+PARTITIONED_MIN_TAPS = 64
+PARTITIONED_MIN_STEP = 2048
 
 
 @dataclass(frozen=True)
@@ -68,11 +73,19 @@ class EchoInverse:
             for model in self.models
         ]
         self.history = np.zeros((channels, self.memory))
+        taps = max(sum(len(run.kernel) for run in model) for model in self.models)
+        self.partitions = (
+            _Partitions(self.models, self.step, self.memory)
+            if taps >= PARTITIONED_MIN_TAPS and self.step >= PARTITIONED_MIN_STEP
+            else None
+        )
 
     def process(self, block: np.ndarray) -> np.ndarray:
         count = block.shape[-1]
         if self.memory == 0 or count == 0:
             return np.asarray(block, dtype=np.float64).copy()
+        if self.partitions is not None:
+            return self._process_partitioned(block, self.partitions)
         memory = self.memory
         dry = np.concatenate([self.history, np.zeros((self.channels, count))], axis=1)
         for start in range(0, count, self.step):
@@ -87,6 +100,69 @@ class EchoInverse:
                 dry[channel, at : memory + stop] = block[channel, start:stop] - echo
         self.history = dry[:, -memory:].copy()
         return dry[:, memory:]
+
+    def _process_partitioned(self, block: np.ndarray, partitions: _Partitions) -> np.ndarray:
+        """The same recursion, with each channel's echo summed in the frequency domain."""
+        count = block.shape[-1]
+        size = partitions.size
+        origin = size + self.memory  # zeros in front: every segment starts inside the array
+        dry = np.zeros((self.channels, origin + count))
+        dry[:, size:origin] = self.history
+        spectra: dict[tuple[int, int], np.ndarray] = {}
+
+        def spectrum(source: int, end: int) -> np.ndarray:
+            """Spectrum of the `size` dry samples before `end` (all final by then)."""
+            key = (source, end)
+            if key not in spectra:
+                span = slice(end - size, end)
+                past = dry[:, span].mean(axis=0) if source == MIX else dry[source, span]
+                spectra[key] = scipy.fft.rfft(past, size)
+            return spectra[key]
+
+        step = self.step
+        for start in range(0, count, step):
+            stop = min(start + step, count)
+            at = origin + start
+            for old in [key for key in spectra if key[1] <= at - partitions.reach]:
+                del spectra[old]  # no later step reads this far back
+            for channel, parts in enumerate(partitions.responses):
+                echo = np.zeros(size // 2 + 1, dtype=complex)
+                for source, index, response in parts:
+                    echo += spectrum(source, at + step - index * step) * response
+                # overlap-save: the last `step` samples of the circular convolution are exact
+                late = scipy.fft.irfft(echo, size)[size - step : size - step + stop - start]
+                dry[channel, at : origin + stop] = block[channel, start:stop] - late
+        self.history = dry[:, origin + count - self.memory :].copy()
+        return dry[:, origin:]
+
+
+class _Partitions:
+    """Each channel's echo response cut into `step`-long pieces, as spectra (uniformly
+    partitioned overlap-save convolution).
+
+    A fitted model has hundreds of taps spread over seconds; convolving each run directly
+    costs its length per sample, while the pieces' spectra cost about one multiply-add per
+    sample each, and each past segment's spectrum is taken once and reused by every piece.
+    """
+
+    def __init__(self, models: Sequence[ChannelModel], step: int, memory: int) -> None:
+        self.size = scipy.fft.next_fast_len(2 * step, real=True)
+        count = memory // step + 1  # piece k holds lags k*step .. (k+1)*step - 1
+        self.reach = (count + 1) * step  # how far back a segment's end can be
+        self.responses: list[list[tuple[int, int, np.ndarray]]] = []
+        for model in models:
+            sources = sorted({run.source for run in model})
+            parts = []
+            for source in sources:
+                response = np.zeros((count + 1) * step)
+                for run in model:
+                    if run.source == source:
+                        response[run.lag : run.last_lag + 1] += run.kernel
+                for index in range(1, count + 1):
+                    piece = response[index * step : (index + 1) * step]
+                    if np.any(piece):
+                        parts.append((source, index, scipy.fft.rfft(piece, self.size)))
+            self.responses.append(parts)
 
 
 def _convolve_valid(past: np.ndarray, kernel: np.ndarray) -> np.ndarray:
