@@ -98,7 +98,7 @@ async def _accept(
         # WAV/FLAC/AIFF/OGG headers read in well under a millisecond: a hop to the thread
         # pool would cost more than the work. FFmpeg's probe (m4a, video) can take tens of
         # milliseconds, so it goes to the pool. A damaged body the header hides ends FAILED.
-        duration_s = _header_duration(form.file_path)
+        duration_s = _header_duration(form.file_path, form.file_name)
         if duration_s is None:
             duration_s = await run_in_threadpool(_probe_duration, form.file_path, form.file_name)
         if duration_s > config.max_duration_s:
@@ -167,10 +167,23 @@ def warm_up() -> None:
         pass
 
 
-def _header_duration(path: Path) -> float | None:
+def _refused(exc: AudioError, file_name: str | None) -> ApiError:
+    """422 naming the upload as its sender called it (the reader saw it as input.*)."""
+    reason = str(exc).split(": ", 1)[-1]
+    return ApiError(422, f"{file_name or 'audio_file'}: {reason}")
+
+
+def _header_duration(path: Path, file_name: str | None) -> float | None:
     """The duration libsndfile reads from the header, or None when it does not know the file."""
     import soundfile
 
+    from deecho.audio.readers import check_wav_not_truncated
+
+    # A WAV cut short reads as audio until its end: refuse it here, not after the queue.
+    try:
+        check_wav_not_truncated(path)
+    except AudioError as exc:
+        raise _refused(exc, file_name) from None
     # SoundFile, not soundfile.info: info() also fetches and formats libsndfile's log
     # text, which nothing here reads (a third of the probe's time).
     try:
@@ -190,9 +203,7 @@ def _probe_duration(path: Path, file_name: str | None) -> float:
     try:
         info = probe(path)
     except AudioError as exc:
-        shown = file_name or "audio_file"
-        reason = str(exc).split(": ", 1)[-1]
-        raise ApiError(422, f"{shown}: {reason}") from None
+        raise _refused(exc, file_name) from None
     if info.duration_s <= 0:
         raise ApiError(422, f"{file_name or 'audio_file'}: the file holds no audio samples")
     return info.duration_s
