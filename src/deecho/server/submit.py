@@ -6,9 +6,11 @@ runs in a worker process.
 
 from __future__ import annotations
 
+import errno
 import functools
 import io
 import shutil
+import sqlite3
 import uuid
 import wave
 from pathlib import Path
@@ -48,15 +50,29 @@ def install_submit(app: FastAPI, state: ServerState) -> None:
             )
         task_id = str(uuid.uuid4())
         folder = state.task_dir(task_id)
-        folder.mkdir(parents=True)
         try:
+            folder.mkdir(parents=True)
             return await _accept(request, state, owner, task_id, folder)
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(folder, ignore_errors=True)
+            if _is_disk_full(exc):
+                await drain(request)
+                raise ApiError(
+                    507,
+                    "The server's disk is full; the task was not accepted, retry later",
+                    headers={"Retry-After": "60"},
+                ) from None
             raise
 
     app.add_api_route(f"{API_PREFIX}/deecho", submit, methods=["POST"], tags=["deecho"])
     app.add_api_route(f"{API_PREFIX}/Deecho", submit, methods=["POST"], include_in_schema=False)
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    """Whether the spool (the upload's file) or the database ran out of room."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
 
 
 def _too_large(config: ServerConfig) -> ApiError:
