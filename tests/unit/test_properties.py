@@ -107,6 +107,7 @@ _TIMES = st.one_of(
     st.text(alphabet="0123456789:.", max_size=30),
     st.integers(300, 6000).map(lambda digits: "9" * digits),
     st.integers(1, 400).map(lambda digits: "1:" + "7" * digits),
+    st.integers(4300, 5000).map(lambda digits: "9" * digits + ":00:00"),
 )
 
 

@@ -94,6 +94,14 @@ def test_queue_order_claim_and_restart_requeue(tmp_path: Path) -> None:
     assert reopened.count_active("o") == 2 and reopened.count_active("x") == 0
 
 
+def test_store_names_only_its_own_columns_in_sql(tmp_path: Path) -> None:
+    store = TaskStore(tmp_path / "db.sqlite3")
+    _add(store, "a", 1.0)
+    with pytest.raises(ValueError, match="not task columns"):
+        store.update("a", **{"status = 'COMPLETED', owner": "x"})
+    assert store.get("a").status == TaskStatus.IN_QUEUE  # type: ignore[union-attr]
+
+
 def test_finish_queues_the_webhook_in_the_same_transaction(tmp_path: Path) -> None:
     store = TaskStore(tmp_path / "db.sqlite3")
     _add(store, "a", 1.0)
