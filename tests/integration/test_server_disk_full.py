@@ -1,8 +1,9 @@
 """The server on a data folder that fills up (a real tmpfs the test mounts, as root).
 
 A submit whose upload does not fit is refused with 507 and leaves nothing behind; a
-task whose results do not fit ends FAILED with the reason; the database stays intact
-and the server keeps serving; once space is freed the next task completes.
+task whose results do not fit ends ERROR (the server's fault) with the reason; the
+database stays intact and the server keeps serving; once space is freed the next task
+completes.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def test_full_data_folder_refuses_uploads_with_507_and_recovers(tmp_path: Path) 
         assert live.wait_done(after.json()["task_id"]).task_status == TaskStatus.COMPLETED
 
 
-def test_results_that_do_not_fit_end_failed_with_the_reason(tmp_path: Path) -> None:
+def test_results_that_do_not_fit_end_error_with_the_reason(tmp_path: Path) -> None:
     with (
         tmpfs(tmp_path / "disk", 16 << 20) as disk,
         live_server(disk / "data") as live,
@@ -53,7 +54,7 @@ def test_results_that_do_not_fit_end_failed_with_the_reason(tmp_path: Path) -> N
         assert response.status_code == 200, response.text
         task_id = response.json()["task_id"]
         conversion = live.wait_done(task_id)
-        assert conversion.task_status == TaskStatus.FAILED
+        assert conversion.task_status == TaskStatus.ERROR
         assert "disk is full" in conversion.reason
         task_dir = disk / "data" / "tasks" / task_id
         assert not [path.name for path in task_dir.iterdir() if ".partial" in path.name]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deecho.api.models import TaskStatus
-from deecho.errors import DeechoError
+from deecho.errors import DeechoError, OutputError
 
 __all__ = ["JobOutcome", "JobSpec", "result_paths", "run_job", "warm_up", "worker_init"]
 
@@ -214,6 +214,8 @@ def run_job(spec: JobSpec) -> JobOutcome:
     started = time.monotonic()
     try:
         outcome = _process(spec)
+    except OutputError as exc:  # the server could not write its results: its fault, not the input's
+        outcome = JobOutcome(TaskStatus.ERROR.value, str(exc))
     except DeechoError as exc:
         outcome = JobOutcome(TaskStatus.FAILED.value, str(exc))
     except MemoryError:
