@@ -16,7 +16,7 @@ import numpy as np
 import scipy.io
 import soundfile as sf
 
-from audio_fixtures import tone_burst_signal, write_m4a
+from audio_fixtures import tone_burst_signal, write_m4a, write_pcm_s64_w64
 
 SCIPY_DATA = Path(scipy.io.__file__).parent / "tests" / "data"
 SCIPY_WAVS = sorted(SCIPY_DATA.glob("*.wav"))
@@ -80,4 +80,5 @@ FORMATS: dict[str, Callable[[Path], Path]] = {
     "m4a-aac": _pyav("m4a"),
     "mp4-aac": _pyav("mp4"),
     "mov-aac": _pyav("mov"),
+    "w64-pcm-s64": lambda folder: write_pcm_s64_w64(folder / "pcm-s64.w64", _audio(), RATE),
 }

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 from scipy.io import wavfile
 
-from audio_fixtures import tone_burst_signal
+from audio_fixtures import tone_burst_signal, write_pcm_s64_w64
 from deecho.audio.io import iter_blocks, opened, read_audio
 from deecho.errors import AudioDecodeError
 from odd_corpus import SCIPY_DATA
@@ -72,3 +72,11 @@ def test_a_wav_without_a_data_chunk_says_so(tmp_path: Path) -> None:
     (tmp_path / "cut.wav").write_bytes(whole[: whole.index(b"data")])
     with pytest.raises(AudioDecodeError, match="no audio data"):
         read_audio(tmp_path / "cut.wav")
+
+
+def test_64_bit_pcm_that_ffmpeg_decodes_is_read(tmp_path: Path) -> None:
+    audio = tone_burst_signal(8000, 1.0, channels=2, seed=2)
+    write_pcm_s64_w64(tmp_path / "wide.w64", audio, 8000)
+    back, rate = read_audio(tmp_path / "wide.w64")
+    assert rate == 8000
+    np.testing.assert_allclose(back, audio, atol=1e-7)

@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import soundfile as sf
@@ -167,7 +167,7 @@ class _PyAVReader:
         except self._av.error.FFmpegError as exc:
             raise AudioDecodeError(f"{self._path.name}: cannot decode audio ({exc})") from exc
         try:
-            block: np.ndarray = frame.to_ndarray()
+            block: np.ndarray = _frame_samples(frame)
         except (ValueError, TypeError) as exc:  # a sample format PyAV cannot hand to numpy
             raise AudioDecodeError(
                 f"{self._path.name}: the sample format {frame.format.name} is not supported;"
@@ -209,6 +209,24 @@ class _PyAVReader:
 
     def close(self) -> None:
         self._container.close()
+
+
+def _frame_samples(frame: Any) -> np.ndarray:
+    """A decoded frame as PyAV's to_ndarray() shapes it, 64-bit integer PCM included.
+
+    PyAV has no numpy type for FFmpeg's s64/s64p (64-bit PCM in W64, for one), so
+    those are read from the frame's planes: packed (1, samples × channels), planar
+    (channels, samples), native byte order as FFmpeg keeps them.
+    """
+    if frame.format.name not in ("s64", "s64p"):
+        return frame.to_ndarray()
+    if frame.format.is_planar:
+        planes = [
+            np.frombuffer(plane, dtype=np.int64, count=frame.samples) for plane in frame.planes
+        ]
+        return np.stack(planes)
+    count = frame.samples * len(frame.layout.channels)
+    return np.frombuffer(frame.planes[0], dtype=np.int64, count=count).reshape(1, count)
 
 
 def _check_readable(path: Path) -> None:
