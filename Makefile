@@ -62,6 +62,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench plugins samples
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/bandit -q -c pyproject.toml -r src
 
 bench: $(STAMP) system-deps bench-deps
 	$(BIN)/python -m bench.engine

@@ -74,3 +74,26 @@ def write_m4a(path: Path, audio: np.ndarray, rate: int) -> Path:
         for packet in [*stream.encode(frame), *stream.encode(None)]:
             container.mux(packet)
     return path
+
+
+def write_pcm_s64_w64(path: Path, audio: np.ndarray, rate: int) -> Path:
+    """Encode (channels, samples) float32 as 64-bit integer PCM in Sony Wave64, through FFmpeg.
+
+    libsndfile does not decode 64-bit integer PCM; FFmpeg does, as a sample format
+    PyAV has no numpy type for.
+    """
+    import av
+
+    layout = "stereo" if audio.shape[0] == 2 else "mono"
+    as_int = np.round(np.clip(audio, -1.0, 1.0 - 2.0**-31) * 2.0**31).astype(np.int32)
+    with av.open(str(path), "w", format="w64") as container:
+        stream = container.add_stream("pcm_s64le", rate=rate)
+        stream.layout = layout
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(as_int), format="s32p", layout=layout
+        )
+        frame.sample_rate = rate
+        frame.pts = 0
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    return path

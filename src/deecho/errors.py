@@ -5,7 +5,7 @@
     ├── AudioError
     │   ├── AudioMissingError        66  the input does not exist or cannot be read
     │   └── AudioDecodeError         65  empty, truncated, corrupt or unsupported audio
-    ├── OutputError                  73  the output cannot be created (exists, no permission…)
+    ├── OutputError                  73  the output cannot be written (exists, no access, disk full)
     ├── BackendError                 69  a backend failed to do the job
     │   ├── AuthenticationError      77  missing or wrong API key
     │   ├── InsufficientCreditsError 69  the vendor wants more credits (HTTP 402)

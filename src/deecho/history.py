@@ -166,11 +166,10 @@ class History:
                 value = str(value)
             values.append(value)
         assignments = ", ".join(f"{name} = ?" for name in changes)
+        # the names are checked against _COLUMNS above; the values are bound
+        update = f"UPDATE jobs SET {assignments}, updated_at = ? WHERE id = ?"  # nosec B608
         with self._connect() as connection:
-            connection.execute(
-                f"UPDATE jobs SET {assignments}, updated_at = ? WHERE id = ?",
-                (*values, _now(), job_id),
-            )
+            connection.execute(update, (*values, _now(), job_id))
 
     def get(self, job_id: int) -> JobRecord | None:
         with self._connect() as connection:

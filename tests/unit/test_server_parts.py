@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from deecho.api.models import TaskStatus, WebhookPayload
 from deecho.config import load_settings
+from deecho.server import create_app
 from deecho.server.auth import key_owner, keys_match, load_or_create_key, presented_key
 from deecho.server.config import ServerConfig, is_loopback_host
 from deecho.server.signing import UrlSigner
@@ -27,6 +29,17 @@ def test_generated_key_is_stored_0600_and_reused(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert load_or_create_key(tmp_path, None) == (key, False)
     assert load_or_create_key(tmp_path, "from-env") == ("from-env", False)
+
+
+def test_a_new_data_folder_is_private_to_its_owner(tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    try:
+        create_app(ServerConfig(data_dir=tmp_path / "data", api_key="k"))
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "data" / "tasks").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "data" / "url_secret").stat().st_mode) == 0o600
 
 
 def test_authorization_header_forms() -> None:
@@ -92,6 +105,14 @@ def test_queue_order_claim_and_restart_requeue(tmp_path: Path) -> None:
     assert reopened.find("o", None, "c-a").task_id == "a"  # type: ignore[union-attr]
     assert reopened.find("someone else", "a", None) is None
     assert reopened.count_active("o") == 2 and reopened.count_active("x") == 0
+
+
+def test_store_names_only_its_own_columns_in_sql(tmp_path: Path) -> None:
+    store = TaskStore(tmp_path / "db.sqlite3")
+    _add(store, "a", 1.0)
+    with pytest.raises(ValueError, match="not task columns"):
+        store.update("a", **{"status = 'COMPLETED', owner": "x"})
+    assert store.get("a").status == TaskStatus.IN_QUEUE  # type: ignore[union-attr]
 
 
 def test_finish_queues_the_webhook_in_the_same_transaction(tmp_path: Path) -> None:

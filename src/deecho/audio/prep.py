@@ -52,7 +52,14 @@ def parse_time(text: str) -> float:
     hours, minutes, seconds = match.groups()
     if minutes is not None and float(seconds) >= 60:
         raise UsageError(f"time {text!r}: seconds must be under 60 in mm:ss form")
-    return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds)
+    try:
+        total = int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds)
+    except (ValueError, OverflowError):  # more digits than Python converts to a number
+        total = math.inf
+    if not math.isfinite(total):
+        shown = text if len(text) <= 24 else f"{text[:20]}…"
+        raise UsageError(f"time {shown!r}: too large to be a time in a recording")
+    return total
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,12 @@
 
 Readers, in the order tried:
 - soundfile (libsndfile): WAV, FLAC, OGG/Vorbis/Opus, AIFF, MP3 and friends;
+- widepcm: WAV of integer PCM wider than 32 bits, which neither library decodes;
 - PyAV (FFmpeg): what libsndfile cannot open on Linux, e.g. M4A/AAC and video
   containers such as MP4 and MOV.
+
+Whatever a decoder raises on a damaged or unusual file ends as an AudioError
+(exit 65, HTTP 422), never as an internal error.
 """
 
 from __future__ import annotations
@@ -13,16 +17,18 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import soundfile as sf
 
+from deecho.audio.widepcm import WidePcmReader, find_wide_pcm
 from deecho.errors import AudioDecodeError, AudioMissingError
 
 __all__ = [
     "AudioInfo",
     "AudioReader",
+    "check_wav_not_truncated",
     "iter_blocks",
     "open_audio",
     "opened",
@@ -76,7 +82,21 @@ class _SoundFileReader:
         )
 
     def seek(self, frame: int) -> None:
-        self._file.seek(frame)
+        try:
+            self._file.seek(frame)
+        except (sf.LibsndfileError, RuntimeError):
+            self._seek_by_decoding(frame)
+
+    def _seek_by_decoding(self, frame: int) -> None:
+        """Reopen and decode up to `frame`: libsndfile cannot seek in some codecs (GSM 6.10)."""
+        self._file.close()
+        self._file = sf.SoundFile(str(self.info.path))
+        remaining = frame
+        while remaining > 0:
+            skipped = self.read(min(remaining, 1 << 16)).shape[1]
+            if skipped == 0:
+                break
+            remaining -= skipped
 
     def read(self, frames: int) -> np.ndarray:
         try:
@@ -146,7 +166,13 @@ class _PyAVReader:
             return None
         except self._av.error.FFmpegError as exc:
             raise AudioDecodeError(f"{self._path.name}: cannot decode audio ({exc})") from exc
-        block: np.ndarray = frame.to_ndarray()
+        try:
+            block: np.ndarray = _frame_samples(frame)
+        except (ValueError, TypeError) as exc:  # a sample format PyAV cannot hand to numpy
+            raise AudioDecodeError(
+                f"{self._path.name}: the sample format {frame.format.name} is not supported;"
+                " export it as 16-bit, 24-bit or float"
+            ) from exc
         if block.dtype.kind in "iu":
             scale = float(np.iinfo(block.dtype.type).max) + 1.0
             block = block.astype(np.float32) / scale
@@ -185,6 +211,24 @@ class _PyAVReader:
         self._container.close()
 
 
+def _frame_samples(frame: Any) -> np.ndarray:
+    """A decoded frame as PyAV's to_ndarray() shapes it, 64-bit integer PCM included.
+
+    PyAV has no numpy type for FFmpeg's s64/s64p (64-bit PCM in W64, for one), so
+    those are read from the frame's planes: packed (1, samples × channels), planar
+    (channels, samples), native byte order as FFmpeg keeps them.
+    """
+    if frame.format.name not in ("s64", "s64p"):
+        return frame.to_ndarray()
+    if frame.format.is_planar:
+        planes = [
+            np.frombuffer(plane, dtype=np.int64, count=frame.samples) for plane in frame.planes
+        ]
+        return np.stack(planes)
+    count = frame.samples * len(frame.layout.channels)
+    return np.frombuffer(frame.planes[0], dtype=np.int64, count=count).reshape(1, count)
+
+
 def _check_readable(path: Path) -> None:
     if not path.exists():
         raise AudioMissingError(f"{path}: no such file; check the path")
@@ -196,7 +240,7 @@ def _check_readable(path: Path) -> None:
         raise AudioDecodeError(f"{path.name}: the file is empty (0 bytes)")
 
 
-def _check_wav_not_truncated(path: Path) -> None:
+def check_wav_not_truncated(path: Path) -> None:
     """Refuse a RIFF/WAVE file whose data chunk promises more than the file holds.
 
     libsndfile quietly reads what is there; an engineer wants to know that the
@@ -210,7 +254,10 @@ def _check_wav_not_truncated(path: Path) -> None:
         while True:
             chunk = handle.read(8)
             if len(chunk) < 8:
-                return
+                raise AudioDecodeError(
+                    f"{path.name}: the WAV file has no audio data (it was cut short);"
+                    " export or copy it again"
+                )
             chunk_id, chunk_size = chunk[:4], int.from_bytes(chunk[4:], "little")
             if chunk_id == b"data":
                 # 0 and 0xFFFFFFFF mark a stream written without a known length.
@@ -226,22 +273,29 @@ def _check_wav_not_truncated(path: Path) -> None:
             handle.seek(chunk_size + (chunk_size & 1), os.SEEK_CUR)
 
 
+def _open_without_libsndfile(path: Path) -> AudioReader:
+    wide = find_wide_pcm(path)
+    if wide is not None:
+        return WidePcmReader(path, wide)
+    try:
+        return _PyAVReader(path)
+    except AudioDecodeError:
+        raise
+    except Exception as exc:  # FFmpeg raises many types for a bad file
+        raise AudioDecodeError(
+            f"{path.name}: not a readable audio file (corrupt or unsupported format)"
+        ) from exc
+
+
 def open_audio(path: str | os.PathLike[str]) -> AudioReader:
     """Open any supported audio file for reading; the caller closes it."""
     path = Path(path)
     _check_readable(path)
-    _check_wav_not_truncated(path)
+    check_wav_not_truncated(path)
     try:
         reader: AudioReader = _SoundFileReader(path)
     except (sf.LibsndfileError, RuntimeError, TypeError):
-        try:
-            reader = _PyAVReader(path)
-        except AudioDecodeError:
-            raise
-        except Exception as exc:  # FFmpeg raises many types for a bad file
-            raise AudioDecodeError(
-                f"{path.name}: not a readable audio file (corrupt or unsupported format)"
-            ) from exc
+        reader = _open_without_libsndfile(path)
     if reader.info.frames <= 0 and not isinstance(reader, _PyAVReader):
         reader.close()
         raise AudioDecodeError(f"{path.name}: the file holds no audio samples")

@@ -8,6 +8,7 @@ file, and an existing file is replaced only when asked.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 from pathlib import Path
@@ -25,6 +26,9 @@ __all__ = ["BIT_DEPTHS", "WRITABLE_EXTENSIONS", "AudioWriter", "write_audio"]
 WRITABLE_EXTENSIONS = (".wav", ".flac", ".aiff", ".aif", ".ogg", ".mp3")
 #: Sample formats for WAV/AIFF/FLAC outputs, by the name the CLI takes.
 BIT_DEPTHS = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}
+#: Free space under which a failed write is put down to a full disk: libsndfile keeps
+#: the errno to itself, and a write that failed leaves at most a few buffers unused.
+_NEARLY_FULL_BYTES = 1 << 20
 
 
 class AudioWriter:
@@ -65,15 +69,14 @@ class AudioWriter:
             self._check_target()
             self._temp_path = self._make_temp_path()
         except OSError as exc:  # a name too long, a full disk, a read-only mount…
-            raise OutputError(
-                f"{self.path}: cannot create it ({exc.strerror}); choose another place"
-            ) from exc
+            raise self._write_failed(exc) from exc
         self._rng = np.random.default_rng(0x0DEC)
         try:
             self._file = self._open_file()
         except Exception as exc:
+            error = self._write_failed(exc)
             self._temp_path.unlink(missing_ok=True)
-            raise OutputError(f"{self.path}: cannot write this file ({exc})") from exc
+            raise error from exc
 
     @staticmethod
     def _choose_subtype(extension: str, bit_depth: str) -> str | None:
@@ -94,6 +97,8 @@ class AudioWriter:
         if not folder.is_dir():
             raise OutputError(f"{folder}: no such folder; create it first")
         if not os.access(folder, os.W_OK):
+            if _read_only(folder):
+                raise OutputError(f"{folder}: is on a read-only disk; choose a writable folder")
             raise OutputError(f"{folder}: permission denied; choose a writable folder")
 
     def _make_temp_path(self) -> Path:
@@ -133,11 +138,27 @@ class AudioWriter:
         block = np.asarray(block, dtype=np.float32)
         if self._subtype != "FLOAT":
             block = self._to_fixed_range(block)
-        if self._extension == ".mp3":
-            self._file.write(block)
-        else:
-            self._file.write(block.T)
+        try:
+            if self._extension == ".mp3":
+                self._file.write(block)
+            else:
+                self._file.write(block.T)
+        except Exception as exc:  # libsndfile says only "System error." for a full disk
+            error = self._write_failed(exc)  # before abort() frees the space it would measure
+            self.abort()
+            raise error from exc
         self.frames_written += block.shape[1]
+
+    def _write_failed(self, exc: Exception) -> OutputError:
+        """The one-line reason a write failed; a full disk is named, whatever the library said."""
+        folder = self.path.parent if str(self.path.parent) else Path(".")
+        if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or _disk_full(folder):
+            return OutputError(
+                f"{self.path}: the disk is full; free some space or choose another place"
+                " (nothing was written)"
+            )
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return OutputError(f"{self.path}: cannot write this file ({reason}); nothing was written")
 
     def _to_fixed_range(self, block: np.ndarray) -> np.ndarray:
         if self._subtype == "PCM_16":
@@ -154,11 +175,20 @@ class AudioWriter:
 
     def close(self) -> None:
         """Finish the file and move it into place."""
-        self._file.close()
+        try:
+            self._file.close()  # flushes the last block and the header: the disk may fill here
+        except Exception as exc:
+            error = self._write_failed(exc)  # before abort() frees the space it would measure
+            self.abort()
+            raise error from exc
         if self.path.exists() and not self.overwrite:
             self._temp_path.unlink(missing_ok=True)
             raise OutputError(f"{self.path}: appeared while writing; pass --force to replace it")
-        os.replace(self._temp_path, self.path)
+        try:
+            os.replace(self._temp_path, self.path)
+        except OSError as exc:  # the folder vanished, or went read-only, while we wrote
+            self._temp_path.unlink(missing_ok=True)
+            raise self._write_failed(exc) from exc
 
     def abort(self) -> None:
         """Drop everything written so far; the target is left as it was."""
@@ -179,6 +209,22 @@ class AudioWriter:
             self.close()
         else:
             self.abort()
+
+
+def _read_only(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        return False
+
+
+def _disk_full(folder: Path) -> bool:
+    """Whether the file system holding `folder` has (next to) no room left for a user."""
+    try:
+        usage = os.statvfs(folder)
+    except (OSError, AttributeError):  # the folder is gone; Windows has no statvfs
+        return False
+    return usage.f_bavail * usage.f_frsize < _NEARLY_FULL_BYTES
 
 
 def write_audio(

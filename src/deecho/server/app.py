@@ -47,8 +47,10 @@ def _json_error(exc: ApiError) -> JSONResponse:
 
 def create_app(config: ServerConfig, resolver: Resolver | None = None) -> FastAPI:
     """The server for `config`; workers and the webhook sender start with the app's lifespan."""
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    (config.data_dir / "tasks").mkdir(exist_ok=True)
+    # 0700: uploads and results are the users' recordings, not for other accounts here
+    # (a folder that already exists keeps the mode its owner gave it).
+    config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (config.data_dir / "tasks").mkdir(exist_ok=True, mode=0o700)
     api_key, generated = load_or_create_key(config.data_dir, config.api_key)
     store = TaskStore(config.data_dir / "tasks.sqlite3")
     policy = UrlPolicy(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deecho.api.models import TaskStatus
-from deecho.errors import DeechoError
+from deecho.errors import DeechoError, OutputError
 
 __all__ = ["JobOutcome", "JobSpec", "result_paths", "run_job", "warm_up", "worker_init"]
 
@@ -141,7 +141,11 @@ def _fetch_input(spec: JobSpec, task_dir: Path) -> Path:
 
 
 def _write_mp3(wav_path: Path, mp3_path: Path) -> None:
-    """Encode a result WAV to MP3 (LAME V0) in blocks, resampling rates MP3 cannot carry."""
+    """Encode a result WAV to MP3 (LAME V0) in blocks, resampling rates MP3 cannot carry.
+
+    MP3 carries one or two channels: a result of more (a multitrack or surround take)
+    gets a mono mix in its MP3, and keeps every channel in its WAV.
+    """
     from pedalboard.io import AudioFile
 
     from deecho.audio.io import AudioWriter
@@ -151,12 +155,15 @@ def _write_mp3(wav_path: Path, mp3_path: Path) -> None:
         target_rate = rate if rate in _MP3_RATES else 48000
         reader = source.resampled_to(target_rate) if target_rate != rate else source
         channels = int(source.num_channels)
-        with AudioWriter(mp3_path, target_rate, channels, overwrite=True) as writer:
+        mixed_to_mono = channels > 2
+        with AudioWriter(
+            mp3_path, target_rate, 1 if mixed_to_mono else channels, overwrite=True
+        ) as writer:
             while reader.tell() < reader.frames:
                 block = reader.read(1 << 17)
                 if block.shape[1] == 0:
                     break
-                writer.write(block)
+                writer.write(block.mean(axis=0, keepdims=True) if mixed_to_mono else block)
 
 
 def _process(spec: JobSpec) -> JobOutcome:
@@ -207,6 +214,8 @@ def run_job(spec: JobSpec) -> JobOutcome:
     started = time.monotonic()
     try:
         outcome = _process(spec)
+    except OutputError as exc:  # the server could not write its results: its fault, not the input's
+        outcome = JobOutcome(TaskStatus.ERROR.value, str(exc))
     except DeechoError as exc:
         outcome = JobOutcome(TaskStatus.FAILED.value, str(exc))
     except MemoryError:

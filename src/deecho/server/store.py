@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,17 @@ class WebhookDelivery:
     attempts: int
 
 
+def _columns(values: dict[str, Any]) -> list[str]:
+    """The keys of `values`, each checked to be a column of tasks: SQL never names another."""
+    unknown = set(values) - _TASK_COLUMNS
+    if unknown:
+        raise ValueError(f"not task columns: {', '.join(sorted(unknown))}")
+    return list(values)
+
+
+_TASK_COLUMNS = frozenset(field.name for field in dataclass_fields(StoredTask))
+
+
 class TaskStore:
     """The server's database file `tasks.sqlite3` in the data dir."""
 
@@ -149,10 +161,12 @@ class TaskStore:
         fields.setdefault("status", TaskStatus.IN_QUEUE.value)
         fields.setdefault("created_at", now)
         fields.setdefault("updated_at", now)
-        names = ", ".join(fields)
+        names = ", ".join(_columns(fields))
         marks = ", ".join("?" for _ in fields)
+        # SQL names only checked columns (_columns); the values are bound
+        insert = f"INSERT INTO tasks ({names}) VALUES ({marks})"  # nosec B608
         with self._transaction() as db:
-            db.execute(f"INSERT INTO tasks ({names}) VALUES ({marks})", tuple(fields.values()))
+            db.execute(insert, tuple(fields.values()))
 
     def get(self, task_id: str) -> StoredTask | None:
         rows = self._query("SELECT * FROM tasks WHERE task_id = ?", (task_id,))
@@ -161,16 +175,18 @@ class TaskStore:
     def find(self, owner: str, task_id: str | None, conversion_id: str | None) -> StoredTask | None:
         """The task with that id, when it belongs to `owner` (others' tasks do not exist)."""
         column, value = ("task_id", task_id) if task_id else ("conversion_id", conversion_id)
-        rows = self._query(f"SELECT * FROM tasks WHERE {column} = ? AND owner = ?", (value, owner))
+        # `column` is one of the two literals above; the values are bound
+        query = f"SELECT * FROM tasks WHERE {column} = ? AND owner = ?"  # nosec B608
+        rows = self._query(query, (value, owner))
         return StoredTask(**dict(rows[0])) if rows else None
 
     def update(self, task_id: str, **fields: Any) -> None:
         fields["updated_at"] = time.time()
-        assignments = ", ".join(f"{name} = ?" for name in fields)
+        assignments = ", ".join(f"{name} = ?" for name in _columns(fields))
+        # SQL names only checked columns (_columns); the values are bound
+        update = f"UPDATE tasks SET {assignments} WHERE task_id = ?"  # nosec B608
         with self._transaction() as db:
-            db.execute(
-                f"UPDATE tasks SET {assignments} WHERE task_id = ?", (*fields.values(), task_id)
-            )
+            db.execute(update, (*fields.values(), task_id))
 
     def count_active(self, owner: str | None = None) -> int:
         sql = "SELECT COUNT(*) FROM tasks WHERE status IN (?, ?)"
@@ -242,11 +258,11 @@ class TaskStore:
         now = time.time()
         fields.update(status=status.value, message=message, error=error, finished_at=now)
         fields["updated_at"] = now
-        assignments = ", ".join(f"{name} = ?" for name in fields)
+        assignments = ", ".join(f"{name} = ?" for name in _columns(fields))
+        # SQL names only checked columns (_columns); the values are bound
+        update = f"UPDATE tasks SET {assignments} WHERE task_id = ?"  # nosec B608
         with self._transaction() as db:
-            db.execute(
-                f"UPDATE tasks SET {assignments} WHERE task_id = ?", (*fields.values(), task_id)
-            )
+            db.execute(update, (*fields.values(), task_id))
             if webhook is not None:
                 url, payload = webhook
                 db.execute(

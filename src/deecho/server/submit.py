@@ -6,9 +6,11 @@ runs in a worker process.
 
 from __future__ import annotations
 
+import errno
 import functools
 import io
 import shutil
+import sqlite3
 import uuid
 import wave
 from pathlib import Path
@@ -48,15 +50,29 @@ def install_submit(app: FastAPI, state: ServerState) -> None:
             )
         task_id = str(uuid.uuid4())
         folder = state.task_dir(task_id)
-        folder.mkdir(parents=True)
         try:
+            folder.mkdir(parents=True)
             return await _accept(request, state, owner, task_id, folder)
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(folder, ignore_errors=True)
+            if _is_disk_full(exc):
+                await drain(request)
+                raise ApiError(
+                    507,
+                    "The server's disk is full; the task was not accepted, retry later",
+                    headers={"Retry-After": "60"},
+                ) from None
             raise
 
     app.add_api_route(f"{API_PREFIX}/deecho", submit, methods=["POST"], tags=["deecho"])
     app.add_api_route(f"{API_PREFIX}/Deecho", submit, methods=["POST"], include_in_schema=False)
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    """Whether the spool (the upload's file) or the database ran out of room."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
 
 
 def _too_large(config: ServerConfig) -> ApiError:
@@ -98,7 +114,7 @@ async def _accept(
         # WAV/FLAC/AIFF/OGG headers read in well under a millisecond: a hop to the thread
         # pool would cost more than the work. FFmpeg's probe (m4a, video) can take tens of
         # milliseconds, so it goes to the pool. A damaged body the header hides ends FAILED.
-        duration_s = _header_duration(form.file_path)
+        duration_s = _header_duration(form.file_path, form.file_name)
         if duration_s is None:
             duration_s = await run_in_threadpool(_probe_duration, form.file_path, form.file_name)
         if duration_s > config.max_duration_s:
@@ -167,10 +183,23 @@ def warm_up() -> None:
         pass
 
 
-def _header_duration(path: Path) -> float | None:
+def _refused(exc: AudioError, file_name: str | None) -> ApiError:
+    """422 naming the upload as its sender called it (the reader saw it as input.*)."""
+    reason = str(exc).split(": ", 1)[-1]
+    return ApiError(422, f"{file_name or 'audio_file'}: {reason}")
+
+
+def _header_duration(path: Path, file_name: str | None) -> float | None:
     """The duration libsndfile reads from the header, or None when it does not know the file."""
     import soundfile
 
+    from deecho.audio.readers import check_wav_not_truncated
+
+    # A WAV cut short reads as audio until its end: refuse it here, not after the queue.
+    try:
+        check_wav_not_truncated(path)
+    except AudioError as exc:
+        raise _refused(exc, file_name) from None
     # SoundFile, not soundfile.info: info() also fetches and formats libsndfile's log
     # text, which nothing here reads (a third of the probe's time).
     try:
@@ -190,9 +219,7 @@ def _probe_duration(path: Path, file_name: str | None) -> float:
     try:
         info = probe(path)
     except AudioError as exc:
-        shown = file_name or "audio_file"
-        reason = str(exc).split(": ", 1)[-1]
-        raise ApiError(422, f"{shown}: {reason}") from None
+        raise _refused(exc, file_name) from None
     if info.duration_s <= 0:
         raise ApiError(422, f"{file_name or 'audio_file'}: the file holds no audio samples")
     return info.duration_s
