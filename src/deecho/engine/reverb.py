@@ -9,7 +9,7 @@ the late tail and keeps the early part, linearly and phase-correctly.
 
 We estimate the filters once, on the analysis excerpts, and then apply them
 frame by frame in a streaming STFT, so long files cost one STFT, a short FIR per
-bin across frames, and one inverse STFT. Only bins below `_MAX_FREQUENCY_HZ`
+bin across frames, and one inverse STFT (engine/wpe.py). Only bins below 5 kHz
 are filtered: that is where reverberant energy (and SI-SDR) lives, and it
 keeps the cost down. A real per-bin gain (Lebart-style, driven by the blind
 RT60) then takes out part of the late tail the prediction left.
@@ -40,11 +40,20 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
-from scipy.ndimage import uniform_filter1d
 from threadpoolctl import threadpool_limits
 
 from deecho.engine.late_level import LateTracker, band_of_bins, calibrate, smoothed_power
 from deecho.engine.rt60 import measure_decays
+from deecho.engine.wpe import (
+    HOPS_PER_FRAME,
+    estimate_filter,
+    filtered_bins,
+    frame_layout,
+    predict,
+    stft,
+    sustain_score,
+    window,
+)
 
 __all__ = [
     "DRY_FASTEST_DECAY_S",
@@ -58,14 +67,8 @@ DRY_FASTEST_DECAY_S = 0.25
 """Input whose fastest decays (10th percentile, as RT60) are quicker than this is dry:
 dry speech reads 0.17-0.20 s (its own offsets), speech in a 0.4 s room 0.31 s and more."""
 
-_FRAME_S = 0.128  # long frames: each bin's reverb tail is then a short, well-predicted FIR
-_HOPS_PER_FRAME = 4
 _DELAY_FRAMES = 2  # keep about the first 64 ms (direct sound and early reflections)
 _TAPS = 28  # reach about 0.9 s behind the delay: more taps gain nothing measurable
-_ITERATIONS = 2
-_MAX_FREQUENCY_HZ = 5000.0
-_POWER_CONTEXT_BINS = 2  # smooth the weighting power over +/- this many bins
-_POWER_FLOOR = 0.2  # relative to the mean power
 _DECAY_ANALYSIS_MAX_S = 30.0
 _ESTIMATION_MAX_S = 12.0  # analysis excerpt length used per channel (bounds analysis time)
 # Unconstrained prediction must take at least this much: light algorithmic reverbs on a
@@ -79,7 +82,6 @@ _MIN_ROOM_DECAYS = 10
 # notes, where what little it takes is as likely a note's decay as the room, clearly more.
 _MIN_CAPPED_REDUCTION_DB = 0.02
 _MIN_CAPPED_REDUCTION_NOTES_DB = 0.3
-_SUSTAIN_LAGS_S = (0.25, 0.4, 0.6)
 _MAX_SUSTAIN = 0.10  # above chance by more than this, the input holds notes (music)
 # Uncapped prediction removes 0.7-3 dB from speech and drums in 0.4-1 s rooms, 5-14 dB
 # from held or ringing notes (flute, organ, strummed guitar, piano) in the same rooms.
@@ -161,100 +163,6 @@ class ReverbPlan:
         return int(self.filters.shape[0])
 
 
-def _frame_layout(sample_rate: int) -> tuple[int, int]:
-    hop = max(16, round(_FRAME_S * sample_rate / _HOPS_PER_FRAME))
-    hop = scipy.fft.next_fast_len(hop * _HOPS_PER_FRAME, real=True) // _HOPS_PER_FRAME
-    return hop * _HOPS_PER_FRAME, hop
-
-
-def _window(frame_size: int) -> np.ndarray:
-    # Periodic Hann analysis and synthesis; the squares of Hann windows at a
-    # quarter-frame hop sum to 1.5, folded into the synthesis window.
-    hann = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(frame_size) / frame_size)
-    return hann.astype(np.float32)
-
-
-def _filtered_bins(frame_size: int, sample_rate: int) -> int:
-    return min(frame_size // 2 + 1, int(_MAX_FREQUENCY_HZ * frame_size / sample_rate) + 1)
-
-
-def _stft(audio: np.ndarray, frame_size: int, hop: int, window: np.ndarray) -> np.ndarray:
-    """(channels, frames, bins) spectra of the whole-array STFT used for analysis."""
-    pad = frame_size - hop
-    padded = np.pad(audio.astype(np.float32), ((0, 0), (pad, frame_size)))
-    count = (padded.shape[1] - frame_size) // hop + 1
-    index = np.arange(frame_size)[None, :] + hop * np.arange(count)[:, None]
-    return np.asarray(scipy.fft.rfft(padded[:, index] * window, axis=-1))
-
-
-def _delayed_taps(spectra: np.ndarray, delay: int, taps: int) -> np.ndarray:
-    """(bins, taps, frames): the past frames each frame is predicted from."""
-    frames, bins = spectra.shape
-    by_bin = np.ascontiguousarray(spectra.T)
-    past = np.zeros((bins, taps, frames), dtype=np.complex64)
-    for k in range(taps):
-        lag = delay + k
-        if lag < frames:
-            past[:, k, lag:] = by_bin[:, : frames - lag]
-    return past
-
-
-def _estimate_filter(spectra: np.ndarray, delay: int, taps: int) -> tuple[np.ndarray, float]:
-    """WPE for one channel: spectra (frames, bins) -> filter (taps, bins), late reduction (dB)."""
-    observed = np.ascontiguousarray(spectra.T, dtype=np.complex64)  # (bins, frames)
-    past = _delayed_taps(spectra, delay, taps)
-    past_conj = past.conj()
-    past_t = past.transpose(0, 2, 1)
-    dry = observed
-    filt = np.zeros((observed.shape[0], taps), dtype=np.complex64)
-    # Without a floor, near-silent frames get huge weights and decide the filter alone.
-    floor = _POWER_FLOOR * max(float(np.mean(np.abs(observed) ** 2)), 1e-20)
-    for _ in range(_ITERATIONS):
-        power = uniform_filter1d(
-            np.abs(dry) ** 2, 2 * _POWER_CONTEXT_BINS + 1, axis=0, mode="nearest"
-        )
-        weight = (1.0 / np.maximum(power, floor)).astype(np.float32)  # (bins, frames)
-        weighted = past_conj * weight[:, None, :]
-        cov = np.matmul(weighted, past_t).astype(np.complex128)  # (bins, taps, taps)
-        cross = np.matmul(weighted, observed[:, :, None])[:, :, 0].astype(np.complex128)
-        load = 1e-6 * np.real(np.trace(cov, axis1=1, axis2=2)) / taps + 1e-30
-        cov += load[:, None, None] * np.eye(taps)
-        filt = np.linalg.solve(cov, cross[:, :, None])[:, :, 0].astype(np.complex64)
-        dry = observed - np.matmul(filt[:, None, :], past)[:, 0, :]
-    before = float(np.sum(np.abs(observed) ** 2))
-    after = float(np.sum(np.abs(dry) ** 2))
-    reduction = 10.0 * np.log10(before / after) if after > 0.0 and before > 0.0 else 0.0
-    return filt.T.copy(), reduction
-
-
-def sustain_score(spectra: np.ndarray, hop_s: float) -> float:
-    """How much of the sound holds still for longer than a room rings, above chance.
-
-    The energy-weighted coherence, per bin, between frames 0.25-0.6 s apart,
-    less what random phases give over as many frames (sqrt(pi / 4n)): speech,
-    even in a 1 s room, scores within about 0.05 of chance, while held notes and
-    pads score 0.15-0.35 above it. Delayed prediction would cancel those notes
-    as if they were reverb.
-    """
-    power = np.abs(spectra) ** 2
-    weight = power.sum(axis=1)  # (channels, bins)
-    total = float(weight.sum())
-    if total <= 0.0:
-        return 0.0
-    scores = []
-    for lag_s in _SUSTAIN_LAGS_S:
-        lag = round(lag_s / hop_s)
-        pairs = spectra.shape[1] - lag
-        if lag < 1 or pairs < lag:
-            continue
-        now, then = spectra[:, lag:], spectra[:, :-lag]
-        coherence = np.abs(np.sum(now * then.conj(), axis=1))
-        norm = np.sqrt(np.sum(power[:, lag:], axis=1) * np.sum(power[:, :-lag], axis=1))
-        score = float(np.sum(coherence / np.maximum(norm, 1e-30) * weight) / total)
-        scores.append(score - float(np.sqrt(np.pi / (4.0 * pairs))))
-    return float(np.mean(scores)) if scores else 0.0
-
-
 def _analysis_audio(excerpts: Sequence[np.ndarray], sample_rate: int) -> np.ndarray | None:
     usable = [np.atleast_2d(np.asarray(e, dtype=np.float32)) for e in excerpts if np.size(e) > 0]
     if not usable:
@@ -294,9 +202,9 @@ def analyze_reverb(
     audio = _analysis_audio(excerpts, sample_rate)
     if audio is None:
         return None
-    frame_size, hop = _frame_layout(sample_rate)
-    bins = _filtered_bins(frame_size, sample_rate)
-    spectra = _stft(audio, frame_size, hop, _window(frame_size))[:, :, :bins]
+    frame_size, hop = frame_layout(sample_rate)
+    bins = filtered_bins(frame_size, sample_rate)
+    spectra = stft(audio, frame_size, hop, window(frame_size))[:, :, :bins]
     held = sustain_score(spectra, hop / sample_rate) > _MAX_SUSTAIN
     power_decay = _power_decay(hop / sample_rate, decay.rt60_s)
     bands = band_of_bins(bins, frame_size, sample_rate)
@@ -305,7 +213,7 @@ def analyze_reverb(
     # busy 2-core machine, ten times slower than one thread).
     with threadpool_limits(limits=1, user_api="blas"):
         for channel in spectra:
-            filt, reduction = _estimate_filter(channel, _DELAY_FRAMES, _TAPS)
+            filt, reduction = estimate_filter(channel, _DELAY_FRAMES, _TAPS)
             level, driven = calibrate(channel, bands, power_decay, _DELAY_FRAMES)
             fits.append((filt, reduction, level, driven))
     uncapped = float(np.mean([fit[1] for fit in fits]))
@@ -318,7 +226,7 @@ def analyze_reverb(
     late_energy = 0.0
     for channel, (filt, _, level, driven) in zip(spectra, fits, strict=True):
         late = level * driven
-        prediction = _predict(channel, filt)
+        prediction = predict(channel, filt, _DELAY_FRAMES)
         if material is Material.NOTES:  # bins predicting far more than the room can make
             excess = np.sum(np.abs(prediction) ** 2, axis=0) > _TONAL_BIN_EXCESS * late.sum(axis=0)
             filt = np.where(excess[None, :], 0, filt).astype(np.complex64)
@@ -355,12 +263,6 @@ def analyze_reverb(
 def _power_decay(hop_s: float, rt60_s: float) -> float:
     """The room's power decay over one hop: 60 dB per RT60."""
     return float(10.0 ** (-6.0 * hop_s / rt60_s))
-
-
-def _predict(spectra: np.ndarray, filt: np.ndarray) -> np.ndarray:
-    """(frames, bins) prediction of each frame from the delayed past, filt (taps, bins)."""
-    past = _delayed_taps(spectra, _DELAY_FRAMES, filt.shape[0])  # (bins, taps, frames)
-    return np.einsum("kb,bkt->tb", filt, past)
 
 
 def _capped(prediction: np.ndarray, late: np.ndarray, cap: float) -> np.ndarray:
@@ -429,8 +331,8 @@ class ReverbSuppressor:
         self._filters = np.broadcast_to(
             plan.filters, (channels, *plan.filters.shape[1:])
         ) * np.complex64(plan.strength)
-        self._window = _window(plan.frame_size)
-        self._synthesis = (self._window / np.float32(1.5)).astype(np.float32)
+        self.window = window(plan.frame_size)
+        self._synthesis = (self.window / np.float32(1.5)).astype(np.float32)
         self._history_frames = plan.delay + plan.taps - 1
         self._bins = plan.filters.shape[2]
         self._late_level = np.broadcast_to(plan.late_level, (channels, self._bins))[:, None, :]
@@ -489,7 +391,7 @@ class ReverbSuppressor:
             n = min(_BATCH_FRAMES, count - first)
             framed = np.lib.stride_tricks.sliding_window_view(pending, size, axis=1)
             framed = framed[:, first * hop :: hop][:, :n]
-            spectra = scipy.fft.rfft(framed * self._window, axis=-1)
+            spectra = scipy.fft.rfft(framed * self.window, axis=-1)
             low = spectra[:, :, : self._bins]
             known = np.concatenate([history, low], axis=1)
             prediction = np.zeros_like(low)
@@ -516,7 +418,7 @@ class ReverbSuppressor:
             frames *= self._synthesis
             out = np.zeros((self._channels, (n - 1) * hop + size), dtype=np.float32)
             out[:, : size - hop] += tail
-            for part in range(_HOPS_PER_FRAME):  # overlap-add, one quarter-frame at a time
+            for part in range(HOPS_PER_FRAME):  # overlap-add, one quarter-frame at a time
                 piece = frames[:, :, part * hop : (part + 1) * hop].reshape(self._channels, n * hop)
                 out[:, part * hop : part * hop + n * hop] += piece
             outputs.append(out[:, : n * hop])
