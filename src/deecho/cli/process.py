@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 from deecho.errors import UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from deecho.backends.base import JobStatus
     from deecho.pipeline import ProcessResult
 
 _EPILOG = """\
@@ -90,13 +93,14 @@ def _seconds(value: str | None, flag: str) -> float | None:
         raise UsageError(f"{flag}: {exc}") from None
 
 
-def _progress_bar() -> Any:
+def _progress_bar() -> Callable[[JobStatus], None] | None:
     """A one-line bar on stderr when it is a terminal; nothing otherwise."""
     if not sys.stderr.isatty():
         return None
     last = [-1]
 
-    def show(fraction: float, stage: str) -> None:
+    def show(status: JobStatus) -> None:
+        fraction, stage = status.fraction or 0.0, status.stage or status.status.lower()
         percent = int(fraction * 100)
         if percent == last[0]:
             return
@@ -150,8 +154,10 @@ def _summary(result: ProcessResult) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from deecho.audio.prep import PrepOptions
+    from deecho.backends import get_backend
+    from deecho.backends.job import run_job
     from deecho.config import load_settings
-    from deecho.pipeline import ProcessRequest, process_file
+    from deecho.pipeline import ProcessRequest
 
     settings = load_settings()
     prep = PrepOptions(
@@ -170,16 +176,8 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.force,
         bit_depth=args.bit_depth,
     )
-    backend_name = args.backend or "local"
-    progress = _progress_bar()
-    if backend_name == "local":
-        result = process_file(request, progress=progress)
-    else:
-        from deecho.backends import get_backend
-        from deecho.backends.remote import process_remote
-
-        backend = get_backend(backend_name, settings)
-        result = process_remote(request, backend, progress=progress)
+    backend = get_backend(args.backend or "local", settings)
+    result = run_job(request, backend, on_status=_progress_bar())
     if args.json:
         print(json.dumps(result.to_dict()))
     else:
