@@ -13,29 +13,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 
+from aligned_cases import MP3_BAND_HZ, SAMPLES, dry_and_take, read, saved_against_dry
 from deecho.api import DeechoClient
 from deecho.backends.base import JobStatus
 from deecho.backends.http import HttpBackend
 from deecho.backends.job import run_job
 from deecho.backends.local import LocalBackend
-from deecho.compare.metrics import band_limit, si_sdr_db
+from deecho.compare.metrics import si_sdr_db
 from deecho.errors import ResultMismatchError
 from deecho.kinds import JobState
 from deecho.pipeline import ProcessRequest
 from stubs.musicgpt import MusicGPTStub
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 KEY = "stub-key"
-#: MP3 (V0) drops what lies above ~19 kHz: MP3 results are judged below this.
-MP3_BAND_HZ = 16_000.0
-
-
-def read(path: Path, seconds: float | None = None) -> tuple[np.ndarray, int]:
-    audio, rate = sf.read(path, dtype="float32", always_2d=True)
-    frames = len(audio) if seconds is None else int(seconds * rate)
-    return np.ascontiguousarray(audio.T[:, :frames]), int(rate)
 
 
 @pytest.fixture
@@ -49,36 +40,6 @@ def fast_backend(stub: MusicGPTStub) -> HttpBackend:
         stub.base_url, KEY, service="MusicGPT", min_poll_interval_s=0.01, max_poll_interval_s=0.02
     )
     return HttpBackend("musicgpt", client)
-
-
-def dry_and_take(kind: str, tmp_path: Path) -> tuple[np.ndarray, Path, int]:
-    names = {
-        "mono": ("speech_dry.wav", "speech_echo.wav"),
-        "stereo": ("music_dry.flac", "music_pingpong.flac"),
-    }[kind]
-    dry, rate = read(SAMPLES / names[0], 6.0)
-    take, _ = read(SAMPLES / names[1], 6.0)
-    path = tmp_path / "take.wav"
-    sf.write(path, take.T, rate, subtype="FLOAT")
-    return dry, path, rate
-
-
-def saved_against_dry(
-    dry: np.ndarray, take: Path, no_echo: Path, echo: Path, alignment: dict, band_hz: float | None
-) -> float:
-    """SI-SDR of the saved no_echo against the dry take on the overlap; checks the echo file."""
-    original, rate = read(take)
-    cleaned, cleaned_rate = read(no_echo)
-    removed, _ = read(echo)
-    assert cleaned.shape == original.shape and cleaned_rate == rate
-    np.testing.assert_array_equal(original - cleaned, removed)  # exactly, sample for sample
-    start = round(alignment["overlap_start_s"] * rate)
-    stop = start + round(alignment["overlap_s"] * rate)
-    assert stop - start > 0.9 * original.shape[1]
-    reference, judged = dry[:, start:stop], cleaned[:, start:stop]
-    if band_hz is not None and band_hz < rate / 2:
-        reference, judged = band_limit(reference, rate, band_hz), band_limit(judged, rate, band_hz)
-    return si_sdr_db(reference, judged)
 
 
 CASES = [

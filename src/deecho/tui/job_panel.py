@@ -18,6 +18,7 @@ from textual.worker import get_current_worker
 
 from deecho.audio.prep import PrepOptions
 from deecho.errors import CancelledError, DeechoError
+from deecho.kinds import JobState
 from deecho.tui import tasks
 from deecho.tui.messages import CompareReady, JobFailed, JobUpdate
 from deecho.tui.workspace_state import WorkspaceState
@@ -58,7 +59,7 @@ class JobPanel(WorkspaceState):
         self.job_running = True
         self.job_started = time.monotonic()
         self.job_deadline = None
-        self.job_status = tasks.JobStatus("PREPARING")
+        self.job_status = tasks.JobStatus(JobState.PREPARING)
         bar = self.query_one("#job-progress", ProgressBar)
         bar.display = True
         bar.update(progress=0.0)
@@ -84,7 +85,7 @@ class JobPanel(WorkspaceState):
         def on_status(status: tasks.JobStatus) -> None:
             # The history is written here, in the job's own thread, so a late message
             # can never put an older status over the final one.
-            changes = {}
+            changes: dict[str, str] = {}
             if status.status in _TASK_STATUSES and status.status != recorded["status"]:
                 changes["status"] = recorded["status"] = status.status
             if status.task_id and status.task_id != recorded["task_id"]:
@@ -95,11 +96,9 @@ class JobPanel(WorkspaceState):
 
         try:
             backend = self.deecho.backend_for(choice)
-            prepped, raw = tasks.run_backend(
-                backend, original, options, workdir, on_status, cancelled
-            )
-            on_status(tasks.JobStatus("ALIGNING", stage="aligning the result on the original"))
-            outcome = tasks.compare_job(prepped, raw, workdir, cancelled)
+            amounts = self.deecho.settings.engine.amounts
+            job = tasks.run_job(backend, original, options, amounts, workdir, on_status, cancelled)
+            outcome = tasks.compare_job(job, workdir, cancelled)
         except CancelledError as exc:
             why = str(exc) or "cancelled; nothing was kept"
             history.update(job_id, status="CANCELLED", message=why)
@@ -154,7 +153,13 @@ class JobPanel(WorkspaceState):
         if message.job_id != self.job_id:
             return
         self.job_running = False
-        self.job_status = tasks.JobStatus(message.status)
+        previous = self.job_status
+        # The reason stays in the panel (the toast fades); the task id too, to look it up.
+        self.job_status = tasks.JobStatus(
+            JobState(message.status),
+            task_id=previous.task_id if previous else None,
+            stage=message.message,
+        )
         self.query_one("#job-progress", ProgressBar).display = False
         self._render_job()
         if message.message:
@@ -165,9 +170,11 @@ class JobPanel(WorkspaceState):
     def _compare_ready(self, message: CompareReady) -> None:
         if message.job_id == self.job_id:
             self.job_running = False
-            previous = self.job_status or tasks.JobStatus("COMPLETED")
+            previous = self.job_status or tasks.JobStatus(JobState.COMPLETED)
             self.job_status = tasks.JobStatus(
-                "COMPLETED", task_id=previous.task_id, credit_estimate=previous.credit_estimate
+                JobState.COMPLETED,
+                task_id=previous.task_id,
+                credit_estimate=previous.credit_estimate,
             )
             self.query_one("#job-progress", ProgressBar).update(progress=1.0)
             self._render_job()
@@ -183,7 +190,7 @@ class JobPanel(WorkspaceState):
             return
         self.workers.cancel_group(self, "job")
         self.job_status = tasks.JobStatus(
-            "CANCELLING", task_id=getattr(self.job_status, "task_id", None)
+            JobState.CANCELLING, task_id=getattr(self.job_status, "task_id", None)
         )
         self._render_job()
 
@@ -229,7 +236,7 @@ class JobPanel(WorkspaceState):
 
 
 #: The API's statuses of a running task, worth keeping in the history as they change.
-_TASK_STATUSES = frozenset({"IN_QUEUE", "IN_PROGRESS"})
+_TASK_STATUSES = frozenset({JobState.IN_QUEUE, JobState.IN_PROGRESS})
 
 
 def _short_id(task_id: str) -> str:
