@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from deecho.backends.base import JobStatus
+    from deecho.config import Settings
+    from deecho.engine.report import Amounts
     from deecho.pipeline import ProcessResult
 
 _EPILOG = """\
@@ -61,8 +63,15 @@ def register(subparsers: Any) -> None:
     level.add_argument(
         "--normalize-lufs", type=float, metavar="LUFS", help="integrated loudness, e.g. -16"
     )
-    parser.add_argument(
-        "--strength", type=float, default=None, metavar="X", help="0..1, how much to remove (1)"
+    amounts = parser.add_argument_group("how much to remove (0..1 each; default 1)")
+    amounts.add_argument(
+        "--strength", type=float, default=None, metavar="X", help="echo and reverb at once"
+    )
+    amounts.add_argument(
+        "--echo", type=float, default=None, metavar="X", help="echo (wins over --strength)"
+    )
+    amounts.add_argument(
+        "--reverb", type=float, default=None, metavar="X", help="reverb (wins over --strength)"
     )
     parser.add_argument(
         "--backend",
@@ -91,6 +100,25 @@ def _seconds(value: str | None, flag: str) -> float | None:
         return parse_time(value)
     except UsageError as exc:
         raise UsageError(f"{flag}: {exc}") from None
+
+
+def _amounts(args: argparse.Namespace, settings: Settings) -> Amounts:
+    """--echo and --reverb, each falling back on --strength, then on the settings."""
+    from deecho.engine.report import Amounts
+
+    for flag, value in (
+        ("--strength", args.strength),
+        ("--echo", args.echo),
+        ("--reverb", args.reverb),
+    ):
+        if value is not None and not 0.0 <= value <= 1.0:  # also refuses nan
+            raise UsageError(f"{flag} {value}: use a value from 0 to 1")
+    default = settings.engine.amounts
+    if args.strength is not None:
+        default = Amounts.both(args.strength)
+    echo = default.echo if args.echo is None else args.echo
+    reverb = default.reverb if args.reverb is None else args.reverb
+    return Amounts(echo=echo, reverb=reverb)
 
 
 def _progress_bar() -> Callable[[JobStatus], None] | None:
@@ -143,6 +171,18 @@ def _summary(result: ProcessResult) -> str:
         return "n/a" if value is None else f"{value:.2f} s"
 
     lines.append(f"RT60         {rt60(data['rt60_before_s'])} -> {rt60(data['rt60_after_s'])}")
+    lines.append(
+        f"amounts      echo {data['echo_amount']:.2f}, reverb {data['reverb_amount']:.2f}"
+        f" (reverb removed {data['reverb_removed_db'] or 0.0:.1f} dB)"
+    )
+    if data["drr_before_db"] is not None and data["drr_after_db"] is not None:
+        lines.append(f"DRR          {data['drr_before_db']:.1f} -> {data['drr_after_db']:.1f} dB")
+    alignment = data.get("alignment") or {}
+    if alignment:
+        lines.append(
+            f"aligned      offset {alignment['offset_samples']:g} samples,"
+            f" drift {alignment['drift_ppm']:g} ppm, overlap {alignment['overlap_s']:.2f} s"
+        )
     speed = data["duration_s"] / max(data["seconds"], 1e-9)
     lines.append(f"took         {data['seconds']:.2f} s ({speed:.0f}x real time)")
     if data["clipped_samples"]:
@@ -160,6 +200,7 @@ def run(args: argparse.Namespace) -> int:
     from deecho.pipeline import ProcessRequest
 
     settings = load_settings()
+    amounts = _amounts(args, settings)
     prep = PrepOptions(
         start_s=_seconds(args.start, "--start"),
         end_s=_seconds(args.end, "--end"),
@@ -172,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
         output=args.output,
         echo_output=args.echo_output,
         prep=prep,
-        strength=settings.engine.strength if args.strength is None else args.strength,
+        amounts=amounts,
         overwrite=args.force,
         bit_depth=args.bit_depth,
     )
