@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.markup import escape
 from textual import on, work
@@ -21,54 +21,43 @@ from deecho.tui.playback import output_device_available
 from deecho.tui.waveform import Waveform
 
 if TYPE_CHECKING:
+    from deecho.compare.figures import CompareFigures
     from deecho.tui.app import DeechoApp
 
 __all__ = ["CompareScreen", "metric_rows"]
 
-# (key in the compare JSON, label, format)
-_METRICS: list[tuple[str, str, str]] = [
-    ("offset_samples", "Offset", "{:.2f} samples"),
-    ("offset_ms", "Offset", "{:.3f} ms"),
-    ("drift_ppm", "Drift", "{:.2f} ppm"),
-    ("gain_db", "Gain", "{:+.2f} dB"),
-    ("polarity", "Polarity", "{:+d}"),
-    ("correlation", "Correlation", "{:.4f}"),
-    ("residual_db", "Residual", "{:.1f} dB"),
-    ("energy_removed_db", "Energy removed", "{:.1f} dB"),
-    ("si_sdr_db", "SI-SDR", "{:.1f} dB"),
-    ("overlap_s", "Overlap", "{:.2f} s"),
-    ("rt60_before_s", "RT60 before", "{:.2f} s"),
-    ("rt60_after_s", "RT60 after", "{:.2f} s"),
-    ("sample_rate", "Sample rate", "{} Hz"),
-]
+
+def _figure(value: float | int | None, pattern: str) -> str:
+    return "–" if value is None else pattern.format(value)
 
 
-def _format(value: Any, pattern: str) -> str:
-    if value is None:
-        return "–"
-    try:
-        return pattern.format(value)
-    except (ValueError, TypeError):
-        return str(value)
-
-
-def _echo_delays(metrics: dict[str, Any]) -> str | None:
-    echoes = metrics.get("echoes") or metrics.get("echoes_before") or []
-    delays = []
-    for echo in echoes:
-        if isinstance(echo, dict) and echo.get("delay_ms") is not None:
-            delays.append(f"{float(echo['delay_ms']):.0f}")
+def _echo_delays(figures: CompareFigures) -> str | None:
+    delays = [
+        f"{float(echo['delay_ms']):.0f}"
+        for echo in figures.echoes_before or ()
+        if echo.get("delay_ms") is not None
+    ]
     return (", ".join(delays[:4]) + " ms") if delays else None
 
 
-def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
-    """The metrics the table shows, formatted; unknown ones left out."""
+def metric_rows(figures: CompareFigures) -> list[tuple[str, str]]:
+    """The figures the table shows, formatted."""
     rows = [
-        (label, _format(metrics[key], pattern))
-        for key, label, pattern in _METRICS
-        if key in metrics
+        ("Offset", _figure(figures.offset_samples, "{:.2f} samples")),
+        ("Offset", _figure(figures.offset_ms, "{:.3f} ms")),
+        ("Drift", _figure(figures.drift_ppm, "{:.2f} ppm")),
+        ("Gain", _figure(figures.gain_db, "{:+.2f} dB")),
+        ("Polarity", _figure(figures.polarity, "{:+d}")),
+        ("Correlation", _figure(figures.correlation, "{:.4f}")),
+        ("Residual", _figure(figures.residual_db, "{:.1f} dB")),
+        ("Energy removed", _figure(figures.energy_removed_db, "{:.1f} dB")),
+        ("SI-SDR", _figure(figures.si_sdr_db, "{:.1f} dB")),
+        ("Overlap", _figure(figures.overlap_s, "{:.2f} s")),
+        ("RT60 before", _figure(figures.rt60_before_s, "{:.2f} s")),
+        ("RT60 after", _figure(figures.rt60_after_s, "{:.2f} s")),
+        ("Sample rate", _figure(figures.sample_rate, "{} Hz")),
     ]
-    delays = _echo_delays(metrics)
+    delays = _echo_delays(figures)
     if delays:
         rows.append(("Echo delays", delays))
     return rows
@@ -188,7 +177,7 @@ class CompareScreen(DeechoScreen):
             label.update("Residual over time: not measured")
         table = self.query_one("#metrics", DataTable)
         table.add_columns("Metric", "Value")
-        for row in metric_rows(self.outcome.metrics):
+        for row in metric_rows(self.outcome.figures):
             table.add_row(*row)
         table.border_title = "Metrics"
         overlaid.focus()

@@ -6,7 +6,6 @@ JobFailed and CompareReady back; nothing here blocks.
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -112,18 +111,12 @@ class JobPanel(WorkspaceState):
             history.update(job_id, status="ERROR", message=f"{type(exc).__name__}: {exc}")
             self.post_message(JobFailed(job_id, "ERROR", ""))
             raise  # the screen's Worker.StateChanged handler reports it in one line
-        record_metrics = dict(outcome.metrics)
-        record_metrics["raw_no_echo"] = str(outcome.raw_no_echo)
-        record_metrics["residual_db_over_time"] = [
-            value if math.isfinite(value) else None for value in outcome.residual_db
-        ]
-        record_metrics.setdefault("residual_window_s", outcome.residual_window_s)
         history.update(
             job_id,
             status="COMPLETED",
             no_echo=outcome.no_echo,
             echo=outcome.echo,
-            compare=record_metrics,
+            compare=tasks.history_entry(outcome),
             message="done",
         )
         self.post_message(CompareReady(job_id, outcome))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,11 +22,12 @@ from deecho.audio.io import iter_blocks, opened, read_audio
 from deecho.audio.loudness import LevelMeter, Levels
 from deecho.audio.prep import PrepOptions, apply_prep
 from deecho.backends.base import Backend, JobStatus
-from deecho.errors import CancelledError
+from deecho.errors import CancelledError, DeechoError
 from deecho.overview import Overview, overview_of_array, overview_of_blocks, read_frames_for
 from deecho.tui.keep import export_report, keep_result, unique_beside
 
 if TYPE_CHECKING:
+    from deecho.compare import CompareFigures, CompareResult
     from deecho.engine.report import Amounts
     from deecho.pipeline import ProcessResult
 
@@ -37,6 +38,7 @@ __all__ = [
     "PrepPreview",
     "compare_job",
     "export_report",
+    "history_entry",
     "keep_result",
     "measure_file",
     "preview_prep",
@@ -156,26 +158,28 @@ class CompareOutcome:
     no_echo: Path
     echo: Path
     raw_no_echo: Path
-    """What the backend sent back, before alignment (the report compares against it)."""
+    """What the backend sent back, before alignment."""
     sample_rate: int
-    metrics: dict[str, Any]
+    figures: CompareFigures
+    """The comparison's figures, with the offset, drift and overlap the job measured."""
     residual_db: list[float]
     residual_window_s: float
     original_overview: Overview
     no_echo_overview: Overview
     echo_overview: Overview
     report_json: Path
-    extra: dict[str, Any] = field(default_factory=dict)
+    result: CompareResult | None = None
+    """The comparison itself (arrays included), kept to draw the PNG without a rerun;
+    None for a job reopened from the history."""
 
 
-def _residual_series(result: Any) -> tuple[list[float], float]:
+def _residual_series(result: CompareResult) -> tuple[list[float], float]:
     """The per-window residual in dB (NaN where the original is quiet) and the window length."""
     from deecho.compare import metrics
 
-    over_time = getattr(result, "over_time", None)
-    if over_time is None:
+    if result.over_time is None:
         return [], metrics.WINDOW_S
-    return [float(value) for value in np.asarray(over_time.residual_db).ravel()], metrics.WINDOW_S
+    return [float(v) for v in np.asarray(result.over_time.residual_db).ravel()], metrics.WINDOW_S
 
 
 def compare_job(
@@ -193,14 +197,21 @@ def compare_job(
     _check(cancelled)
     result = align_and_compare(original, rate, aligned, rate)
     _check(cancelled)
-    metrics = result.to_dict()
     alignment = job.alignment or {}
-    for key in ("offset_samples", "offset_ms", "drift_ppm", "overlap_start_s", "overlap_s"):
-        if key in alignment:
-            metrics[key] = alignment[key]
+    if alignment:
+        # What the job measured on the backend's own file, not on the already aligned one.
+        result.offset_samples = float(alignment["offset_samples"])
+        result.drift_ppm = float(alignment["drift_ppm"])
+    figures = result.figures()
+    if alignment:
+        figures = replace(
+            figures,
+            overlap_start_s=float(alignment["overlap_start_s"]),
+            overlap_s=float(alignment["overlap_s"]),
+        )
     residual, window = _residual_series(result)
     report_json = workdir / "compare.json"
-    report_json.write_text(json.dumps(metrics, indent=2, default=str))
+    report_json.write_text(json.dumps(figures.to_dict(), indent=2))
     raw = [path for path in workdir.glob("no_echo.*") if path.is_file()]
     return CompareOutcome(
         prepped=prepped,
@@ -208,39 +219,59 @@ def compare_job(
         echo=job.echo_output,
         raw_no_echo=raw[0] if raw else job.output,
         sample_rate=rate,
-        metrics=metrics,
+        figures=figures,
         residual_db=residual,
         residual_window_s=window,
         original_overview=overview_of_array(original, rate),
         no_echo_overview=overview_of_array(aligned, rate),
         echo_overview=overview_of_array(removed, rate),
         report_json=report_json,
+        result=result,
     )
 
 
-#: What the history keeps beside the compare metrics, to redraw a past job.
+#: What the history keeps beside the compare figures, to redraw a past job.
 _HISTORY_ONLY = frozenset({"raw_no_echo", "residual_db_over_time", "residual_window_s"})
 
 
+def history_entry(outcome: CompareOutcome) -> dict[str, Any]:
+    """What the history keeps of a comparison: its figures, and the series to redraw it."""
+    entry = outcome.figures.to_dict()
+    entry["raw_no_echo"] = str(outcome.raw_no_echo)
+    entry["residual_db_over_time"] = [
+        value if math.isfinite(value) else None for value in outcome.residual_db
+    ]
+    entry["residual_window_s"] = outcome.residual_window_s
+    return entry
+
+
 def reopen_compare(
-    prepped: Path, no_echo: Path, echo: Path, metrics: dict[str, Any], workdir: Path
+    prepped: Path, no_echo: Path, echo: Path, entry: dict[str, Any], workdir: Path
 ) -> CompareOutcome:
     """Rebuild a past job's compare view from the files its folder kept."""
+    from deecho.compare.figures import CompareFigures
+
     original, rate = read_audio(prepped)
     aligned, _ = read_audio(no_echo)
     removed, _ = read_audio(echo)
-    residual = metrics.get("residual_db_over_time") or metrics.get("residual_over_time_db") or []
-    raw = metrics.get("raw_no_echo")
-    shown = {key: value for key, value in metrics.items() if key not in _HISTORY_ONLY}
+    residual = entry.get("residual_db_over_time") or entry.get("residual_over_time_db") or []
+    raw = entry.get("raw_no_echo")
+    shown = {key: value for key, value in entry.items() if key not in _HISTORY_ONLY}
+    try:
+        figures = CompareFigures.from_dict(shown)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DeechoError(
+            f"the history's figures of this job are unreadable ({exc}); run it again"
+        ) from None
     return CompareOutcome(
         prepped=prepped,
         no_echo=no_echo,
         echo=echo,
         raw_no_echo=Path(raw) if raw else no_echo,
         sample_rate=rate,
-        metrics=shown,
+        figures=figures,
         residual_db=[math.nan if value is None else float(value) for value in residual],
-        residual_window_s=float(metrics.get("residual_window_s", 0.4) or 0.4),
+        residual_window_s=float(entry.get("residual_window_s", 0.4) or 0.4),
         original_overview=overview_of_array(original, rate),
         no_echo_overview=overview_of_array(aligned, rate),
         echo_overview=overview_of_array(removed, rate),
