@@ -54,3 +54,5 @@ class JobState(StrEnum):
     ERROR = "ERROR"
     CANCELLING = "CANCELLING"
     CANCELLED = "CANCELLED"
+    INTERRUPTED = "INTERRUPTED"
+    """The workspace that ran it closed or died before it ended (the history says so)."""

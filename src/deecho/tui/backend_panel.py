@@ -5,14 +5,15 @@ from __future__ import annotations
 from textual import on
 from textual.widgets import Input, Select, Static
 
+from deecho.kinds import BackendKind
 from deecho.tui.workspace_state import WorkspaceState
 
 __all__ = ["BACKEND_CHOICES", "BackendPanel"]
 
 BACKEND_CHOICES = [
-    ("Local engine", "local"),
-    ("deecho server", "server"),
-    ("MusicGPT (credits)", "musicgpt"),
+    ("Local engine", BackendKind.LOCAL),
+    ("deecho server", BackendKind.SERVER),
+    ("MusicGPT (credits)", BackendKind.MUSICGPT),
 ]
 _CREDITS_WARNING = (
     "MusicGPT runs on the vendor's servers and spends credits from your account on every job;"
@@ -23,18 +24,19 @@ _CREDITS_WARNING = (
 class BackendPanel(WorkspaceState):
     """The workspace's backend choice, and the server's URL and key."""
 
-    def backend_choice(self) -> str:
-        return str(self.query_one("#backend-choice", Select).value)
+    def backend_choice(self) -> BackendKind:
+        return BackendKind(str(self.query_one("#backend-choice", Select).value))
 
     def action_cycle_backend(self) -> None:
         select = self.query_one("#backend-choice", Select)
         order = [value for _, value in BACKEND_CHOICES]
-        select.value = order[(order.index(str(select.value)) + 1) % len(order)]
+        select.value = order[(order.index(BackendKind(str(select.value))) + 1) % len(order)]
 
     @on(Select.Changed, "#backend-choice")
     def _backend_changed(self, event: Select.Changed) -> None:
-        self._show_backend_note(str(event.value))
-        self.deecho.remember_backend(str(event.value))
+        choice = BackendKind(str(event.value))
+        self._show_backend_note(choice)
+        self.deecho.remember_backend(choice)
 
     @on(Input.Submitted, "#server-url, #server-key")
     @on(Input.Blurred, "#server-url, #server-key")
@@ -44,13 +46,13 @@ class BackendPanel(WorkspaceState):
             self.query_one("#server-key", Input).value.strip() or None,
         )
 
-    def _show_backend_note(self, choice: str) -> None:
-        server = choice == "server"
+    def _show_backend_note(self, choice: BackendKind) -> None:
+        server = choice is BackendKind.SERVER
         self.query_one("#server-url", Input).display = server
         self.query_one("#server-key", Input).display = server
         note = self.query_one("#backend-note", Static)
-        note.set_class(choice == "musicgpt", "warning")
-        if choice == "musicgpt":
+        note.set_class(choice is BackendKind.MUSICGPT, "warning")
+        if choice is BackendKind.MUSICGPT:
             has_key = self.deecho.settings.musicgpt_api_key is not None
             key = "" if has_key else " No key yet: set DEECHO_MUSICGPT_API_KEY."
             note.update(_CREDITS_WARNING + key)

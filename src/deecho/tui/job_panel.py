@@ -17,7 +17,7 @@ from textual.worker import get_current_worker
 
 from deecho.audio.prep import PrepOptions
 from deecho.errors import CancelledError, DeechoError
-from deecho.kinds import JobState
+from deecho.kinds import BackendKind, JobState
 from deecho.tui import tasks
 from deecho.tui.messages import CompareReady, JobFailed, JobUpdate
 from deecho.tui.workspace_state import WorkspaceState
@@ -32,7 +32,7 @@ class JobPanel(WorkspaceState):
         # The prep and backend panels' parts of the same screen (see WorkspaceScreen).
         def prep_options(self) -> PrepOptions: ...
 
-        def backend_choice(self) -> str: ...
+        def backend_choice(self) -> BackendKind: ...
 
         def _server_fields_done(self) -> None: ...
 
@@ -49,7 +49,7 @@ class JobPanel(WorkspaceState):
             self.notify(str(exc), severity="error", markup=False)
             return
         choice = self.backend_choice()
-        if choice == "server" and not self.query_one("#server-url", Input).value.strip():
+        if choice is BackendKind.SERVER and not self.query_one("#server-url", Input).value.strip():
             self.notify("Type the deecho server's URL first.", severity="error")
             return
         self._server_fields_done()
@@ -71,7 +71,7 @@ class JobPanel(WorkspaceState):
 
     @work(thread=True, exclusive=True, group="job", exit_on_error=False)
     def _run_job(
-        self, job_id: int, original: Path, options: PrepOptions, choice: str, workdir: Path
+        self, job_id: int, original: Path, options: PrepOptions, choice: BackendKind, workdir: Path
     ) -> None:
         worker = get_current_worker()
         history = self.deecho.history
@@ -100,20 +100,20 @@ class JobPanel(WorkspaceState):
             outcome = tasks.compare_job(job, workdir, cancelled)
         except CancelledError as exc:
             why = str(exc) or "cancelled; nothing was kept"
-            history.update(job_id, status="CANCELLED", message=why)
-            self.post_message(JobFailed(job_id, "CANCELLED", f"Job cancelled: {why}."))
+            history.update(job_id, status=JobState.CANCELLED, message=why)
+            self.post_message(JobFailed(job_id, JobState.CANCELLED, f"Job cancelled: {why}."))
             return
         except DeechoError as exc:
-            history.update(job_id, status="FAILED", message=str(exc))
-            self.post_message(JobFailed(job_id, "FAILED", str(exc)))
+            history.update(job_id, status=JobState.FAILED, message=str(exc))
+            self.post_message(JobFailed(job_id, JobState.FAILED, str(exc)))
             return
         except Exception as exc:
-            history.update(job_id, status="ERROR", message=f"{type(exc).__name__}: {exc}")
-            self.post_message(JobFailed(job_id, "ERROR", ""))
+            history.update(job_id, status=JobState.ERROR, message=f"{type(exc).__name__}: {exc}")
+            self.post_message(JobFailed(job_id, JobState.ERROR, ""))
             raise  # the screen's Worker.StateChanged handler reports it in one line
         history.update(
             job_id,
-            status="COMPLETED",
+            status=JobState.COMPLETED,
             no_echo=outcome.no_echo,
             echo=outcome.echo,
             compare=tasks.history_entry(outcome),
@@ -129,7 +129,11 @@ class JobPanel(WorkspaceState):
         if message.status.eta_s is not None and message.status.eta_s >= 0:
             self.job_deadline = time.monotonic() + message.status.eta_s
         credits = message.status.credit_estimate
-        if self.job_backend == "musicgpt" and credits is not None and not self.credits_told:
+        if (
+            self.job_backend is BackendKind.MUSICGPT
+            and credits is not None
+            and not self.credits_told
+        ):
             self.credits_told = True
             self.notify(
                 f"MusicGPT accepted the task: it spends about {credits:g} credits.",
@@ -149,14 +153,14 @@ class JobPanel(WorkspaceState):
         previous = self.job_status
         # The reason stays in the panel (the toast fades); the task id too, to look it up.
         self.job_status = tasks.JobStatus(
-            JobState(message.status),
+            message.status,
             task_id=previous.task_id if previous else None,
             stage=message.message,
         )
         self.query_one("#job-progress", ProgressBar).display = False
         self._render_job()
         if message.message:
-            cancelled = message.status == "CANCELLED"
+            cancelled = message.status == JobState.CANCELLED
             self.notify(message.message, severity="warning" if cancelled else "error", markup=False)
 
     @on(CompareReady)
@@ -213,7 +217,7 @@ class JobPanel(WorkspaceState):
         detail = status.stage or ""
         if self.job_running:
             detail = f"{detail}  (c cancels)".strip()
-        elif status.status == "COMPLETED":
+        elif status.status is JobState.COMPLETED:
             detail = "v shows the comparison"
         self.query_one("#job-detail", Static).update(escape(detail))
 

@@ -10,6 +10,7 @@ from textual.message import Message
 from deecho.audio.io import AudioInfo
 from deecho.audio.loudness import Levels
 from deecho.backends.base import JobStatus
+from deecho.kinds import JobState
 from deecho.overview import Overview
 from deecho.tui.tasks import CompareOutcome, PrepPreview
 
@@ -80,7 +81,7 @@ class JobFailed(Message):
     """A job ended without a result; `message` is one line for the user."""
 
     job_id: int
-    status: str
+    status: JobState
     message: str
 
 

@@ -23,6 +23,7 @@ from textual.worker import get_current_worker
 
 from deecho.audio.io import probe
 from deecho.errors import DeechoError
+from deecho.kinds import BackendKind
 from deecho.overview import Overview, overview_of_file
 from deecho.tui import tasks
 from deecho.tui.backend_panel import BACKEND_CHOICES, BackendPanel
@@ -62,7 +63,9 @@ class WorkspaceScreen(PrepPanel, BackendPanel, JobPanel):
                     yield Input("-1.0", id="normalize-target", classes="level")
                 yield Static("", id="prepped")
             with Vertical(id="backend", classes="panel"):
-                yield Select(BACKEND_CHOICES, value="local", allow_blank=False, id="backend-choice")
+                yield Select(
+                    BACKEND_CHOICES, value=BackendKind.LOCAL, allow_blank=False, id="backend-choice"
+                )
                 yield Input(placeholder="http://127.0.0.1:8000", id="server-url")
                 yield Input(
                     placeholder="API key (kept in settings)",

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from deecho.audio.io import AudioInfo
 from deecho.audio.loudness import Levels
+from deecho.kinds import BackendKind
 from deecho.overview import Overview
 from deecho.tui import tasks
 from deecho.tui.base import DeechoScreen
@@ -44,7 +45,7 @@ class WorkspaceState(DeechoScreen):
         self.outcome_original: Path | None = None
         self.original_overview: Overview | None = None
         self.show_sent = False
-        self.job_backend = "local"
+        self.job_backend = BackendKind.LOCAL
         self.credits_told = False
 
     @property
