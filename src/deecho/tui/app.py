@@ -74,7 +74,7 @@ class DeechoApp(App[None]):
 
     def on_mount(self) -> None:
         self.set_keymap(dict(self.settings.workspace.keymap))
-        self.push_screen(WorkspaceScreen(self.initial_path))
+        self.push_screen(WorkspaceScreen(self.initial_path, host=self))
         if self.initial_path is None:
             self.call_after_refresh(self.screen.run_action, "open")
 
@@ -178,4 +178,4 @@ class DeechoApp(App[None]):
         from deecho.tui.history_view import HistoryScreen
 
         if not isinstance(self.screen, HistoryScreen):
-            self.push_screen(HistoryScreen())
+            self.push_screen(HistoryScreen(self.history))

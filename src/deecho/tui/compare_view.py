@@ -13,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Label, Sparkline, Static
 
-from deecho.history import JobRecord
+from deecho.history import History, JobRecord
 from deecho.tui import tasks
 from deecho.tui.base import DeechoScreen
 from deecho.tui.messages import ResultKept
@@ -22,7 +22,6 @@ from deecho.tui.waveform import Waveform
 
 if TYPE_CHECKING:
     from deecho.compare.figures import CompareFigures
-    from deecho.tui.app import DeechoApp
 
 __all__ = ["CompareScreen", "metric_rows"]
 
@@ -106,21 +105,20 @@ class CompareScreen(DeechoScreen):
     ]
 
     def __init__(
-        self, original: Path, outcome: tasks.CompareOutcome, record: JobRecord | None
+        self,
+        original: Path,
+        outcome: tasks.CompareOutcome,
+        record: JobRecord | None,
+        history: History | None = None,
     ) -> None:
         super().__init__(id="compare")
+        self.history = history
+        """Where a kept file is noted against its job (none for a result from elsewhere)."""
         self.original = original
         self.outcome = outcome
         self.record = record
         self.kept: list[Path] = []
         self.can_play = output_device_available()
-
-    @property
-    def deecho(self) -> DeechoApp:
-        from deecho.tui.app import DeechoApp
-
-        assert isinstance(self.app, DeechoApp)
-        return self.app
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # A/B listening only where there is somewhere to listen: hidden otherwise.
@@ -212,10 +210,10 @@ class CompareScreen(DeechoScreen):
     @on(ResultKept)
     def _kept(self, message: ResultKept) -> None:
         self.kept.extend(message.paths)
-        if self.record is not None:
-            record = self.deecho.history.get(self.record.id)
+        if self.record is not None and self.history is not None:
+            record = self.history.get(self.record.id)
             saved = (record.saved if record else []) + message.paths
-            self.deecho.history.update(self.record.id, saved=saved)
+            self.history.update(self.record.id, saved=saved)
         names = ", ".join(path.name for path in message.paths)
         self.notify(f"Saved beside the original: {names}", title="Kept", markup=False)
 

@@ -6,6 +6,7 @@ JobFailed and CompareReady back; nothing here blocks.
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,11 +17,14 @@ from textual.widgets import Input, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from deecho.audio.prep import PrepOptions
-from deecho.errors import CancelledError, DeechoError
+from deecho.errors import CancelledError, DeechoError, UsageError
 from deecho.kinds import BackendKind, JobState
 from deecho.tui import tasks
 from deecho.tui.messages import CompareReady, JobFailed, JobUpdate
 from deecho.tui.workspace_state import WorkspaceState
+
+if TYPE_CHECKING:
+    from deecho.engine.report import Amounts
 
 __all__ = ["JobPanel"]
 
@@ -48,6 +52,11 @@ class JobPanel(WorkspaceState):
         except DeechoError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return
+        try:
+            amounts = self._amounts()
+        except DeechoError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
         choice = self.backend_choice()
         if choice is BackendKind.SERVER and not self.query_one("#server-url", Input).value.strip():
             self.notify("Type the deecho server's URL first.", severity="error")
@@ -67,11 +76,18 @@ class JobPanel(WorkspaceState):
         self.job_original = self.path
         self.job_backend = choice
         self.credits_told = False
-        self._run_job(record.id, self.path, options, choice, record.workdir or Path("."))
+        workdir = record.workdir or Path(".")
+        self._run_job(record.id, self.path, options, amounts, choice, workdir)
 
     @work(thread=True, exclusive=True, group="job", exit_on_error=False)
     def _run_job(
-        self, job_id: int, original: Path, options: PrepOptions, choice: BackendKind, workdir: Path
+        self,
+        job_id: int,
+        original: Path,
+        options: PrepOptions,
+        amounts: Amounts,
+        choice: BackendKind,
+        workdir: Path,
     ) -> None:
         worker = get_current_worker()
         history = self.deecho.history
@@ -95,7 +111,6 @@ class JobPanel(WorkspaceState):
 
         try:
             backend = self.deecho.backend_for(choice)
-            amounts = self.deecho.settings.engine.amounts
             job = tasks.run_job(backend, original, options, amounts, workdir, on_status, cancelled)
             outcome = tasks.compare_job(job, workdir, cancelled)
         except CancelledError as exc:
@@ -195,6 +210,22 @@ class JobPanel(WorkspaceState):
         if self.job_running:
             self._render_job()
 
+    def _amounts(self) -> Amounts:
+        """The echo and reverb amounts typed in the job panel, each 0..1."""
+        from deecho.engine.report import Amounts
+
+        values = []
+        for name in ("echo", "reverb"):
+            text = self.query_one(f"#{name}-amount", Input).value.strip()
+            try:
+                value = float(text)
+            except ValueError:
+                value = math.nan
+            if not 0.0 <= value <= 1.0:
+                raise UsageError(f"{name} amount {text!r}: type a number from 0 to 1")
+            values.append(value)
+        return Amounts(echo=values[0], reverb=values[1])
+
     def _render_job(self) -> None:
         status = self.job_status
         if status is None:
@@ -229,7 +260,7 @@ class JobPanel(WorkspaceState):
         from deecho.tui.compare_view import CompareScreen
 
         record = self.deecho.history.get(self.outcome_job_id) if self.outcome_job_id else None
-        self.app.push_screen(CompareScreen(original, self.outcome, record))
+        self.app.push_screen(CompareScreen(original, self.outcome, record, self.deecho.history))
 
 
 #: The API's statuses of a running task, worth keeping in the history as they change.

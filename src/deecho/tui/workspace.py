@@ -74,6 +74,11 @@ class WorkspaceScreen(PrepPanel, BackendPanel, JobPanel):
                 )
                 yield Static("", id="backend-note")
             with Vertical(id="job", classes="panel"):
+                amounts = self.deecho.settings.engine.amounts  # how much to remove, 0..1
+                with Horizontal(classes="row"):
+                    for name, value in (("Echo", amounts.echo), ("Reverb", amounts.reverb)):
+                        yield Label(name, classes="field-label")
+                        yield Input(f"{value:g}", id=f"{name.lower()}-amount", classes="amount")
                 yield Static("No job yet: press p to process.", id="job-status")
                 yield ProgressBar(total=1.0, show_eta=False, id="job-progress")
                 yield Static("", id="job-detail")

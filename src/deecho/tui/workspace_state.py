@@ -17,7 +17,7 @@ from deecho.tui import tasks
 from deecho.tui.base import DeechoScreen
 
 if TYPE_CHECKING:
-    from deecho.tui.app import DeechoApp
+    from deecho.tui.host import WorkspaceHost
 
 __all__ = ["WorkspaceState"]
 
@@ -25,8 +25,10 @@ __all__ = ["WorkspaceState"]
 class WorkspaceState(DeechoScreen):
     """The workspace screen's state, shared by its panels."""
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, *, host: WorkspaceHost) -> None:
         super().__init__(id="workspace")
+        self.deecho = host
+        """The settings, history and backends this workspace works with."""
         self.initial_path = path
         self.path: Path | None = None
         self.info: AudioInfo | None = None
@@ -47,10 +49,3 @@ class WorkspaceState(DeechoScreen):
         self.show_sent = False
         self.job_backend = BackendKind.LOCAL
         self.credits_told = False
-
-    @property
-    def deecho(self) -> DeechoApp:
-        from deecho.tui.app import DeechoApp
-
-        assert isinstance(self.app, DeechoApp)
-        return self.app
