@@ -6,7 +6,8 @@ Everything streams in blocks, so memory stays flat however long the file is:
 3. read the range again, prep it, run the echo canceller, and write `no_echo`
    (and `echo` = prepped input − `no_echo`, sample for sample) atomically.
 
-The CLI, the server's workers and the TUI all call `process_file`.
+The local backend and the server's workers call `process_file`; the faces (CLI,
+workspace) run a job through `deecho.backends.job.run_job`, whose local backend it is.
 """
 
 from __future__ import annotations

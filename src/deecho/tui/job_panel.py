@@ -20,6 +20,7 @@ from deecho.audio.prep import PrepOptions
 from deecho.errors import CancelledError, DeechoError, UsageError
 from deecho.kinds import BackendKind, JobState
 from deecho.tui import tasks
+from deecho.tui.backend_panel import BackendPanel
 from deecho.tui.messages import CompareReady, JobFailed, JobUpdate
 from deecho.tui.workspace_state import WorkspaceState
 
@@ -37,8 +38,6 @@ class JobPanel(WorkspaceState):
         def prep_options(self) -> PrepOptions: ...
 
         def backend_choice(self) -> BackendKind: ...
-
-        def _server_fields_done(self) -> None: ...
 
     def action_process(self) -> None:
         if self.path is None or self.info is None:
@@ -58,10 +57,11 @@ class JobPanel(WorkspaceState):
             self.notify(str(exc), severity="error", markup=False)
             return
         choice = self.backend_choice()
-        if choice is BackendKind.SERVER and not self.query_one("#server-url", Input).value.strip():
+        backend = self.query_one(BackendPanel)
+        if choice is BackendKind.SERVER and not backend.server_url:
             self.notify("Type the deecho server's URL first.", severity="error")
             return
-        self._server_fields_done()
+        backend.remember_server()
         record = self.deecho.history.start(self.path, choice, _options_dict(options))
         self.job_id = record.id
         self.job_running = True
