@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomli_w
 from platformdirs import user_config_dir, user_data_dir
@@ -22,6 +22,9 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+if TYPE_CHECKING:
+    from deecho.engine.report import Amounts
 
 __all__ = ["MUSICGPT_BASE_URL", "Settings", "config_file", "load_settings", "save_settings"]
 
@@ -45,7 +48,20 @@ class EngineSettings(BaseModel):
     """Defaults of the local engine."""
 
     strength: float = Field(1.0, ge=0.0, le=1.0)
-    """How much of the detected echo and late reverb to remove, 0..1."""
+    """How much of the detected echo and late reverb to remove, 0..1 (both at once)."""
+    echo: float | None = Field(None, ge=0.0, le=1.0)
+    """How much of the detected echo to remove, 0..1; `strength` when unset."""
+    reverb: float | None = Field(None, ge=0.0, le=1.0)
+    """How much of the late reverb to remove, 0..1; `strength` when unset."""
+
+    @property
+    def amounts(self) -> Amounts:
+        """The echo and reverb amounts these defaults stand for."""
+        from deecho.engine.report import Amounts
+
+        echo = self.strength if self.echo is None else self.echo
+        reverb = self.strength if self.reverb is None else self.reverb
+        return Amounts(echo=echo, reverb=reverb)
 
 
 class ServerSettings(BaseModel):

@@ -11,6 +11,7 @@
     │   ├── InsufficientCreditsError 69  the vendor wants more credits (HTTP 402)
     │   ├── RateLimitedError         75  HTTP 429; carries retry_after_s
     │   ├── TaskFailedError          69  the task ended FAILED or ERROR
+    │   ├── ResultMismatchError      69  the result is not the audio sent (cannot be aligned)
     │   └── TaskTimeoutError         75  the task did not finish in time
     └── CancelledError               130 the job was cancelled; nothing was written
 
@@ -31,6 +32,7 @@ __all__ = [
     "InsufficientCreditsError",
     "OutputError",
     "RateLimitedError",
+    "ResultMismatchError",
     "TaskFailedError",
     "TaskTimeoutError",
     "UsageError",
@@ -120,6 +122,10 @@ class RateLimitedError(BackendError):
 
 class TaskFailedError(BackendError):
     """The task ended FAILED or ERROR on the backend."""
+
+
+class ResultMismatchError(BackendError):
+    """The backend's result does not line up with the audio sent (another file?)."""
 
 
 class TaskTimeoutError(BackendError):

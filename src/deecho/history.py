@@ -19,11 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from deecho.config import default_data_dir
+from deecho.kinds import JobState
 
 __all__ = ["FINISHED_STATUSES", "History", "JobRecord"]
 
 #: Statuses after which a job no longer changes (the API's, plus the workspace's own).
-FINISHED_STATUSES = frozenset({"COMPLETED", "FAILED", "ERROR", "CANCELLED", "INTERRUPTED"})
+FINISHED_STATUSES = frozenset(
+    {JobState.COMPLETED, JobState.FAILED, JobState.ERROR, JobState.CANCELLED, JobState.INTERRUPTED}
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -104,7 +107,7 @@ class JobRecord:
     def reopenable(self) -> bool:
         """True when the job completed and its result files are still there."""
         return (
-            self.status == "COMPLETED"
+            self.status == JobState.COMPLETED
             and self.no_echo is not None
             and self.no_echo.is_file()
             and self.original.is_file()
@@ -189,7 +192,7 @@ class History:
         status = row["status"]
         # A job left unfinished by a workspace that is no longer running will never finish.
         if status not in FINISHED_STATUSES and not _pid_alive(row["pid"]):
-            status = "INTERRUPTED"
+            status = JobState.INTERRUPTED
         return JobRecord(
             id=int(row["id"]),
             created_at=row["created_at"],

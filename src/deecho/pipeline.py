@@ -6,7 +6,8 @@ Everything streams in blocks, so memory stays flat however long the file is:
 3. read the range again, prep it, run the echo canceller, and write `no_echo`
    (and `echo` = prepped input − `no_echo`, sample for sample) atomically.
 
-The CLI, the server's workers and the TUI all call `process_file`.
+The local backend and the server's workers call `process_file`; the faces (CLI,
+workspace) run a job through `deecho.backends.job.run_job`, whose local backend it is.
 """
 
 from __future__ import annotations
@@ -57,12 +58,19 @@ class ProcessRequest:
     echo_output: Path | None = None
     prep: PrepOptions = field(default_factory=PrepOptions)
     strength: float = 1.0
+    """Echo and reverb amounts at once; `amounts`, when given, says them apart."""
     overwrite: bool = False
     bit_depth: str = "float"
+    amounts: engine.Amounts | None = None
 
     @property
     def output_path(self) -> Path:
         return self.output or default_output_path(self.input)
+
+    @property
+    def removal(self) -> engine.Amounts:
+        """How much echo and how much reverb to remove."""
+        return self.amounts or engine.Amounts.both(self.strength)
 
 
 @dataclass
@@ -81,6 +89,8 @@ class ProcessResult:
     seconds: float
     backend: str = "local"
     clipped_samples: int = 0
+    alignment: dict[str, Any] | None = None
+    """How the backend's result was lined up on the prepped input (see backends.align)."""
 
     def to_dict(self) -> dict[str, Any]:
         report = self.report.to_dict()
@@ -95,9 +105,15 @@ class ProcessResult:
             "start_s": round(self.start_s, 6),
             "gain_db": round(self.gain_db, 3),
             "strength": report.get("strength"),
+            "echo_amount": report.get("echo_amount"),
+            "reverb_amount": report.get("reverb_amount"),
             "echoes": report.get("echoes", []),
             "rt60_before_s": report.get("rt60_before_s"),
             "rt60_after_s": report.get("rt60_after_s"),
+            "reverb_removed_db": report.get("reverb_removed_db"),
+            "drr_before_db": report.get("drr_before_db"),
+            "drr_after_db": report.get("drr_after_db"),
+            "alignment": self.alignment,
             "clipped_samples": self.clipped_samples,
             "seconds": round(self.seconds, 3),
         }
@@ -156,7 +172,7 @@ def _prepped_blocks(
     return apply_prep(raw, plan, info.sample_rate, info.channels)
 
 
-def _analyze(reader: AudioReader, plan: PrepPlan, strength: float) -> engine.EchoPlan:
+def _analyze(reader: AudioReader, plan: PrepPlan, amounts: engine.Amounts) -> engine.EchoPlan:
     info = reader.info
     excerpts = []
     for span_start, span_stop in engine.excerpt_spans(plan.frames, info.sample_rate):
@@ -167,7 +183,7 @@ def _analyze(reader: AudioReader, plan: PrepPlan, strength: float) -> engine.Ech
         )
         if blocks:
             excerpts.append(np.concatenate(blocks, axis=1))
-    return engine.analyze(excerpts, info.sample_rate, strength)
+    return engine.analyze(excerpts, info.sample_rate, amounts)
 
 
 class _Tee:
@@ -220,7 +236,7 @@ def process_file(
         plan = plan_file_prep(reader, request.prep)
         _checked(cancelled)
         report_progress(0.05, "analyzing")
-        echo_plan = _analyze(reader, plan, request.strength)
+        echo_plan = _analyze(reader, plan, request.removal)
         _checked(cancelled)
         canceller = engine.EchoCanceller(echo_plan, info.sample_rate, info.channels)
         with contextlib.ExitStack() as stack:

@@ -143,3 +143,48 @@ def test_normalize_and_mp3_output(echoed_take: Path, tmp_path: Path):
     result = run(echoed_take, "-o", out, "--normalize-peak", "-3")
     assert result.returncode == 0, result.stderr
     assert sf.info(out).samplerate == RATE
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--echo", "1.5"), ("--reverb", "-0.1"), ("--echo", "nan")]
+)
+def test_amounts_out_of_range_exit_64_with_one_clear_line(
+    echoed_take: Path, flag: str, value: str
+) -> None:
+    result = run(echoed_take, flag, value)
+    assert result.returncode == 64
+    assert result.stderr.strip().splitlines() == [
+        f"deecho: {flag} {float(value)}: use a value from 0 to 1"
+    ]
+    assert not echoed_take.with_name("take.no_echo.wav").exists()
+
+
+def test_echo_and_reverb_amounts_are_reported(echoed_take: Path, tmp_path: Path) -> None:
+    result = run(echoed_take, "--echo", "1", "--reverb", "0.25", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["echo_amount"] == 1.0 and report["reverb_amount"] == 0.25
+    assert report["strength"] is None  # the two differ: no single strength stands for them
+    for key in ("reverb_removed_db", "drr_before_db", "drr_after_db"):
+        assert key in report
+    assert isinstance(report["reverb_removed_db"], float)
+
+    both = run(echoed_take, "-o", tmp_path / "both.wav", "--strength", "0.5", "--json")
+    assert both.returncode == 0, both.stderr
+    halves = json.loads(both.stdout)
+    assert (halves["strength"], halves["echo_amount"], halves["reverb_amount"]) == (0.5, 0.5, 0.5)
+
+    # --echo wins over --strength for the echo; the reverb keeps the strength.
+    mixed = run(echoed_take, "-o", tmp_path / "m.wav", "--strength", "0.5", "--echo", "0", "--json")
+    assert mixed.returncode == 0, mixed.stderr
+    chosen = json.loads(mixed.stdout)
+    assert (chosen["echo_amount"], chosen["reverb_amount"]) == (0.0, 0.5)
+
+
+def test_nothing_asked_returns_the_input_exactly(echoed_take: Path, tmp_path: Path) -> None:
+    out = tmp_path / "same.wav"
+    result = run(echoed_take, "-o", out, "--echo", "0", "--reverb", "0")
+    assert result.returncode == 0, result.stderr
+    original, _ = sf.read(echoed_take, dtype="float32")
+    cleaned, _ = sf.read(out, dtype="float32")
+    np.testing.assert_array_equal(cleaned, original)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+import numpy as np
 import pytest
 import requests
 import soundfile as sf
@@ -375,3 +376,44 @@ def test_a_killed_worker_process_costs_a_retry_not_the_task(tmp_path: Path, take
         assert conversion.task_status == TaskStatus.COMPLETED, conversion.reason
         stored = live.app_state().store.get(task_id)
         assert stored is not None and stored.attempts == 2
+
+
+# --- deecho's extensions: echo and reverb amounts -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"echo": "1.5"}, "echo=1.5"),
+        ({"reverb": "-1"}, "reverb=-1"),
+        ({"echo": "lots"}, "echo=lots"),
+    ],
+)
+def test_amounts_out_of_range_are_422_with_a_clear_message(
+    server: LiveServer, take: Path, fields: dict[str, str], named: str
+) -> None:
+    response = server.submit_file(take, **fields)
+    assert response.status_code == 422
+    reason = _error(response)
+    assert reason.startswith(named) and "from 0 to 1" in reason
+
+
+def _cleaned(server: LiveServer, take: Path, folder: Path, **fields: str) -> np.ndarray:
+    response = server.submit_file(take, **fields)
+    assert response.status_code == 200, response.text
+    conversion = server.wait_done(SubmitResponse.model_validate(response.json()).task_id)
+    assert conversion.task_status == TaskStatus.COMPLETED, conversion.reason
+    path = folder / f"result-{len(list(folder.iterdir()))}.wav"
+    path.write_bytes(requests.get(conversion.no_echo_wav, timeout=30).content)
+    return np.asarray(sf.read(str(path), dtype="float32")[0])
+
+
+def test_amounts_reach_the_engine(server: LiveServer, take: Path, tmp_path: Path) -> None:
+    """echo=0 reverb=0 asks the engine to take nothing: the result is the upload itself,
+    where the default (all it finds) changes the echoey take."""
+    original = np.asarray(sf.read(str(take), dtype="float32")[0])
+    untouched = _cleaned(server, take, tmp_path, echo="0", reverb="0")
+    cleaned = _cleaned(server, take, tmp_path)
+    assert untouched.shape == original.shape == cleaned.shape
+    assert abs(untouched - original).max() < 1e-6
+    assert abs(cleaned - original).max() > 1e-3

@@ -88,7 +88,15 @@ class MusicGPTStub:
         self.honour_ranges = True
         self.result_gain = 1.0
         self.result_delay_frames = 0
-        """Silence put before the result, as a decoder that keeps the MP3 encoder delay does."""
+        """Silence put before the result (negative: that many first samples dropped), as a
+        decoder that keeps the MP3 encoder delay, or a service that trims silence, does."""
+        self.result_audio: tuple[np.ndarray, int] | None = None
+        """What the service sends back instead of the upload itself: a known dry take (a
+        service that removes the echo perfectly), or another file altogether."""
+        self.result_format = "mp3"
+        """`mp3` (no WAV link, as the vendor often answers) or `wav` (a `no_echo_wav` link)."""
+        self.result_rate: int | None = None
+        """Resample the result to this rate (None: the upload's rate)."""
         self.requests: list[Recorded] = []
         self.tasks: dict[str, StubTask] = {}
         self.files: dict[str, bytes] = {}
@@ -195,19 +203,24 @@ class MusicGPTStub:
         return None
 
     def _results(self, task: StubTask) -> dict[str, Any]:
-        no_echo_name = f"{task.task_id}_noecho.mp3"
-        echo_name = f"{task.task_id}_echo.mp3"
+        suffix = ".wav" if self.result_format == "wav" else ".mp3"
+        no_echo_name = f"{task.task_id}_noecho{suffix}"
+        echo_name = f"{task.task_id}_echo{suffix}"
         if no_echo_name not in self.files:
-            audio, rate = self._source_audio(task)
-            audio = np.pad(audio, ((0, 0), (self.result_delay_frames, 0)))
-            self.files[no_echo_name] = _encode_mp3(audio * self.result_gain, rate)
-            self.files[echo_name] = _encode_mp3(audio * (1.0 - self.result_gain), rate)
+            audio, rate = self.result_audio or self._source_audio(task)
+            if self.result_rate is not None and self.result_rate != rate:
+                audio, rate = _resampled(audio, rate, self.result_rate), self.result_rate
+            delay = self.result_delay_frames
+            audio = np.pad(audio, ((0, 0), (delay, 0))) if delay >= 0 else audio[:, -delay:]
+            self.files[no_echo_name] = _encode(audio * self.result_gain, rate, suffix)
+            self.files[echo_name] = _encode(audio * (1.0 - self.result_gain), rate, suffix)
         duration = 0.0
+        wav = self.result_format == "wav"
         return {
             "no_echo": f"{self.origin}/files/{no_echo_name}",
-            "no_echo_wav": "",
+            "no_echo_wav": f"{self.origin}/files/{no_echo_name}" if wav else "",
             "echo": f"{self.origin}/files/{echo_name}",
-            "echo_wav": "",
+            "echo_wav": f"{self.origin}/files/{echo_name}" if wav else "",
             "conversion_duration": duration,
             "conversion_cost": "0.48",
         }
@@ -236,15 +249,22 @@ class MusicGPTStub:
         return status, body[start:], headers
 
 
-def _encode_mp3(audio: np.ndarray, rate: int) -> bytes:
+def _encode(audio: np.ndarray, rate: int, suffix: str) -> bytes:
     import tempfile
 
     from deecho.audio.io import write_audio
 
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "result.mp3"
+        path = Path(folder) / f"result{suffix}"
         write_audio(path, audio.astype(np.float32), rate)
         return path.read_bytes()
+
+
+def _resampled(audio: np.ndarray, rate: int, to_rate: int) -> np.ndarray:
+    """What a service working at another rate sends back (a long Kaiser polyphase filter)."""
+    from deecho.compare.align import to_rate as resample
+
+    return resample(audio.astype(np.float32), rate, to_rate)
 
 
 def _parse_form(

@@ -81,9 +81,9 @@ async def test_open_trim_normalize_process_compare_keep(
         record = history.recent()[0]
         assert record.status == "COMPLETED" and record.backend == "local"
         assert record.task_id  # the local engine runs as a task too, watched the same way
-        metrics = compare.outcome.metrics
-        assert abs(metrics["offset_samples"]) < 0.5  # the local engine keeps time exactly
-        assert metrics["energy_removed_db"] > 0.0  # some echo went
+        figures = compare.outcome.figures
+        assert abs(figures.offset_samples) < 0.5  # the local engine keeps time exactly
+        assert figures.energy_removed_db > 0.0  # some echo went
         prepped, _ = read_audio(compare.outcome.prepped)
         assert prepped.shape[1] == round((5.5 - expected_start) * rate)
         assert np.abs(prepped).max() == pytest.approx(10 ** (-3 / 20), rel=0.01)
@@ -95,7 +95,7 @@ async def test_open_trim_normalize_process_compare_keep(
         await settle(pilot, lambda: len(compare.kept) == 3)
         await pilot.press("e")
         await settle(pilot, lambda: any(p.suffix == ".png" for p in compare.kept))
-        shown_metrics = dict(compare.outcome.metrics)
+        shown_figures = compare.outcome.figures
 
     folder = take.parent
     names = sorted(path.name for path in folder.iterdir())
@@ -104,7 +104,7 @@ async def test_open_trim_normalize_process_compare_keep(
     assert "take.deecho-compare.png" in names
     assert (folder / "take.deecho-compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = json.loads((folder / "take.deecho-compare.json").read_text())
-    assert report["offset_samples"] == metrics["offset_samples"]
+    assert report["offset_samples"] == figures.offset_samples
     assert digest(take) == before  # the original is never written
     no_echo, no_echo_rate = read_audio(folder / "take.no_echo.wav")
     echo, _ = read_audio(folder / "take.echo.wav")
@@ -124,5 +124,5 @@ async def test_open_trim_normalize_process_compare_keep(
         await settle(pilot, lambda: isinstance(again.screen, CompareScreen))
         reopened = again.screen
         assert isinstance(reopened, CompareScreen)
-        assert reopened.outcome.metrics == shown_metrics
+        assert reopened.outcome.figures == shown_figures
         assert reopened.record is not None and reopened.record.id == record.id

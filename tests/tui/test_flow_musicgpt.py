@@ -33,8 +33,10 @@ async def test_musicgpt_says_what_it_costs_and_its_late_mp3_is_aligned(
 ) -> None:
     with MusicGPTStub(api_key=KEY) as stub:
         stub.result_delay_frames = 1000  # the vendor's file starts late
+        # Polls half a second apart (the vendor's are seconds apart): each status the
+        # stub walks through stays up long enough for the panel to show it.
         client = DeechoClient(
-            stub.base_url, KEY, service="MusicGPT", min_poll_interval_s=0.05, timeout=30
+            stub.base_url, KEY, service="MusicGPT", min_poll_interval_s=0.5, timeout=30
         )
         settings = Settings(musicgpt_api_key=SecretStr(KEY), musicgpt_base_url=stub.base_url)
         app = DeechoApp(
@@ -67,9 +69,9 @@ async def test_musicgpt_says_what_it_costs_and_its_late_mp3_is_aligned(
             assert any("0.48 credits" in message for message in told)
             compare = app.screen
             assert isinstance(compare, CompareScreen)
-            metrics = compare.outcome.metrics
-            assert metrics["offset_samples"] > 900  # found the late start (plus MP3 delay)
-            assert metrics["residual_db"] < -20  # and put it back on top of the original
+            figures = compare.outcome.figures
+            assert figures.offset_samples > 900  # found the late start (plus MP3 delay)
+            assert figures.residual_db < -20  # and put it back on top of the original
             prepped, _ = read_audio(compare.outcome.prepped)
             aligned, _ = read_audio(compare.outcome.no_echo)
             assert aligned.shape == prepped.shape

@@ -102,7 +102,7 @@ async def test_process_on_a_live_server(server: str, take: Path, history: Histor
         record = history.recent()[0]
         assert record.status == "COMPLETED" and record.backend == "server"
         assert record.task_id  # the server's task id, kept in the history
-        assert abs(compare.outcome.metrics["offset_samples"]) < 1.0
+        assert abs(compare.outcome.figures.offset_samples) < 1.0
         await pilot.press("s")
         await settle(pilot, lambda: len(compare.kept) == 1)
 

@@ -14,6 +14,7 @@ import numpy as np
 from textual.pilot import Pilot
 
 from deecho.audio.io import read_audio
+from deecho.compare.figures import CompareFigures, ResidualOverTime, TakeFigures
 from deecho.overview import overview_of_array
 from deecho.tui.tasks import CompareOutcome
 
@@ -48,29 +49,40 @@ def made_up_outcome(tmp_path: Path) -> CompareOutcome:
     windows = np.arange(30)
     residual = [-12.0 + 6.0 * math.sin(w / 4.0) for w in windows]
     residual[5] = math.nan  # a quiet window
-    metrics = {
-        "offset_samples": 0.0,
-        "offset_ms": 0.0,
-        "drift_ppm": 0.0,
-        "gain_db": -0.42,
-        "polarity": 1,
-        "correlation": 0.9512,
-        "residual_db": -11.3,
-        "energy_removed_db": 2.7,
-        "si_sdr_db": 11.1,
-        "overlap_s": 11.988,
-        "rt60_before_s": 0.61,
-        "rt60_after_s": 0.32,
-        "sample_rate": rate,
-        "echoes_before": [{"delay_ms": 120.0, "gain": 0.4}],
-    }
+    figures = CompareFigures(
+        offset_samples=0.0,
+        offset_ms=0.0,
+        drift_ppm=0.0,
+        drift_corrected=False,
+        gain_db=-0.42,
+        polarity=1,
+        sample_rate=rate,
+        correlation=0.9512,
+        residual_db=-11.3,
+        si_sdr_db=11.1,
+        energy_removed_db=2.7,
+        overlap_start_s=0.0,
+        overlap_s=11.988,
+        residual_over_time=ResidualOverTime(0.4),
+        octave_bands=(),
+        echoes_before=({"delay_ms": 120.0, "gain": 0.4},),
+        echoes_after=None,
+        rt60_before_s=0.61,
+        rt60_after_s=0.32,
+        original=TakeFigures(rate, 1, 11.988),
+        processed=TakeFigures(rate, 1, 11.988),
+        channels_compared=1,
+        compared_band_hz=None,
+        alignment_windows=48,
+        alignment_spread_samples=0.01,
+    )
     return CompareOutcome(
         prepped=tmp_path / "prepped.wav",
         no_echo=tmp_path / "no_echo.wav",
         echo=tmp_path / "echo.wav",
         raw_no_echo=tmp_path / "no_echo.wav",
         sample_rate=rate,
-        metrics=metrics,
+        figures=figures,
         residual_db=residual,
         residual_window_s=0.4,
         original_overview=overview_of_array(original, rate),

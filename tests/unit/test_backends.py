@@ -1,4 +1,4 @@
-"""Backends: choosing one, the HTTP backend's task view, aligning results, process_remote."""
+"""Backends: choosing one, the HTTP backend's task view, aligning results, run_job."""
 
 from __future__ import annotations
 
@@ -15,19 +15,20 @@ import soundfile as sf
 
 from deecho.api import DeechoClient
 from deecho.backends import get_backend
-from deecho.backends.align import aligned_blocks, estimate_offset, match_channels
+from deecho.backends.align import aligned_blocks, match_channels, measure_alignment
 from deecho.backends.http import HttpBackend
+from deecho.backends.job import run_job
 from deecho.backends.local import LocalBackend
-from deecho.backends.remote import process_remote
 from deecho.config import Settings
 from deecho.errors import (
     AuthenticationError,
     CancelledError,
     InsufficientCreditsError,
+    ResultMismatchError,
     TaskFailedError,
     UsageError,
 )
-from deecho.pipeline import ProcessRequest, process_file
+from deecho.pipeline import ProcessRequest
 from stubs.musicgpt import MusicGPTStub, Reply
 
 KEY = "stub-key"
@@ -202,33 +203,65 @@ def test_process_reports_progress_from_upload_to_download(
 # ---- alignment, known answers ----------------------------------------------------------------
 
 
+def _write(path: Path, audio: np.ndarray, rate: int) -> Path:
+    sf.write(path, audio.T, rate, subtype="FLOAT")
+    return path
+
+
 @pytest.mark.parametrize("delay", [0, 1105, 2257, -300])
-def test_estimate_offset_finds_a_known_delay(delay: int) -> None:
+def test_measure_alignment_finds_a_known_delay(delay: int, tmp_path: Path) -> None:
     audio, rate = speech(6.0)
     result = np.pad(audio, ((0, 0), (delay, 0))) if delay >= 0 else audio[:, -delay:]
     noisy = result + np.random.default_rng(1).normal(0, 0.01, result.shape).astype(np.float32)
-    assert estimate_offset(audio, noisy, rate) == delay
+    sent = _write(tmp_path / "sent.wav", audio, rate)
+    alignment = measure_alignment(sent, _write(tmp_path / "result.wav", noisy, rate))
+    assert alignment.offset_samples == delay and alignment.drift_ppm == 0
+    assert alignment.correlation is not None and alignment.correlation > 0.9
 
 
-def test_estimate_offset_gives_up_on_unrelated_audio() -> None:
+def test_measure_alignment_refuses_unrelated_audio(tmp_path: Path) -> None:
     rng = np.random.default_rng(2)
-    a = rng.normal(size=(1, 44100)).astype(np.float32)
-    b = np.zeros((1, 44100), np.float32)
-    assert estimate_offset(a, b, 44100) == 0
+    sent = _write(tmp_path / "sent.wav", rng.normal(size=(1, 88200)).astype(np.float32), 44100)
+    other = _write(tmp_path / "other.wav", rng.normal(size=(1, 88200)).astype(np.float32), 44100)
+    with pytest.raises(ResultMismatchError, match="does not match the audio sent"):
+        measure_alignment(sent, other)
+
+
+def test_measure_alignment_finds_drift_from_both_ends(tmp_path: Path) -> None:
+    """A result whose clock runs 50 ppm long: the lags at the start and the end differ."""
+    from fractions import Fraction
+
+    from deecho.compare.align import stretch
+
+    audio, rate = speech(12.0)
+    take = np.tile(audio, (1, 5))[:, : 50 * rate]  # 50 s: excerpts at both ends
+    ratio = Fraction(1_000_000, 1_000_050)
+    frames = int(take.shape[1] / float(ratio))
+    slow = stretch(take, ratio, -300.0 * float(ratio), frames, sharp=True)
+    sent = _write(tmp_path / "sent.wav", take, rate)
+    alignment = measure_alignment(sent, _write(tmp_path / "slow.wav", slow, rate))
+    assert alignment.drift_ppm == pytest.approx(50.0, abs=1.0)
+    assert alignment.offset_samples == pytest.approx(300.0, abs=0.5)
 
 
 @pytest.mark.parametrize("offset", [-7, 0, 5])
 @pytest.mark.parametrize("frames", [10, 23, 40])
-def test_aligned_blocks_trim_and_pad_to_exact_length(offset: int, frames: int) -> None:
-    source = np.arange(1, 21, dtype=np.float32)[None, :]  # 20 samples: 1..20
-    blocks = list(aligned_blocks(source, offset, frames, 1, block_frames=6))
+def test_aligned_blocks_trim_and_pad_to_exact_length(
+    offset: int, frames: int, tmp_path: Path
+) -> None:
+    from deecho.backends.align import Alignment
+
+    source = np.arange(1, 21, dtype=np.float32)[None, :] / 32  # 20 samples
+    result = _write(tmp_path / "result.wav", source, 8000)
+    alignment = Alignment(float(offset), 0.0, 1.0, 8000, 8000, 1, 20, frames)
+    blocks = list(aligned_blocks(result, alignment, 1, block_frames=6))
 
     joined = np.concatenate(blocks, axis=1)[0]
     expected = np.zeros(frames, np.float32)
     for n in range(frames):
         position = n + offset
         if 0 <= position < 20:
-            expected[n] = position + 1
+            expected[n] = (position + 1) / 32
     np.testing.assert_array_equal(joined, expected)
     assert all(b.shape[1] == 6 for b in blocks[:-1])
 
@@ -241,14 +274,14 @@ def test_match_channels() -> None:
     assert match_channels(stereo, 3)[2, 0] == 3
 
 
-# ---- process_remote --------------------------------------------------------------------------
+# ---- run_job on a remote backend --------------------------------------------------------------
 
 
-def test_process_remote_writes_what_the_local_engine_writes(
+def test_remote_job_writes_what_the_local_engine_writes(
     stub: MusicGPTStub, backend: HttpBackend, take: Path, tmp_path: Path
 ) -> None:
     stub.result_delay_frames = 1105  # an MP3 whose decoder kept the encoder delay
-    remote = process_remote(
+    remote = run_job(
         ProcessRequest(
             input=take,
             output=tmp_path / "remote.wav",
@@ -256,10 +289,11 @@ def test_process_remote_writes_what_the_local_engine_writes(
         ),
         backend,
     )
-    local = process_file(
+    local = run_job(
         ProcessRequest(
             input=take, output=tmp_path / "local.wav", echo_output=tmp_path / "local.echo.wav"
-        )
+        ),
+        LocalBackend(),
     )
 
     remote_json, local_json = remote.to_dict(), local.to_dict()
@@ -280,13 +314,13 @@ def test_process_remote_writes_what_the_local_engine_writes(
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
-def test_process_remote_honours_prep_and_strength(
+def test_remote_job_honours_prep_and_strength(
     stub: MusicGPTStub, backend: HttpBackend, take: Path, tmp_path: Path
 ) -> None:
     from deecho.audio.prep import PrepOptions
 
     stub.result_gain = 0.0  # a service that removes everything: no_echo is silence
-    result = process_remote(
+    result = run_job(
         ProcessRequest(
             input=take,
             output=tmp_path / "out.wav",
@@ -310,7 +344,7 @@ def test_failed_task_writes_nothing(
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(TaskFailedError):
-        process_remote(ProcessRequest(input=take, output=out / "x.wav"), backend)
+        run_job(ProcessRequest(input=take, output=out / "x.wav"), backend)
     assert list(out.iterdir()) == []
 
 
@@ -320,7 +354,7 @@ def test_402_writes_nothing(
     body = {"success": False, "error": "Insufficient credits", "required_credits": 2}
     stub.submit_replies.append(Reply(402, body))
     with pytest.raises(InsufficientCreditsError):
-        process_remote(ProcessRequest(input=take, output=tmp_path / "x.wav"), backend)
+        run_job(ProcessRequest(input=take, output=tmp_path / "x.wav"), backend)
     assert not (tmp_path / "x.wav").exists()
 
 
@@ -335,9 +369,7 @@ def test_cancel_while_waiting_writes_nothing(
         return polls["n"] >= 2
 
     with pytest.raises(CancelledError):
-        process_remote(
-            ProcessRequest(input=take, output=tmp_path / "x.wav"), backend, cancelled=cancelled
-        )
+        run_job(ProcessRequest(input=take, output=tmp_path / "x.wav"), backend, cancelled=cancelled)
     assert not (tmp_path / "x.wav").exists()
     assert polls["n"] == 2
 
@@ -346,7 +378,7 @@ def test_local_backend_task_view_runs_the_engine(take: Path, tmp_path: Path) -> 
     backend = LocalBackend()
     try:
         task = backend.submit(take)
-        assert task.credit_estimate == 0 and task.eta_s is None
+        assert task.credit_estimate is None and task.eta_s is None
         seen = []
         deadline = time.monotonic() + 120
         while not (state := backend.status(task.task_id)).done and time.monotonic() < deadline:

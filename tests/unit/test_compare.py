@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from deecho.audio.io import read_audio, write_audio
-from deecho.compare import CompareResult, align_and_compare
+from deecho.compare import CompareFigures, CompareResult, align_and_compare
 from deecho.compare.synthetic import SyntheticMusic
 from deecho.errors import AudioDecodeError
 
@@ -247,6 +247,10 @@ def test_json_keys_types_and_signs_are_pinned() -> None:
     # The arrays are for pictures and playback, not for the JSON.
     assert "aligned" not in as_json and "difference" not in text[:0]
     assert len(text) < 20_000
+    # The figures are one type every face reads; the JSON reads back into the same figures.
+    figures = result.figures()
+    assert figures.to_dict() == as_json
+    assert CompareFigures.from_dict(json.loads(text)) == figures
 
 
 def test_octave_bands_and_energy_removed_see_a_quieter_take() -> None:
@@ -274,8 +278,8 @@ def test_residual_over_time_points_at_the_changed_stretch() -> None:
     processed[:, 2 * RATE : round(2.4 * RATE)] *= 0.5  # one 400 ms window turned down
     result = compare(processed)
     summary = result.residual_summary()
-    assert summary["worst_at_s"] == pytest.approx(2.2, abs=0.21)
-    worst = summary["worst_db"]
+    assert summary.worst_at_s == pytest.approx(2.2, abs=0.21)
+    worst = summary.worst_db
     assert worst is not None and worst > -10 > result.residual_db  # the dip dominates
     assert result.over_time is not None
     assert len(result.over_time.times_s) == 10

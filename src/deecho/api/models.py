@@ -13,10 +13,11 @@ shapes slightly differently still parses.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from deecho.kinds import TaskStatus
 
 __all__ = [
     "CONVERSION_TYPE",
@@ -40,16 +41,6 @@ WEBHOOK_CONVERSION_TYPE = "Deecho"
 SUBMIT_MESSAGE = "Message published to queue"
 #: `message` of a successful webhook.
 WEBHOOK_COMPLETED_MESSAGE = "de_echo conversion Completed"
-
-
-class TaskStatus(StrEnum):
-    """Where a task stands, as `byId` spells it."""
-
-    IN_QUEUE = "IN_QUEUE"
-    IN_PROGRESS = "IN_PROGRESS"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    ERROR = "ERROR"
 
 
 #: Statuses after which a task never changes again.

@@ -1,10 +1,10 @@
 """Where echo removal runs: here (`local`), on a `deecho serve` URL, or at MusicGPT.
 
     backend = get_backend("musicgpt", load_settings())
-    no_echo = backend.process(prepped_wav, workdir, progress, cancelled)
+    result = run_job(ProcessRequest(input=take), backend)   # deecho.backends.job
 
-`deecho.backends.remote.process_remote` wraps a remote backend into the same
-file-in, files-and-JSON-out job as the local engine's `deecho.pipeline.process_file`.
+`deecho.backends.job.run_job` is the one path of a job on any backend, the local
+engine included: prep, send, watch, download, align, write `no_echo` and `echo`.
 """
 
 from __future__ import annotations
@@ -14,13 +14,21 @@ import os
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from deecho.backends.base import Backend, Cancelled, Progress, Submission, TaskState
+from deecho.backends.base import Backend, Cancelled, JobStatus, Progress, Submission, TaskState
 from deecho.errors import AuthenticationError, UsageError
 
 if TYPE_CHECKING:
     from deecho.config import Settings
 
-__all__ = ["Backend", "Cancelled", "Progress", "Submission", "TaskState", "get_backend"]
+__all__ = [
+    "Backend",
+    "Cancelled",
+    "JobStatus",
+    "Progress",
+    "Submission",
+    "TaskState",
+    "get_backend",
+]
 
 #: The contract's base path on any deecho server (and on MusicGPT).
 API_BASE_PATH = "/api/public/v1"

@@ -5,17 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-__all__ = ["Backend", "Cancelled", "Progress", "Submission", "TaskState"]
+from deecho.kinds import BackendKind, JobState, TaskStatus
+
+if TYPE_CHECKING:
+    from deecho.engine.report import Amounts, EngineReport
+
+__all__ = ["Backend", "Cancelled", "JobStatus", "Progress", "Submission", "TaskState"]
 
 #: progress(fraction 0..1, stage text), as deecho.pipeline reports it.
 Progress = Callable[[float, str], None]
 #: Says whether the caller wants the job stopped.
 Cancelled = Callable[[], bool]
 
-#: Statuses after which a task never changes (the contract's spelling).
-DONE_STATUSES = frozenset({"COMPLETED", "FAILED", "ERROR"})
+#: Statuses after which a task never changes.
+DONE_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.ERROR})
 
 
 @dataclass(frozen=True)
@@ -27,8 +32,8 @@ class Submission:
     status: str
     eta_s: int | None
     """Seconds until the result is expected; None when the backend does not know (eta -1)."""
-    credit_estimate: float
-    """What the task will cost on the vendor's account; 0 locally."""
+    credit_estimate: float | None
+    """What the task will cost on the vendor's account; None where nothing is spent."""
     message: str = ""
 
 
@@ -45,6 +50,8 @@ class TaskState:
     echo_url: str = ""
     progress: float | None = None
     """0..1 when the backend knows how far along it is (the local engine does)."""
+    report: EngineReport | None = None
+    """What the engine found, when the backend is an engine that says (the local one)."""
 
     @property
     def done(self) -> bool:
@@ -52,7 +59,20 @@ class TaskState:
 
     @property
     def succeeded(self) -> bool:
-        return self.status == "COMPLETED"
+        return self.status == TaskStatus.COMPLETED
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """One step of a job, as the CLI's bar and the workspace's job panel show it."""
+
+    status: JobState
+    task_id: str | None = None
+    eta_s: float | None = None
+    fraction: float | None = None
+    """How far the whole job is, 0..1 (prep, the backend's task, then aligning and writing)."""
+    stage: str = ""
+    credit_estimate: float | None = None
 
 
 class Backend(Protocol):
@@ -60,8 +80,14 @@ class Backend(Protocol):
 
     name: str
     """`local`, `musicgpt`, or the server's URL: what --json reports as `backend`."""
+    kind: BackendKind
+    honours_amounts: bool
+    """True when the backend removes only the asked echo and reverb amounts itself; False for a
+    service that removes all it can (the job then blends its result with the input)."""
 
-    def submit(self, audio: Path, cancelled: Cancelled | None = None) -> Submission:
+    def submit(
+        self, audio: Path, cancelled: Cancelled | None = None, amounts: Amounts | None = None
+    ) -> Submission:
         """Hand the file over; returns at once with the task."""
         ...
 
@@ -69,7 +95,23 @@ class Backend(Protocol):
         """Where the task stands now."""
         ...
 
-    def download(self, state: TaskState, workdir: Path, cancelled: Cancelled | None = None) -> Path:
+    def wait(
+        self,
+        task: Submission,
+        on_state: Callable[[TaskState], None],
+        cancelled: Cancelled | None = None,
+    ) -> TaskState:
+        """Watch the task until it is COMPLETED, reporting each look; raise TaskFailedError
+        when it ends FAILED or ERROR, CancelledError when `cancelled` says so."""
+        ...
+
+    def download(
+        self,
+        state: TaskState,
+        workdir: Path,
+        cancelled: Cancelled | None = None,
+        progress: Callable[[float], None] | None = None,
+    ) -> Path:
         """Fetch a COMPLETED task's no_echo audio into `workdir`; returns its path."""
         ...
 

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from deecho.backends.base import Cancelled, Progress, Submission, TaskState
+from deecho.errors import CancelledError
+from deecho.kinds import BackendKind
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from deecho.api.client import DeechoClient
     from deecho.api.models import Conversion
+    from deecho.engine.report import Amounts
 
 __all__ = ["HttpBackend"]
 
@@ -41,12 +45,24 @@ def _suffix(url: str) -> str:
 class HttpBackend:
     """The deecho API over HTTP, driven by one DeechoClient."""
 
-    def __init__(self, name: str, client: DeechoClient, timeout_s: float = 3600.0) -> None:
+    #: A remote service removes all the echo and reverb it can; the job blends its result.
+    honours_amounts = False
+
+    def __init__(
+        self,
+        name: str,
+        client: DeechoClient,
+        timeout_s: float = 3600.0,
+        kind: BackendKind | None = None,
+    ) -> None:
         self.name = name
+        self.kind = kind or BackendKind.of(name)
         self.client = client
         self.timeout_s = timeout_s
 
-    def submit(self, audio: Path, cancelled: Cancelled | None = None) -> Submission:
+    def submit(
+        self, audio: Path, cancelled: Cancelled | None = None, amounts: Amounts | None = None
+    ) -> Submission:
         accepted = self.client.submit_file(audio, cancelled=cancelled)
         return Submission(
             task_id=accepted.task_id,
@@ -60,9 +76,47 @@ class HttpBackend:
     def status(self, task_id: str) -> TaskState:
         return _state(self.client.status(task_id), task_id)
 
-    def download(self, state: TaskState, workdir: Path, cancelled: Cancelled | None = None) -> Path:
+    def wait(
+        self,
+        task: Submission,
+        on_state: Callable[[TaskState], None],
+        cancelled: Cancelled | None = None,
+    ) -> TaskState:
+        """The client's own polling, paced for the service's rate limits."""
+
+        def seen(conversion: Conversion) -> None:
+            on_state(_state(conversion, task.task_id))
+
+        try:
+            conversion = self.client.wait(
+                task.task_id,
+                eta_s=task.eta_s,
+                timeout_s=self.timeout_s,
+                cancelled=cancelled,
+                on_status=seen,
+            )
+        except CancelledError:
+            raise CancelledError(
+                f"stopped watching task {task.task_id}; the backend may still finish it"
+            ) from None
+        return _state(conversion, task.task_id)
+
+    def download(
+        self,
+        state: TaskState,
+        workdir: Path,
+        cancelled: Cancelled | None = None,
+        progress: Callable[[float], None] | None = None,
+    ) -> Path:
         target = workdir / f"no_echo{_suffix(state.no_echo_url)}"
-        return self.client.download(state.no_echo_url, target, cancelled=cancelled)
+
+        def on_bytes(got: int, total: int | None) -> None:
+            if total and progress is not None:
+                progress(got / total)
+
+        return self.client.download(
+            state.no_echo_url, target, cancelled=cancelled, progress=on_bytes
+        )
 
     def process(
         self,

@@ -10,13 +10,20 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deecho.backends.base import Cancelled, Progress, Submission, TaskState
-from deecho.errors import BackendError
+from deecho.errors import BackendError, CancelledError, DeechoError, TaskFailedError
+from deecho.kinds import BackendKind, TaskStatus
+
+if TYPE_CHECKING:
+    from deecho.engine.report import Amounts, EngineReport
 
 __all__ = ["LocalBackend"]
 
@@ -24,7 +31,7 @@ __all__ = ["LocalBackend"]
 @dataclass
 class _Job:
     output: Path
-    future: Future[Path] | None = None
+    future: Future[EngineReport] | None = None
     fraction: float = 0.0
     stage: str = "queued"
     stop: threading.Event = field(default_factory=threading.Event)
@@ -34,9 +41,15 @@ class LocalBackend:
     """Echo removal by deecho's own engine, in-process."""
 
     name = "local"
+    kind = BackendKind.LOCAL
+    honours_amounts = True
+    #: How often `wait` looks at the job: it is in this process, asking costs nothing.
+    poll_interval_s = 0.1
 
-    def __init__(self, strength: float = 1.0) -> None:
-        self.strength = strength
+    def __init__(self, strength: float = 1.0, amounts: Amounts | None = None) -> None:
+        from deecho.engine.report import Amounts
+
+        self.amounts = amounts or Amounts.both(strength)
         self._jobs: dict[str, _Job] = {}
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
@@ -49,18 +62,28 @@ class LocalBackend:
         progress: Progress | None = None,
         cancelled: Cancelled | None = None,
     ) -> Path:
+        target = workdir / "no_echo.wav"
+        self._run(prepped_wav, target, self.amounts, progress, cancelled)
+        return target
+
+    def _run(
+        self,
+        prepped_wav: Path,
+        target: Path,
+        amounts: Amounts,
+        progress: Progress | None,
+        cancelled: Cancelled | None,
+    ) -> EngineReport:
         from deecho.pipeline import ProcessRequest, process_file
 
-        target = workdir / "no_echo.wav"
-        request = ProcessRequest(
-            input=prepped_wav, output=target, strength=self.strength, overwrite=True
-        )
-        process_file(request, progress=progress, cancelled=cancelled)
-        return target
+        request = ProcessRequest(input=prepped_wav, output=target, amounts=amounts, overwrite=True)
+        return process_file(request, progress=progress, cancelled=cancelled).report
 
     # ---- the task view, for the TUI ----------------------------------------------------------
 
-    def submit(self, audio: Path, cancelled: Cancelled | None = None) -> Submission:
+    def submit(
+        self, audio: Path, cancelled: Cancelled | None = None, amounts: Amounts | None = None
+    ) -> Submission:
         task_id = uuid.uuid4().hex
         with self._lock:
             if self._executor is None:
@@ -78,31 +101,71 @@ class LocalBackend:
         def stopped() -> bool:
             return job.stop.is_set() or (cancelled is not None and cancelled())
 
-        job.future = self._executor.submit(self.process, audio, folder, note, stopped)
+        job.future = self._executor.submit(
+            self._run, audio, job.output, amounts or self.amounts, note, stopped
+        )
         return Submission(
             task_id=task_id,
             conversion_id=task_id,
-            status="IN_QUEUE",
+            status=TaskStatus.IN_QUEUE,
             eta_s=None,
-            credit_estimate=0.0,
+            credit_estimate=None,
         )
 
     def status(self, task_id: str) -> TaskState:
         job = self._job(task_id)
         future = job.future
         if future is None or not future.done():
-            status = "IN_PROGRESS" if job.fraction > 0 else "IN_QUEUE"
+            status = TaskStatus.IN_PROGRESS if job.fraction > 0 else TaskStatus.IN_QUEUE
             return TaskState(task_id, status, job.stage, progress=job.fraction)
         error = future.exception()
         if error is not None:
-            return TaskState(task_id, "FAILED", str(error), progress=job.fraction)
+            return TaskState(task_id, TaskStatus.FAILED, str(error), progress=job.fraction)
         url = job.output.as_uri()
-        return TaskState(task_id, "COMPLETED", "done", no_echo_url=url, progress=1.0)
+        return TaskState(
+            task_id,
+            TaskStatus.COMPLETED,
+            "done",
+            no_echo_url=url,
+            progress=1.0,
+            report=future.result(),
+        )
+
+    def wait(
+        self,
+        task: Submission,
+        on_state: Callable[[TaskState], None],
+        cancelled: Cancelled | None = None,
+    ) -> TaskState:
+        while True:
+            if cancelled is not None and cancelled():
+                self.cancel(task.task_id)
+                raise CancelledError("cancelled; nothing was kept")
+            state = self.status(task.task_id)
+            on_state(state)
+            if state.done:
+                break
+            time.sleep(self.poll_interval_s)
+        if not state.succeeded:
+            job_error = self._job(task.task_id).future
+            error = job_error.exception() if job_error is not None else None
+            if isinstance(error, CancelledError):
+                raise CancelledError("cancelled; nothing was kept")
+            if isinstance(error, DeechoError):
+                raise error  # the engine's own words and exit status
+            raise TaskFailedError(f"the local engine failed: {state.message}")
+        return state
 
     def cancel(self, task_id: str) -> None:
         self._job(task_id).stop.set()
 
-    def download(self, state: TaskState, workdir: Path, cancelled: Cancelled | None = None) -> Path:
+    def download(
+        self,
+        state: TaskState,
+        workdir: Path,
+        cancelled: Cancelled | None = None,
+        progress: Callable[[float], None] | None = None,
+    ) -> Path:
         job = self._job(state.task_id)
         if not job.output.exists():
             raise BackendError(f"local task {state.task_id} has no result yet; wait for it")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from deecho.errors import OutputError, UsageError
 
 if TYPE_CHECKING:
-    from deecho.compare import CompareResult
+    from deecho.compare import CompareFigures, CompareResult
 
 
 def register(subparsers: Any) -> None:
@@ -56,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
     )
     if png is not None:
         _write_png(result, png, f"{args.original.name}  vs  {args.processed.name}")
+    figures = result.figures()
     if args.json:
-        out = result.to_dict()
+        out = figures.to_dict()
         out["original"]["path"] = str(args.original)
         out["processed"]["path"] = str(args.processed)
         if png is not None:
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         json.dump(out, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        sys.stdout.write(format_table(result, args.original.name, args.processed.name))
+        sys.stdout.write(format_table(figures, args.original.name, args.processed.name))
         if png is not None:
             sys.stdout.write(f"picture      {png}\n")
     return 0
@@ -93,7 +94,7 @@ def _write_png(result: CompareResult, png: Path, title: str) -> None:
         raise OutputError(f"cannot write {png}: {reason}; choose another path") from exc
 
 
-def format_table(result: CompareResult, original_name: str, processed_name: str) -> str:
+def format_table(result: CompareFigures, original_name: str, processed_name: str) -> str:
     """The human-readable report: what moved, what cancelled, what changed."""
     lines = [f"{original_name}  vs  {processed_name}", ""]
 
@@ -113,23 +114,23 @@ def format_table(result: CompareResult, original_name: str, processed_name: str)
     polarity = "inverted" if result.polarity < 0 else "same"
     row("gain", f"{result.gain_db:+.3f} dB, polarity {polarity}")
     rates = f"{result.sample_rate} Hz"
-    if result.processed_rate != result.original_rate:
-        rates += f" (processed was {result.processed_rate} Hz, resampled)"
+    if result.processed.sample_rate != result.original.sample_rate:
+        rates += f" (processed was {result.processed.sample_rate} Hz, resampled)"
     row("sample rate", rates)
     row(
         "channels",
-        f"{result.original_channels} vs {result.processed_channels}, "
+        f"{result.original.channels} vs {result.processed.channels}, "
         f"compared {result.channels_compared}",
     )
     row("overlap", f"{result.overlap_s:.3f} s from {result.overlap_start_s:.3f} s of the original")
     lines.append("")
-    summary = result.residual_summary()
+    summary = result.residual_over_time
     row("null depth", f"{result.residual_db:.2f} dB")
-    if summary["median_db"] is not None:
+    if summary.median_db is not None:
         row(
             "  over time",
-            f"median {summary['median_db']:.1f} dB, worst {summary['worst_db']:.1f}"
-            f" dB at {summary['worst_at_s']:.1f} s (400 ms windows)",
+            f"median {summary.median_db:.1f} dB, worst {summary.worst_db:.1f}"
+            f" dB at {summary.worst_at_s:.1f} s ({summary.window_s * 1000:.0f} ms windows)",
         )
     row("correlation", f"{result.correlation:.6f}")
     row("SI-SDR", f"{result.si_sdr_db:.2f} dB")
@@ -156,7 +157,7 @@ def _seconds(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f} s"
 
 
-def _echoes(echoes: list[dict[str, Any]] | None) -> str:
+def _echoes(echoes: tuple[dict[str, Any], ...] | None) -> str:
     if echoes is None:
         return "n/a"
     if not echoes:

@@ -15,6 +15,11 @@ from typing import TYPE_CHECKING, Any
 from deecho.errors import UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from deecho.backends.base import JobStatus
+    from deecho.config import Settings
+    from deecho.engine.report import Amounts
     from deecho.pipeline import ProcessResult
 
 _EPILOG = """\
@@ -58,8 +63,15 @@ def register(subparsers: Any) -> None:
     level.add_argument(
         "--normalize-lufs", type=float, metavar="LUFS", help="integrated loudness, e.g. -16"
     )
-    parser.add_argument(
-        "--strength", type=float, default=None, metavar="X", help="0..1, how much to remove (1)"
+    amounts = parser.add_argument_group("how much to remove (0..1 each; default 1)")
+    amounts.add_argument(
+        "--strength", type=float, default=None, metavar="X", help="echo and reverb at once"
+    )
+    amounts.add_argument(
+        "--echo", type=float, default=None, metavar="X", help="echo (wins over --strength)"
+    )
+    amounts.add_argument(
+        "--reverb", type=float, default=None, metavar="X", help="reverb (wins over --strength)"
     )
     parser.add_argument(
         "--backend",
@@ -90,13 +102,33 @@ def _seconds(value: str | None, flag: str) -> float | None:
         raise UsageError(f"{flag}: {exc}") from None
 
 
-def _progress_bar() -> Any:
+def _amounts(args: argparse.Namespace, settings: Settings) -> Amounts:
+    """--echo and --reverb, each falling back on --strength, then on the settings."""
+    from deecho.engine.report import Amounts
+
+    for flag, value in (
+        ("--strength", args.strength),
+        ("--echo", args.echo),
+        ("--reverb", args.reverb),
+    ):
+        if value is not None and not 0.0 <= value <= 1.0:  # also refuses nan
+            raise UsageError(f"{flag} {value}: use a value from 0 to 1")
+    default = settings.engine.amounts
+    if args.strength is not None:
+        default = Amounts.both(args.strength)
+    echo = default.echo if args.echo is None else args.echo
+    reverb = default.reverb if args.reverb is None else args.reverb
+    return Amounts(echo=echo, reverb=reverb)
+
+
+def _progress_bar() -> Callable[[JobStatus], None] | None:
     """A one-line bar on stderr when it is a terminal; nothing otherwise."""
     if not sys.stderr.isatty():
         return None
     last = [-1]
 
-    def show(fraction: float, stage: str) -> None:
+    def show(status: JobStatus) -> None:
+        fraction, stage = status.fraction or 0.0, status.stage or status.status.lower()
         percent = int(fraction * 100)
         if percent == last[0]:
             return
@@ -139,6 +171,18 @@ def _summary(result: ProcessResult) -> str:
         return "n/a" if value is None else f"{value:.2f} s"
 
     lines.append(f"RT60         {rt60(data['rt60_before_s'])} -> {rt60(data['rt60_after_s'])}")
+    lines.append(
+        f"amounts      echo {data['echo_amount']:.2f}, reverb {data['reverb_amount']:.2f}"
+        f" (reverb removed {data['reverb_removed_db'] or 0.0:.1f} dB)"
+    )
+    if data["drr_before_db"] is not None and data["drr_after_db"] is not None:
+        lines.append(f"DRR          {data['drr_before_db']:.1f} -> {data['drr_after_db']:.1f} dB")
+    alignment = data.get("alignment") or {}
+    if alignment:
+        lines.append(
+            f"aligned      offset {alignment['offset_samples']:g} samples,"
+            f" drift {alignment['drift_ppm']:g} ppm, overlap {alignment['overlap_s']:.2f} s"
+        )
     speed = data["duration_s"] / max(data["seconds"], 1e-9)
     lines.append(f"took         {data['seconds']:.2f} s ({speed:.0f}x real time)")
     if data["clipped_samples"]:
@@ -150,10 +194,13 @@ def _summary(result: ProcessResult) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from deecho.audio.prep import PrepOptions
+    from deecho.backends import get_backend
+    from deecho.backends.job import run_job
     from deecho.config import load_settings
-    from deecho.pipeline import ProcessRequest, process_file
+    from deecho.pipeline import ProcessRequest
 
     settings = load_settings()
+    amounts = _amounts(args, settings)
     prep = PrepOptions(
         start_s=_seconds(args.start, "--start"),
         end_s=_seconds(args.end, "--end"),
@@ -166,20 +213,12 @@ def run(args: argparse.Namespace) -> int:
         output=args.output,
         echo_output=args.echo_output,
         prep=prep,
-        strength=settings.engine.strength if args.strength is None else args.strength,
+        amounts=amounts,
         overwrite=args.force,
         bit_depth=args.bit_depth,
     )
-    backend_name = args.backend or "local"
-    progress = _progress_bar()
-    if backend_name == "local":
-        result = process_file(request, progress=progress)
-    else:
-        from deecho.backends import get_backend
-        from deecho.backends.remote import process_remote
-
-        backend = get_backend(backend_name, settings)
-        result = process_remote(request, backend, progress=progress)
+    backend = get_backend(args.backend or "local", settings)
+    result = run_job(request, backend, on_status=_progress_bar())
     if args.json:
         print(json.dumps(result.to_dict()))
     else:

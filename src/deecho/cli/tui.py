@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from deecho.errors import UsageError
+from deecho.kinds import BackendKind
 
 __all__ = ["open_workspace", "register"]
 
@@ -40,7 +41,7 @@ def open_workspace(args: argparse.Namespace) -> int:
     settings = load_settings()
     backend = getattr(args, "backend", None)
     if backend:
-        if backend in ("local", "musicgpt"):
+        if backend in (BackendKind.LOCAL, BackendKind.MUSICGPT):
             settings.workspace.backend = backend
         elif backend.startswith(("http://", "https://")):
             settings.workspace.backend = backend

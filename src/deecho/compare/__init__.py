@@ -4,5 +4,6 @@ numpy/scipy only; the picture lives in `deecho.compare.plot`, imported on demand
 """
 
 from deecho.compare.comparison import CompareResult, align_and_compare
+from deecho.compare.figures import CompareFigures
 
-__all__ = ["CompareResult", "align_and_compare"]
+__all__ = ["CompareFigures", "CompareResult", "align_and_compare"]

@@ -298,31 +298,37 @@ def drift_ratio(drift: float) -> Fraction:
     return Fraction(1.0 + drift).limit_denominator(MAX_DRIFT_DENOMINATOR)
 
 
-@functools.lru_cache(maxsize=2)
-def _polyphase_filter(up: int, down: int) -> np.ndarray:
-    """resample_poly's own default design (Kaiser, beta 5, 10 zero crossings a side)."""
-    half_len = 10 * max(up, down)
-    taps = ss.firwin(2 * half_len + 1, 1.0 / max(up, down), window=("kaiser", 5.0))
+@functools.lru_cache(maxsize=4)
+def _polyphase_filter(up: int, down: int, sharp: bool = False) -> np.ndarray:
+    """resample_poly's own default design (Kaiser, beta 5, 10 zero crossings a side), or with
+    `sharp` to_rate's (beta 9, 24 zero crossings: images below -90 dB, flat to ~0.9 Nyquist)."""
+    crossings, beta = (24, 9.0) if sharp else (10, 5.0)
+    half_len = crossings * max(up, down)
+    taps = ss.firwin(2 * half_len + 1, 1.0 / max(up, down), window=("kaiser", beta))
     return np.asarray(taps * up)
 
 
-def stretch(audio: np.ndarray, ratio: Fraction, start: float, length: int) -> np.ndarray:
+def stretch(
+    audio: np.ndarray, ratio: Fraction, start: float, length: int, *, sharp: bool = False
+) -> np.ndarray:
     """`length` samples of (channels, n) audio read at positions start + n * ratio.
 
     A polyphase resampler (scipy's upfirdn) whose output grid is moved by a
     whole number of its 1/up phases, so one pass undoes both a clock drift and
     a fractional offset (to 1/up of a sample, ~1e-5 for ppm-sized drifts).
+    `sharp` uses to_rate's longer filter, for a rate change whose result is kept.
     """
     down, up = ratio.numerator, ratio.denominator
     whole = math.floor(start)
     phase = round((start - whole) * up)
-    margin = 16  # input samples of context before `whole`, so the filter starts on real sound
+    taps = _polyphase_filter(up, down, sharp)
+    # Input samples of context before `whole`, so the filter starts on real sound.
+    margin = max(16, math.ceil(len(taps) / (2 * up)) + 2)
     needed = math.ceil(length * down / up) + 2 * margin + 2
     source = np.zeros((audio.shape[0], needed), dtype=np.float32)
     lo, hi = max(whole - margin, 0), min(whole - margin + needed, audio.shape[1])
     if hi > lo:
         source[:, lo - (whole - margin) : hi - (whole - margin)] = audio[:, lo:hi]
-    taps = _polyphase_filter(up, down)
     center = (len(taps) - 1) // 2
     # Output m of upfirdn reads the input at (m * down - center - pre) / up; choose the
     # front padding `pre` and the dropped outputs `skip` so output `skip` reads

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from deecho.compare import align, metrics
+from deecho.compare.figures import CompareFigures, OctaveBand, ResidualOverTime, TakeFigures
 from deecho.errors import AudioDecodeError
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ class CompareResult:
     alignment_windows: int
     alignment_spread_samples: float | None
     compared_band_hz: float | None
-    octave_bands: list[metrics.OctaveBand]
+    octave_bands: list[OctaveBand]
     echoes_before: list[dict[str, Any]] | None
     echoes_after: list[dict[str, Any]] | None
     rt60_before_s: float | None
@@ -89,59 +90,60 @@ class CompareResult:
         """Signed linear gain of processed relative to original."""
         return float(self.polarity * 10.0 ** (self.gain_db / 20.0))
 
-    def residual_summary(self) -> dict[str, float | None]:
+    def residual_summary(self) -> ResidualOverTime:
         series = self.over_time.residual_db if self.over_time is not None else np.zeros(0)
         finite = series[np.isfinite(series)]
         if len(finite) == 0 or self.over_time is None:
-            return {"median_db": None, "worst_db": None, "worst_at_s": None}
+            return ResidualOverTime(metrics.WINDOW_S)
         worst = int(np.nanargmax(series))
-        return {
-            "median_db": round(float(np.median(finite)), 2),
-            "worst_db": round(float(series[worst]), 2),
-            "worst_at_s": round(self.overlap_start_s + float(self.over_time.times_s[worst]), 3),
-        }
+        return ResidualOverTime(
+            window_s=metrics.WINDOW_S,
+            median_db=round(float(np.median(finite)), 2),
+            worst_db=round(float(series[worst]), 2),
+            worst_at_s=round(self.overlap_start_s + float(self.over_time.times_s[worst]), 3),
+        )
+
+    def figures(self) -> CompareFigures:
+        """The figures, rounded as reported, without the arrays: what every face reads."""
+        spread = self.alignment_spread_samples
+        return CompareFigures(
+            offset_samples=round(self.offset_samples, 4),
+            offset_ms=round(self.offset_ms, 5),
+            drift_ppm=round(self.drift_ppm, 3),
+            drift_corrected=self.drift_corrected,
+            gain_db=round(self.gain_db, 4),
+            polarity=self.polarity,
+            sample_rate=self.sample_rate,
+            correlation=round(self.correlation, 6),
+            residual_db=round(self.residual_db, 2),
+            si_sdr_db=round(self.si_sdr_db, 2),
+            energy_removed_db=round(self.energy_removed_db, 2),
+            overlap_start_s=round(self.overlap_start_s, 6),
+            overlap_s=round(self.overlap_s, 6),
+            residual_over_time=self.residual_summary(),
+            octave_bands=tuple(
+                OctaveBand(**band.to_dict()) for band in self.octave_bands
+            ),  # rounded as reported
+            echoes_before=None if self.echoes_before is None else tuple(self.echoes_before),
+            echoes_after=None if self.echoes_after is None else tuple(self.echoes_after),
+            rt60_before_s=_rounded(self.rt60_before_s, 3),
+            rt60_after_s=_rounded(self.rt60_after_s, 3),
+            original=TakeFigures(
+                self.original_rate, self.original_channels, round(self.original_duration_s, 6)
+            ),
+            processed=TakeFigures(
+                self.processed_rate, self.processed_channels, round(self.processed_duration_s, 6)
+            ),
+            channels_compared=self.channels_compared,
+            compared_band_hz=self.compared_band_hz,
+            alignment_windows=self.alignment_windows,
+            alignment_spread_samples=None if spread is None else round(spread, 4),
+            notes=tuple(self.notes),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The `--json` object: plain numbers, lists and strings only."""
-        spread = self.alignment_spread_samples
-        return {
-            "offset_samples": round(self.offset_samples, 4),
-            "offset_ms": round(self.offset_ms, 5),
-            "drift_ppm": round(self.drift_ppm, 3),
-            "drift_corrected": self.drift_corrected,
-            "gain_db": round(self.gain_db, 4),
-            "polarity": self.polarity,
-            "sample_rate": self.sample_rate,
-            "correlation": round(self.correlation, 6),
-            "residual_db": round(self.residual_db, 2),
-            "si_sdr_db": round(self.si_sdr_db, 2),
-            "energy_removed_db": round(self.energy_removed_db, 2),
-            "overlap_start_s": round(self.overlap_start_s, 6),
-            "overlap_s": round(self.overlap_s, 6),
-            "residual_over_time": {"window_s": metrics.WINDOW_S, **self.residual_summary()},
-            "octave_bands": [band.to_dict() for band in self.octave_bands],
-            "echoes_before": self.echoes_before,
-            "echoes_after": self.echoes_after,
-            "rt60_before_s": _rounded(self.rt60_before_s, 3),
-            "rt60_after_s": _rounded(self.rt60_after_s, 3),
-            "original": {
-                "sample_rate": self.original_rate,
-                "channels": self.original_channels,
-                "duration_s": round(self.original_duration_s, 6),
-            },
-            "processed": {
-                "sample_rate": self.processed_rate,
-                "channels": self.processed_channels,
-                "duration_s": round(self.processed_duration_s, 6),
-            },
-            "channels_compared": self.channels_compared,
-            "compared_band_hz": self.compared_band_hz,
-            "alignment": {
-                "windows": self.alignment_windows,
-                "spread_samples": None if spread is None else round(spread, 4),
-            },
-            "notes": list(self.notes),
-        }
+        return self.figures().to_dict()
 
 
 def _rounded(value: float | None, digits: int) -> float | None:

@@ -14,6 +14,8 @@ import numpy as np
 import scipy.fft as sfft
 import scipy.signal as ss
 
+from deecho.compare.figures import OctaveBand
+
 #: Floor for every dB figure, so silence gives a finite, JSON-safe number.
 FLOOR_DB = -200.0
 #: Length of the windows of the residual-over-time series.
@@ -117,24 +119,6 @@ def over_time(
         original_dbfs=np.maximum(original_dbfs, FLOOR_DB),
         processed_dbfs=np.maximum(10 * np.log10(p_proc + tiny), FLOOR_DB),
     )
-
-
-@dataclass(frozen=True)
-class OctaveBand:
-    center_hz: float
-    original_db: float  # band level, dBFS (AES17: a full-scale sine is 0 dB), channels summed
-    processed_db: float
-    difference_db: float  # processed minus original
-    residual_db: float  # null depth within the band
-
-    def to_dict(self) -> dict[str, float]:
-        return {
-            "center_hz": self.center_hz,
-            "original_db": round(self.original_db, 2),
-            "processed_db": round(self.processed_db, 2),
-            "difference_db": round(self.difference_db, 2),
-            "residual_db": round(self.residual_db, 2),
-        }
 
 
 #: Most spectrum frames averaged per take: spread over a long file, they

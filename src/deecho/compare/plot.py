@@ -71,8 +71,8 @@ def _describe(result: CompareResult) -> str:
         f"removed  {result.energy_removed_db:+.2f} dB of energy",
         f"overlap  {result.overlap_s:.2f} s at {result.sample_rate} Hz",
     ]
-    if summary["worst_db"] is not None:
-        lines.append(f"worst    {summary['worst_db']:.1f} dB at {summary['worst_at_s']:.1f} s")
+    if summary.worst_db is not None and summary.worst_at_s is not None:
+        lines.append(f"worst    {summary.worst_db:.1f} dB at {summary.worst_at_s:.1f} s")
     if result.echoes_before is not None and result.echoes_after is not None:
         lines.append(f"echoes   {_echo_delays(result.echoes_before)}")
         lines.append(f"      -> {_echo_delays(result.echoes_after)}")

@@ -15,9 +15,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deecho.api.models import TaskStatus
 from deecho.errors import DeechoError, OutputError
+
+if TYPE_CHECKING:
+    from deecho.engine.report import Amounts
 
 __all__ = ["JobOutcome", "JobSpec", "result_paths", "run_job", "warm_up", "worker_init"]
 
@@ -36,6 +40,9 @@ class JobSpec:
     fetch_timeout_s: float
     allow_private_urls: bool
     allow_loopback_urls: bool
+    echo_amount: float | None = None
+    """How much echo to remove, 0..1; None: all the engine finds, as the vendor does."""
+    reverb_amount: float | None = None
 
 
 @dataclass
@@ -166,6 +173,15 @@ def _write_mp3(wav_path: Path, mp3_path: Path) -> None:
                 writer.write(block.mean(axis=0, keepdims=True) if mixed_to_mono else block)
 
 
+def _amounts(spec: JobSpec) -> Amounts:
+    """The task's echo and reverb amounts; all of each where the client sent none."""
+    from deecho.engine import Amounts
+
+    echo = 1.0 if spec.echo_amount is None else spec.echo_amount
+    reverb = 1.0 if spec.reverb_amount is None else spec.reverb_amount
+    return Amounts(echo=echo, reverb=reverb)
+
+
 def _process(spec: JobSpec) -> JobOutcome:
     from deecho.audio.io import probe
     from deecho.pipeline import ProcessRequest, process_file
@@ -191,6 +207,7 @@ def _process(spec: JobSpec) -> JobOutcome:
             output=paths["no_echo_wav"],
             echo_output=paths["echo_wav"],
             overwrite=True,
+            amounts=_amounts(spec),
         ),
         progress=_ProgressFile(task_dir, 0.0, 0.9),
     )

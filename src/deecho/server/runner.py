@@ -152,6 +152,8 @@ class JobRunner:
             fetch_timeout_s=self.config.fetch_timeout_s,
             allow_private_urls=self.config.allow_private_urls,
             allow_loopback_urls=self.config.loopback_urls_allowed,
+            echo_amount=task.echo_amount,
+            reverb_amount=task.reverb_amount,
         )
 
     def task_dir(self, task_id: str) -> Path:

@@ -9,6 +9,7 @@ to tell its webhook.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -46,7 +47,9 @@ CREATE TABLE IF NOT EXISTS tasks (
     attempts INTEGER NOT NULL DEFAULT 0,
     started_at REAL,
     finished_at REAL,
-    processing_s REAL
+    processing_s REAL,
+    echo_amount REAL,
+    reverb_amount REAL
 );
 CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status, created_at);
 CREATE INDEX IF NOT EXISTS tasks_by_owner ON tasks (owner, status);
@@ -65,6 +68,8 @@ CREATE INDEX IF NOT EXISTS webhooks_due ON webhooks (delivered_at, given_up_at, 
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
+#: Columns added after the first release, nullable, added to older databases on open.
+_ADDED_COLUMNS = ("echo_amount", "reverb_amount")
 _ACTIVE = (TaskStatus.IN_QUEUE.value, TaskStatus.IN_PROGRESS.value)
 # The eta's two inputs, asked alone or together (estimate_inputs) from the same SQL.
 _SPEED_SQL = "SELECT value FROM meta WHERE key = 'speed'"
@@ -99,6 +104,10 @@ class StoredTask:
     started_at: float | None
     finished_at: float | None
     processing_s: float | None
+    echo_amount: float | None = None
+    """deecho's extension: how much echo to remove, 0..1 (None: the server's default)."""
+    reverb_amount: float | None = None
+    """deecho's extension: how much reverb to remove, 0..1 (None: the server's default)."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +143,15 @@ class TaskStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """A data folder from an older deecho lacks the newer nullable columns: add them."""
+        have = {row["name"] for row in self._db.execute("PRAGMA table_info(tasks)")}
+        for name in _ADDED_COLUMNS:
+            if name not in have:
+                with contextlib.suppress(sqlite3.OperationalError):  # another process added it
+                    self._db.execute(f"ALTER TABLE tasks ADD COLUMN {name} REAL")
 
     def close(self) -> None:
         with self._lock:

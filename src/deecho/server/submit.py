@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import functools
 import io
+import math
 import shutil
 import sqlite3
 import uuid
@@ -75,6 +76,20 @@ def _is_disk_full(exc: BaseException) -> bool:
     return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
 
 
+def _amount(fields: dict[str, str], name: str) -> float | None:
+    """deecho's optional `echo` / `reverb` form fields (0..1; the vendor has none)."""
+    text = fields.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:  # also refuses NaN and words
+        raise ApiError(422, f"{name}={text}: use a number from 0 to 1 (how much {name} to remove)")
+    return value
+
+
 def _too_large(config: ServerConfig) -> ApiError:
     limit_mb = config.max_upload_bytes / (1024 * 1024)
     return ApiError(
@@ -95,6 +110,8 @@ async def _accept(
         raise ApiError(422, str(exc)) from None
     audio_url = form.fields.get("audio_url", "").strip() or None
     webhook_url = form.fields.get("webhook_url", "").strip() or None
+    echo_amount = _amount(form.fields, "echo")
+    reverb_amount = _amount(form.fields, "reverb")
     has_file = form.file_path is not None
     if has_file and audio_url:
         raise ApiError(422, "Provide either audio_url or audio_file, not both.")
@@ -140,6 +157,8 @@ async def _accept(
         duration_s=duration_s,
         eta_s=eta,
         credit_estimate=credit_estimate,
+        echo_amount=echo_amount,
+        reverb_amount=reverb_amount,
     )
     # The row is committed (add_task returns after COMMIT): the answer is built from the
     # values just written rather than read back, one store round trip fewer per submit.

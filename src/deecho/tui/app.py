@@ -16,6 +16,7 @@ from textual.screen import Screen
 from deecho.backends.base import Backend
 from deecho.config import Settings, load_settings, save_settings
 from deecho.history import History
+from deecho.kinds import BackendKind
 from deecho.tui.help import HelpScreen, KeyHelp
 from deecho.tui.workspace import WorkspaceScreen
 
@@ -28,7 +29,8 @@ def default_backend_factory(choice: str, settings: Settings) -> Backend:
     """Build the backend the user chose; HTTP lives in deecho.backends, imported only here."""
     from deecho.backends import get_backend
 
-    target = choice if choice in ("local", "musicgpt") else (settings.workspace.server_url or "")
+    kind = BackendKind.of(choice)
+    target = kind.value if kind is not BackendKind.SERVER else (settings.workspace.server_url or "")
     backend: Backend = get_backend(target, settings)
     return backend
 
@@ -72,28 +74,26 @@ class DeechoApp(App[None]):
 
     def on_mount(self) -> None:
         self.set_keymap(dict(self.settings.workspace.keymap))
-        self.push_screen(WorkspaceScreen(self.initial_path))
+        self.push_screen(WorkspaceScreen(self.initial_path, host=self))
         if self.initial_path is None:
             self.call_after_refresh(self.screen.run_action, "open")
 
     # -- backend and settings ----------------------------------------------------------------
 
-    def initial_backend_choice(self) -> str:
+    def initial_backend_choice(self) -> BackendKind:
         if self.injected_backend is not None:
-            name = self.injected_backend.name
-            return name if name in ("local", "musicgpt") else "server"
-        choice = self.settings.workspace.backend
-        if choice in ("local", "musicgpt"):
-            return choice
-        return "server"  # a URL (or "server" before one was typed)
+            return self.injected_backend.kind
+        # A URL, or "server" before one was typed, is a server.
+        return BackendKind.of(self.settings.workspace.backend)
 
-    def backend_for(self, choice: str) -> Backend:
+    def backend_for(self, choice: BackendKind) -> Backend:
         """The injected backend while its kind stays chosen; otherwise one built for the choice
         (called from a job's worker: building a remote one may read key files)."""
         injected = self.injected_backend
         if injected is not None and choice == self.initial_backend_choice():
             return injected
-        key = (choice, self.settings.workspace.server_url if choice == "server" else None)
+        server = self.settings.workspace.server_url if choice is BackendKind.SERVER else None
+        key = (choice, server)
         with self._backends_lock:
             if key not in self._backends:
                 self._backends[key] = self.backend_factory(choice, self.settings)
@@ -108,13 +108,13 @@ class DeechoApp(App[None]):
             if callable(close):
                 threading.Thread(target=close, name="deecho-close", daemon=True).start()
 
-    def _stored_backend(self, choice: str) -> str:
+    def _stored_backend(self, choice: BackendKind) -> str:
         # The settings file names a server by its URL, as `workspace.backend` documents.
-        if choice == "server":
-            return self.settings.workspace.server_url or "server"
-        return choice
+        if choice is BackendKind.SERVER:
+            return self.settings.workspace.server_url or BackendKind.SERVER.value
+        return choice.value
 
-    def remember_backend(self, choice: str) -> None:
+    def remember_backend(self, choice: BackendKind) -> None:
         stored = self._stored_backend(choice)
         if self.settings.workspace.backend != stored:
             self.settings.workspace.backend = stored
@@ -128,8 +128,8 @@ class DeechoApp(App[None]):
             return
         workspace.server_url = url
         workspace.server_api_key = key
-        if workspace.backend == "server" or workspace.backend.startswith(("http://", "https://")):
-            workspace.backend = self._stored_backend("server")
+        if BackendKind.of(workspace.backend) is BackendKind.SERVER:
+            workspace.backend = self._stored_backend(BackendKind.SERVER)
         self._save_settings()
 
     def _save_settings(self) -> None:
@@ -178,4 +178,4 @@ class DeechoApp(App[None]):
         from deecho.tui.history_view import HistoryScreen
 
         if not isinstance(self.screen, HistoryScreen):
-            self.push_screen(HistoryScreen())
+            self.push_screen(HistoryScreen(self.history))

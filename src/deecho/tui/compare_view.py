@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.markup import escape
 from textual import on, work
@@ -13,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Label, Sparkline, Static
 
-from deecho.history import JobRecord
+from deecho.history import History, JobRecord
 from deecho.tui import tasks
 from deecho.tui.base import DeechoScreen
 from deecho.tui.messages import ResultKept
@@ -21,54 +21,42 @@ from deecho.tui.playback import output_device_available
 from deecho.tui.waveform import Waveform
 
 if TYPE_CHECKING:
-    from deecho.tui.app import DeechoApp
+    from deecho.compare.figures import CompareFigures
 
 __all__ = ["CompareScreen", "metric_rows"]
 
-# (key in the compare JSON, label, format)
-_METRICS: list[tuple[str, str, str]] = [
-    ("offset_samples", "Offset", "{:.2f} samples"),
-    ("offset_ms", "Offset", "{:.3f} ms"),
-    ("drift_ppm", "Drift", "{:.2f} ppm"),
-    ("gain_db", "Gain", "{:+.2f} dB"),
-    ("polarity", "Polarity", "{:+d}"),
-    ("correlation", "Correlation", "{:.4f}"),
-    ("residual_db", "Residual", "{:.1f} dB"),
-    ("energy_removed_db", "Energy removed", "{:.1f} dB"),
-    ("si_sdr_db", "SI-SDR", "{:.1f} dB"),
-    ("overlap_s", "Overlap", "{:.2f} s"),
-    ("rt60_before_s", "RT60 before", "{:.2f} s"),
-    ("rt60_after_s", "RT60 after", "{:.2f} s"),
-    ("sample_rate", "Sample rate", "{} Hz"),
-]
+
+def _figure(value: float | int | None, pattern: str) -> str:
+    return "–" if value is None else pattern.format(value)
 
 
-def _format(value: Any, pattern: str) -> str:
-    if value is None:
-        return "–"
-    try:
-        return pattern.format(value)
-    except (ValueError, TypeError):
-        return str(value)
-
-
-def _echo_delays(metrics: dict[str, Any]) -> str | None:
-    echoes = metrics.get("echoes") or metrics.get("echoes_before") or []
-    delays = []
-    for echo in echoes:
-        if isinstance(echo, dict) and echo.get("delay_ms") is not None:
-            delays.append(f"{float(echo['delay_ms']):.0f}")
+def _echo_delays(figures: CompareFigures) -> str | None:
+    delays = [
+        f"{float(echo['delay_ms']):.0f}"
+        for echo in figures.echoes_before or ()
+        if echo.get("delay_ms") is not None
+    ]
     return (", ".join(delays[:4]) + " ms") if delays else None
 
 
-def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
-    """The metrics the table shows, formatted; unknown ones left out."""
+def metric_rows(figures: CompareFigures) -> list[tuple[str, str]]:
+    """The figures the table shows, formatted."""
     rows = [
-        (label, _format(metrics[key], pattern))
-        for key, label, pattern in _METRICS
-        if key in metrics
+        ("Offset", _figure(figures.offset_samples, "{:.2f} samples")),
+        ("Offset", _figure(figures.offset_ms, "{:.3f} ms")),
+        ("Drift", _figure(figures.drift_ppm, "{:.2f} ppm")),
+        ("Gain", _figure(figures.gain_db, "{:+.2f} dB")),
+        ("Polarity", _figure(figures.polarity, "{:+d}")),
+        ("Correlation", _figure(figures.correlation, "{:.4f}")),
+        ("Residual", _figure(figures.residual_db, "{:.1f} dB")),
+        ("Energy removed", _figure(figures.energy_removed_db, "{:.1f} dB")),
+        ("SI-SDR", _figure(figures.si_sdr_db, "{:.1f} dB")),
+        ("Overlap", _figure(figures.overlap_s, "{:.2f} s")),
+        ("RT60 before", _figure(figures.rt60_before_s, "{:.2f} s")),
+        ("RT60 after", _figure(figures.rt60_after_s, "{:.2f} s")),
+        ("Sample rate", _figure(figures.sample_rate, "{} Hz")),
     ]
-    delays = _echo_delays(metrics)
+    delays = _echo_delays(figures)
     if delays:
         rows.append(("Echo delays", delays))
     return rows
@@ -117,21 +105,20 @@ class CompareScreen(DeechoScreen):
     ]
 
     def __init__(
-        self, original: Path, outcome: tasks.CompareOutcome, record: JobRecord | None
+        self,
+        original: Path,
+        outcome: tasks.CompareOutcome,
+        record: JobRecord | None,
+        history: History | None = None,
     ) -> None:
         super().__init__(id="compare")
+        self.history = history
+        """Where a kept file is noted against its job (none for a result from elsewhere)."""
         self.original = original
         self.outcome = outcome
         self.record = record
         self.kept: list[Path] = []
         self.can_play = output_device_available()
-
-    @property
-    def deecho(self) -> DeechoApp:
-        from deecho.tui.app import DeechoApp
-
-        assert isinstance(self.app, DeechoApp)
-        return self.app
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # A/B listening only where there is somewhere to listen: hidden otherwise.
@@ -188,7 +175,7 @@ class CompareScreen(DeechoScreen):
             label.update("Residual over time: not measured")
         table = self.query_one("#metrics", DataTable)
         table.add_columns("Metric", "Value")
-        for row in metric_rows(self.outcome.metrics):
+        for row in metric_rows(self.outcome.figures):
             table.add_row(*row)
         table.border_title = "Metrics"
         overlaid.focus()
@@ -223,10 +210,10 @@ class CompareScreen(DeechoScreen):
     @on(ResultKept)
     def _kept(self, message: ResultKept) -> None:
         self.kept.extend(message.paths)
-        if self.record is not None:
-            record = self.deecho.history.get(self.record.id)
+        if self.record is not None and self.history is not None:
+            record = self.history.get(self.record.id)
             saved = (record.saved if record else []) + message.paths
-            self.deecho.history.update(self.record.id, saved=saved)
+            self.history.update(self.record.id, saved=saved)
         names = ", ".join(path.name for path in message.paths)
         self.notify(f"Saved beside the original: {names}", title="Kept", markup=False)
 

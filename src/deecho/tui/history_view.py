@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Header, Static
 
-from deecho.history import JobRecord
+from deecho.history import History, JobRecord
 from deecho.tui import tasks
 from deecho.tui.base import DeechoScreen
 from deecho.tui.messages import CompareReady
-
-if TYPE_CHECKING:
-    from deecho.tui.app import DeechoApp
 
 __all__ = ["HistoryScreen"]
 
@@ -34,16 +31,10 @@ class HistoryScreen(DeechoScreen):
         ),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, history: History) -> None:
         super().__init__(id="history")
+        self.history = history
         self.records: list[JobRecord] = []
-
-    @property
-    def deecho(self) -> DeechoApp:
-        from deecho.tui.app import DeechoApp
-
-        assert isinstance(self.app, DeechoApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -54,7 +45,7 @@ class HistoryScreen(DeechoScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.records = self.deecho.history.recent()
+        self.records = self.history.recent()
         table = self.query_one(DataTable)
         for record in self.records:
             table.add_row(
@@ -106,6 +97,6 @@ class HistoryScreen(DeechoScreen):
     def _reopened(self, message: CompareReady) -> None:
         from deecho.tui.compare_view import CompareScreen
 
-        record = self.deecho.history.get(message.job_id)
+        record = self.history.get(message.job_id)
         original = record.original if record else message.outcome.prepped
-        self.app.push_screen(CompareScreen(original, message.outcome, record))
+        self.app.push_screen(CompareScreen(original, message.outcome, record, self.history))

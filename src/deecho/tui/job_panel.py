@@ -17,10 +17,15 @@ from textual.widgets import Input, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from deecho.audio.prep import PrepOptions
-from deecho.errors import CancelledError, DeechoError
+from deecho.errors import CancelledError, DeechoError, UsageError
+from deecho.kinds import BackendKind, JobState
 from deecho.tui import tasks
+from deecho.tui.backend_panel import BackendPanel
 from deecho.tui.messages import CompareReady, JobFailed, JobUpdate
 from deecho.tui.workspace_state import WorkspaceState
+
+if TYPE_CHECKING:
+    from deecho.engine.report import Amounts
 
 __all__ = ["JobPanel"]
 
@@ -32,9 +37,7 @@ class JobPanel(WorkspaceState):
         # The prep and backend panels' parts of the same screen (see WorkspaceScreen).
         def prep_options(self) -> PrepOptions: ...
 
-        def backend_choice(self) -> str: ...
-
-        def _server_fields_done(self) -> None: ...
+        def backend_choice(self) -> BackendKind: ...
 
     def action_process(self) -> None:
         if self.path is None or self.info is None:
@@ -48,17 +51,23 @@ class JobPanel(WorkspaceState):
         except DeechoError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return
+        try:
+            amounts = self._amounts()
+        except DeechoError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
         choice = self.backend_choice()
-        if choice == "server" and not self.query_one("#server-url", Input).value.strip():
+        backend = self.query_one(BackendPanel)
+        if choice is BackendKind.SERVER and not backend.server_url:
             self.notify("Type the deecho server's URL first.", severity="error")
             return
-        self._server_fields_done()
+        backend.remember_server()
         record = self.deecho.history.start(self.path, choice, _options_dict(options))
         self.job_id = record.id
         self.job_running = True
         self.job_started = time.monotonic()
         self.job_deadline = None
-        self.job_status = tasks.JobStatus("PREPARING")
+        self.job_status = tasks.JobStatus(JobState.PREPARING)
         bar = self.query_one("#job-progress", ProgressBar)
         bar.display = True
         bar.update(progress=0.0)
@@ -67,11 +76,18 @@ class JobPanel(WorkspaceState):
         self.job_original = self.path
         self.job_backend = choice
         self.credits_told = False
-        self._run_job(record.id, self.path, options, choice, record.workdir or Path("."))
+        workdir = record.workdir or Path(".")
+        self._run_job(record.id, self.path, options, amounts, choice, workdir)
 
     @work(thread=True, exclusive=True, group="job", exit_on_error=False)
     def _run_job(
-        self, job_id: int, original: Path, options: PrepOptions, choice: str, workdir: Path
+        self,
+        job_id: int,
+        original: Path,
+        options: PrepOptions,
+        amounts: Amounts,
+        choice: BackendKind,
+        workdir: Path,
     ) -> None:
         worker = get_current_worker()
         history = self.deecho.history
@@ -84,7 +100,7 @@ class JobPanel(WorkspaceState):
         def on_status(status: tasks.JobStatus) -> None:
             # The history is written here, in the job's own thread, so a late message
             # can never put an older status over the final one.
-            changes = {}
+            changes: dict[str, str] = {}
             if status.status in _TASK_STATUSES and status.status != recorded["status"]:
                 changes["status"] = recorded["status"] = status.status
             if status.task_id and status.task_id != recorded["task_id"]:
@@ -95,36 +111,27 @@ class JobPanel(WorkspaceState):
 
         try:
             backend = self.deecho.backend_for(choice)
-            prepped, raw = tasks.run_backend(
-                backend, original, options, workdir, on_status, cancelled
-            )
-            on_status(tasks.JobStatus("ALIGNING", stage="aligning the result on the original"))
-            outcome = tasks.compare_job(prepped, raw, workdir, cancelled)
+            job = tasks.run_job(backend, original, options, amounts, workdir, on_status, cancelled)
+            outcome = tasks.compare_job(job, workdir, cancelled)
         except CancelledError as exc:
             why = str(exc) or "cancelled; nothing was kept"
-            history.update(job_id, status="CANCELLED", message=why)
-            self.post_message(JobFailed(job_id, "CANCELLED", f"Job cancelled: {why}."))
+            history.update(job_id, status=JobState.CANCELLED, message=why)
+            self.post_message(JobFailed(job_id, JobState.CANCELLED, f"Job cancelled: {why}."))
             return
         except DeechoError as exc:
-            history.update(job_id, status="FAILED", message=str(exc))
-            self.post_message(JobFailed(job_id, "FAILED", str(exc)))
+            history.update(job_id, status=JobState.FAILED, message=str(exc))
+            self.post_message(JobFailed(job_id, JobState.FAILED, str(exc)))
             return
         except Exception as exc:
-            history.update(job_id, status="ERROR", message=f"{type(exc).__name__}: {exc}")
-            self.post_message(JobFailed(job_id, "ERROR", ""))
+            history.update(job_id, status=JobState.ERROR, message=f"{type(exc).__name__}: {exc}")
+            self.post_message(JobFailed(job_id, JobState.ERROR, ""))
             raise  # the screen's Worker.StateChanged handler reports it in one line
-        record_metrics = dict(outcome.metrics)
-        record_metrics["raw_no_echo"] = str(outcome.raw_no_echo)
-        record_metrics["residual_db_over_time"] = [
-            value if math.isfinite(value) else None for value in outcome.residual_db
-        ]
-        record_metrics.setdefault("residual_window_s", outcome.residual_window_s)
         history.update(
             job_id,
-            status="COMPLETED",
+            status=JobState.COMPLETED,
             no_echo=outcome.no_echo,
             echo=outcome.echo,
-            compare=record_metrics,
+            compare=tasks.history_entry(outcome),
             message="done",
         )
         self.post_message(CompareReady(job_id, outcome))
@@ -137,7 +144,11 @@ class JobPanel(WorkspaceState):
         if message.status.eta_s is not None and message.status.eta_s >= 0:
             self.job_deadline = time.monotonic() + message.status.eta_s
         credits = message.status.credit_estimate
-        if self.job_backend == "musicgpt" and credits is not None and not self.credits_told:
+        if (
+            self.job_backend is BackendKind.MUSICGPT
+            and credits is not None
+            and not self.credits_told
+        ):
             self.credits_told = True
             self.notify(
                 f"MusicGPT accepted the task: it spends about {credits:g} credits.",
@@ -154,20 +165,28 @@ class JobPanel(WorkspaceState):
         if message.job_id != self.job_id:
             return
         self.job_running = False
-        self.job_status = tasks.JobStatus(message.status)
+        previous = self.job_status
+        # The reason stays in the panel (the toast fades); the task id too, to look it up.
+        self.job_status = tasks.JobStatus(
+            message.status,
+            task_id=previous.task_id if previous else None,
+            stage=message.message,
+        )
         self.query_one("#job-progress", ProgressBar).display = False
         self._render_job()
         if message.message:
-            cancelled = message.status == "CANCELLED"
+            cancelled = message.status == JobState.CANCELLED
             self.notify(message.message, severity="warning" if cancelled else "error", markup=False)
 
     @on(CompareReady)
     def _compare_ready(self, message: CompareReady) -> None:
         if message.job_id == self.job_id:
             self.job_running = False
-            previous = self.job_status or tasks.JobStatus("COMPLETED")
+            previous = self.job_status or tasks.JobStatus(JobState.COMPLETED)
             self.job_status = tasks.JobStatus(
-                "COMPLETED", task_id=previous.task_id, credit_estimate=previous.credit_estimate
+                JobState.COMPLETED,
+                task_id=previous.task_id,
+                credit_estimate=previous.credit_estimate,
             )
             self.query_one("#job-progress", ProgressBar).update(progress=1.0)
             self._render_job()
@@ -183,13 +202,29 @@ class JobPanel(WorkspaceState):
             return
         self.workers.cancel_group(self, "job")
         self.job_status = tasks.JobStatus(
-            "CANCELLING", task_id=getattr(self.job_status, "task_id", None)
+            JobState.CANCELLING, task_id=getattr(self.job_status, "task_id", None)
         )
         self._render_job()
 
     def _tick(self) -> None:
         if self.job_running:
             self._render_job()
+
+    def _amounts(self) -> Amounts:
+        """The echo and reverb amounts typed in the job panel, each 0..1."""
+        from deecho.engine.report import Amounts
+
+        values = []
+        for name in ("echo", "reverb"):
+            text = self.query_one(f"#{name}-amount", Input).value.strip()
+            try:
+                value = float(text)
+            except ValueError:
+                value = math.nan
+            if not 0.0 <= value <= 1.0:
+                raise UsageError(f"{name} amount {text!r}: type a number from 0 to 1")
+            values.append(value)
+        return Amounts(echo=values[0], reverb=values[1])
 
     def _render_job(self) -> None:
         status = self.job_status
@@ -213,7 +248,7 @@ class JobPanel(WorkspaceState):
         detail = status.stage or ""
         if self.job_running:
             detail = f"{detail}  (c cancels)".strip()
-        elif status.status == "COMPLETED":
+        elif status.status is JobState.COMPLETED:
             detail = "v shows the comparison"
         self.query_one("#job-detail", Static).update(escape(detail))
 
@@ -225,11 +260,11 @@ class JobPanel(WorkspaceState):
         from deecho.tui.compare_view import CompareScreen
 
         record = self.deecho.history.get(self.outcome_job_id) if self.outcome_job_id else None
-        self.app.push_screen(CompareScreen(original, self.outcome, record))
+        self.app.push_screen(CompareScreen(original, self.outcome, record, self.deecho.history))
 
 
 #: The API's statuses of a running task, worth keeping in the history as they change.
-_TASK_STATUSES = frozenset({"IN_QUEUE", "IN_PROGRESS"})
+_TASK_STATUSES = frozenset({JobState.IN_QUEUE, JobState.IN_PROGRESS})
 
 
 def _short_id(task_id: str) -> str:

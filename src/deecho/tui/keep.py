@@ -53,7 +53,7 @@ def keep_result(original: Path, no_echo: Path, echo: Path | None = None) -> list
 def export_report(original: Path, outcome: CompareOutcome) -> list[Path]:
     """Write the compare report beside the original: JSON, and a PNG when the core can draw one."""
     json_path = unique_beside(original, "deecho-compare", ".json")
-    text = json.dumps(outcome.metrics, indent=2, default=str)
+    text = json.dumps(outcome.figures.to_dict(), indent=2)
     try:
         with json_path.open("x") as stream:  # "x": fail rather than replace
             stream.write(text + "\n")
@@ -67,12 +67,17 @@ def export_report(original: Path, outcome: CompareOutcome) -> list[Path]:
 
 
 def _write_png(outcome: CompareOutcome, png_path: Path, title: str) -> bool:
-    """Draw the compare picture (waveforms, difference, residual, spectrograms)."""
-    from deecho.compare import align_and_compare
+    """Draw the compare picture (waveforms, difference, residual, spectrograms) from the
+    comparison the job kept; a job reopened from the history has none, and is compared
+    once more from its aligned files."""
     from deecho.compare.plot import save_png
 
-    original, rate = read_audio(outcome.prepped)
-    source = outcome.raw_no_echo if outcome.raw_no_echo.is_file() else outcome.no_echo
-    processed, processed_rate = read_audio(source)
-    save_png(align_and_compare(original, rate, processed, processed_rate), png_path, title)
+    result = outcome.result
+    if result is None:
+        from deecho.compare import align_and_compare
+
+        original, rate = read_audio(outcome.prepped)
+        aligned, _ = read_audio(outcome.no_echo)
+        result = align_and_compare(original, rate, aligned, rate)
+    save_png(result, png_path, title)
     return png_path.is_file()

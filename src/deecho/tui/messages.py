@@ -9,8 +9,10 @@ from textual.message import Message
 
 from deecho.audio.io import AudioInfo
 from deecho.audio.loudness import Levels
+from deecho.backends.base import JobStatus
+from deecho.kinds import JobState
 from deecho.overview import Overview
-from deecho.tui.tasks import CompareOutcome, JobStatus, PrepPreview
+from deecho.tui.tasks import CompareOutcome, PrepPreview
 
 __all__ = [
     "CompareReady",
@@ -66,7 +68,12 @@ class JobUpdate(Message):
     status: JobStatus
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, JobUpdate) and message.job_id == self.job_id
+        # Progress within one state floods; a change of state is always shown.
+        return (
+            isinstance(message, JobUpdate)
+            and message.job_id == self.job_id
+            and message.status.status == self.status.status
+        )
 
 
 @dataclass
@@ -74,7 +81,7 @@ class JobFailed(Message):
     """A job ended without a result; `message` is one line for the user."""
 
     job_id: int
-    status: str
+    status: JobState
     message: str
 
 

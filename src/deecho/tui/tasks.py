@@ -11,21 +11,25 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from deecho.audio.io import iter_blocks, opened, read_audio, write_audio
+from deecho.audio.io import iter_blocks, opened, read_audio
 from deecho.audio.loudness import LevelMeter, Levels
 from deecho.audio.prep import PrepOptions, apply_prep
-from deecho.backends.base import Backend
-from deecho.errors import CancelledError, TaskFailedError
+from deecho.backends.base import Backend, JobStatus
+from deecho.errors import CancelledError, DeechoError
 from deecho.overview import Overview, overview_of_array, overview_of_blocks, read_frames_for
 from deecho.tui.keep import export_report, keep_result, unique_beside
+
+if TYPE_CHECKING:
+    from deecho.compare import CompareFigures, CompareResult
+    from deecho.engine.report import Amounts
+    from deecho.pipeline import ProcessResult
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -34,10 +38,11 @@ __all__ = [
     "PrepPreview",
     "compare_job",
     "export_report",
+    "history_entry",
     "keep_result",
     "measure_file",
     "preview_prep",
-    "run_backend",
+    "run_job",
     "unique_beside",
 ]
 
@@ -113,123 +118,36 @@ def preview_prep(
     )
 
 
-@dataclass(frozen=True)
-class JobStatus:
-    """One step of a job as the watch panel shows it."""
-
-    status: str
-    task_id: str | None = None
-    eta_s: float | None = None
-    fraction: float | None = None
-    stage: str = ""
-    credit_estimate: float | None = None
-
-
-def run_backend(
+def run_job(
     backend: Backend,
     original: Path,
     options: PrepOptions,
+    amounts: Amounts,
     workdir: Path,
     on_status: Callable[[JobStatus], None],
     cancelled: Cancelled,
-) -> tuple[Path, Path]:
-    """Prep the original into the job folder and send it; return (prepped, raw no_echo).
+) -> ProcessResult:
+    """The one job path (`deecho.backends.job.run_job`, as `deecho process` takes it), with
+    the job's files in its folder: `prepped.wav`, the backend's download, the aligned
+    `aligned.no_echo.wav` and `aligned.echo.wav`, and `job.json` (the `--json` report)."""
+    from deecho.backends.job import run_job as run_one_job
+    from deecho.pipeline import ProcessRequest
 
-    Every backend is watched the same way, as a task: submit, poll its status, then
-    download, so the watch panel shows a task id, the statuses, progress and ETA
-    whether the engine runs here, on a deecho server or at MusicGPT.
-    """
-    from deecho.pipeline import prepare_file
-
-    on_status(JobStatus("PREPARING", stage="prepping the input"))
-    prepped = prepare_file(original, workdir / "prepped.wav", options)
-    _check(cancelled)
-    return prepped, _watch_task(backend, prepped, workdir, on_status, cancelled)
-
-
-def _sleep(seconds: float, cancelled: Cancelled) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        _check(cancelled)
-        time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
-
-
-class _StageClock:
-    """ETA from progress made within the current stage.
-
-    Stages run at different speeds (the engine's analysis reports nothing until it
-    is done), so extrapolating from the whole job's fraction would promise too soon.
-    """
-
-    def __init__(self) -> None:
-        self._began: dict[str, tuple[float, float]] = {}
-
-    def eta_s(self, fraction: float | None, stage: str) -> float | None:
-        if fraction is None:
-            return None
-        now = time.monotonic()
-        began_at, began_fraction = self._began.setdefault(stage, (now, fraction))
-        done_in_stage = fraction - began_fraction
-        if done_in_stage <= 0.02 or now <= began_at:
-            return None
-        return (now - began_at) * (1.0 - fraction) / done_in_stage
-
-
-def _watch_task(
-    backend: Backend,
-    prepped: Path,
-    workdir: Path,
-    on_status: Callable[[JobStatus], None],
-    cancelled: Cancelled,
-) -> Path:
-    """submit, poll status and download, reporting each step.
-
-    The local engine is asked often (it is in this process); a remote backend gently,
-    1 s growing to 5 s, on top of the client's own pacing of the vendor's rate limits.
-    """
-    local = backend.name == "local"
-    on_status(JobStatus("UPLOADING", stage="handing over the prepped audio"))
-    task = backend.submit(prepped, cancelled)
-    credit = task.credit_estimate if not local else None
-    on_status(
-        JobStatus(
-            task.status, task.task_id, eta_s=task.eta_s, stage=task.message, credit_estimate=credit
-        )
+    request = ProcessRequest(
+        input=original,
+        output=workdir / "aligned.no_echo.wav",
+        echo_output=workdir / "aligned.echo.wav",
+        prep=options,
+        amounts=amounts,
+        overwrite=True,
     )
-    clock = _StageClock()
-    delay = 0.25 if local else 1.0
-    while True:
-        try:
-            _sleep(delay, cancelled)
-        except CancelledError:
-            if local:
-                raise CancelledError("cancelled; nothing was kept") from None
-            raise CancelledError(
-                f"stopped watching task {task.task_id}; the backend may still finish it"
-            ) from None
-        state = backend.status(task.task_id)
-        on_status(
-            JobStatus(
-                state.status,
-                task.task_id,
-                eta_s=clock.eta_s(state.progress, state.message),
-                fraction=state.progress,
-                stage=state.message,
-                credit_estimate=credit,
-            )
-        )
-        if state.done:
-            break
-        delay = delay if local else min(delay * 1.5, 5.0)
-    if not state.succeeded:
-        reason = state.message or "no reason given"
-        raise TaskFailedError(
-            f"task {task.task_id} ended {state.status}: {reason}; check the input and send it again"
-        )
-    on_status(
-        JobStatus("DOWNLOADING", task.task_id, stage="fetching no_echo", credit_estimate=credit)
-    )
-    return Path(backend.download(state, workdir, cancelled))
+    result = run_one_job(request, backend, on_status, cancelled, workdir=workdir)
+    (workdir / JOB_REPORT).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    return result
+
+
+#: The job's `--json` report, in its folder.
+JOB_REPORT = "job.json"
 
 
 @dataclass(frozen=True, eq=False)
@@ -240,94 +158,120 @@ class CompareOutcome:
     no_echo: Path
     echo: Path
     raw_no_echo: Path
-    """What the backend sent back, before alignment (the report compares against it)."""
+    """What the backend sent back, before alignment."""
     sample_rate: int
-    metrics: dict[str, Any]
+    figures: CompareFigures
+    """The comparison's figures, with the offset, drift and overlap the job measured."""
     residual_db: list[float]
     residual_window_s: float
     original_overview: Overview
     no_echo_overview: Overview
     echo_overview: Overview
     report_json: Path
-    extra: dict[str, Any] = field(default_factory=dict)
+    result: CompareResult | None = None
+    """The comparison itself (arrays included), kept to draw the PNG without a rerun;
+    None for a job reopened from the history."""
 
 
-def _residual_series(result: Any) -> tuple[list[float], float]:
+def _residual_series(result: CompareResult) -> tuple[list[float], float]:
     """The per-window residual in dB (NaN where the original is quiet) and the window length."""
     from deecho.compare import metrics
 
-    over_time = getattr(result, "over_time", None)
-    if over_time is None:
+    if result.over_time is None:
         return [], metrics.WINDOW_S
-    return [float(value) for value in np.asarray(over_time.residual_db).ravel()], metrics.WINDOW_S
+    return [float(v) for v in np.asarray(result.over_time.residual_db).ravel()], metrics.WINDOW_S
 
 
 def compare_job(
-    prepped: Path, no_echo_raw: Path, workdir: Path, cancelled: Cancelled | None = None
+    job: ProcessResult, workdir: Path, cancelled: Cancelled | None = None
 ) -> CompareOutcome:
-    """Align the backend's result on the prepped input; write the aligned no_echo and echo."""
+    """The figures of a finished job: its aligned no_echo against the prepped input it came
+    from, with where the backend's result sat (offset, drift, overlap) as the job measured it."""
     from deecho.compare import align_and_compare
 
+    prepped = workdir / "prepped.wav"
+    assert job.echo_output is not None
     original, rate = read_audio(prepped)
-    processed, processed_rate = read_audio(no_echo_raw)
+    aligned, _ = read_audio(job.output)
+    removed, _ = read_audio(job.echo_output)
     _check(cancelled)
-    result = align_and_compare(original, rate, processed, processed_rate)
+    result = align_and_compare(original, rate, aligned, rate)
     _check(cancelled)
-    aligned = np.asarray(result.aligned, dtype=np.float32)
-    if aligned.shape[0] != original.shape[0]:  # a mono result against a stereo original
-        aligned = np.broadcast_to(aligned[:1], original.shape).copy()
-    aligned = aligned[:, : original.shape[1]]
-    if aligned.shape[1] < original.shape[1]:
-        aligned = np.pad(aligned, ((0, 0), (0, original.shape[1] - aligned.shape[1])))
-    echo = original - aligned  # the removed part, sample for sample
-    # Names of our own: the backend's download (often no_echo.wav) stays as it came.
-    no_echo_path = workdir / "aligned.no_echo.wav"
-    echo_path = workdir / "aligned.echo.wav"
-    write_audio(no_echo_path, aligned, rate, overwrite=True)
-    write_audio(echo_path, echo, rate, overwrite=True)
-    metrics = result.to_dict()
+    alignment = job.alignment or {}
+    if alignment:
+        # What the job measured on the backend's own file, not on the already aligned one.
+        result.offset_samples = float(alignment["offset_samples"])
+        result.drift_ppm = float(alignment["drift_ppm"])
+    figures = result.figures()
+    if alignment:
+        figures = replace(
+            figures,
+            overlap_start_s=float(alignment["overlap_start_s"]),
+            overlap_s=float(alignment["overlap_s"]),
+        )
     residual, window = _residual_series(result)
     report_json = workdir / "compare.json"
-    report_json.write_text(json.dumps(metrics, indent=2, default=str))
+    report_json.write_text(json.dumps(figures.to_dict(), indent=2))
+    raw = [path for path in workdir.glob("no_echo.*") if path.is_file()]
     return CompareOutcome(
         prepped=prepped,
-        no_echo=no_echo_path,
-        echo=echo_path,
-        raw_no_echo=no_echo_raw,
+        no_echo=job.output,
+        echo=job.echo_output,
+        raw_no_echo=raw[0] if raw else job.output,
         sample_rate=rate,
-        metrics=metrics,
+        figures=figures,
         residual_db=residual,
         residual_window_s=window,
         original_overview=overview_of_array(original, rate),
         no_echo_overview=overview_of_array(aligned, rate),
-        echo_overview=overview_of_array(echo, rate),
+        echo_overview=overview_of_array(removed, rate),
         report_json=report_json,
+        result=result,
     )
 
 
-#: What the history keeps beside the compare metrics, to redraw a past job.
+#: What the history keeps beside the compare figures, to redraw a past job.
 _HISTORY_ONLY = frozenset({"raw_no_echo", "residual_db_over_time", "residual_window_s"})
 
 
+def history_entry(outcome: CompareOutcome) -> dict[str, Any]:
+    """What the history keeps of a comparison: its figures, and the series to redraw it."""
+    entry = outcome.figures.to_dict()
+    entry["raw_no_echo"] = str(outcome.raw_no_echo)
+    entry["residual_db_over_time"] = [
+        value if math.isfinite(value) else None for value in outcome.residual_db
+    ]
+    entry["residual_window_s"] = outcome.residual_window_s
+    return entry
+
+
 def reopen_compare(
-    prepped: Path, no_echo: Path, echo: Path, metrics: dict[str, Any], workdir: Path
+    prepped: Path, no_echo: Path, echo: Path, entry: dict[str, Any], workdir: Path
 ) -> CompareOutcome:
     """Rebuild a past job's compare view from the files its folder kept."""
+    from deecho.compare.figures import CompareFigures
+
     original, rate = read_audio(prepped)
     aligned, _ = read_audio(no_echo)
     removed, _ = read_audio(echo)
-    residual = metrics.get("residual_db_over_time") or metrics.get("residual_over_time_db") or []
-    raw = metrics.get("raw_no_echo")
-    shown = {key: value for key, value in metrics.items() if key not in _HISTORY_ONLY}
+    residual = entry.get("residual_db_over_time") or entry.get("residual_over_time_db") or []
+    raw = entry.get("raw_no_echo")
+    shown = {key: value for key, value in entry.items() if key not in _HISTORY_ONLY}
+    try:
+        figures = CompareFigures.from_dict(shown)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DeechoError(
+            f"the history's figures of this job are unreadable ({exc}); run it again"
+        ) from None
     return CompareOutcome(
         prepped=prepped,
         no_echo=no_echo,
         echo=echo,
         raw_no_echo=Path(raw) if raw else no_echo,
         sample_rate=rate,
-        metrics=shown,
+        figures=figures,
         residual_db=[math.nan if value is None else float(value) for value in residual],
-        residual_window_s=float(metrics.get("residual_window_s", 0.4) or 0.4),
+        residual_window_s=float(entry.get("residual_window_s", 0.4) or 0.4),
         original_overview=overview_of_array(original, rate),
         no_echo_overview=overview_of_array(aligned, rate),
         echo_overview=overview_of_array(removed, rate),

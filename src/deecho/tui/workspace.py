@@ -3,9 +3,10 @@
 The screen only holds what the user chose and what came back. Reading files,
 measuring, prepping, sending and comparing run in thread workers (see
 `deecho.tui.tasks`) that post messages back; nothing here blocks. This module
-lays the screen out and opens files; the panels' handlers live in
-deecho.tui.prep_panel, deecho.tui.backend_panel and deecho.tui.job_panel, the
-keys in deecho.tui.workspace_keys.
+lays the screen out and opens files; the prep and job panels' handlers live in
+deecho.tui.prep_panel and deecho.tui.job_panel (mixins of this screen, sharing its
+state), the backend panel is a widget of its own (deecho.tui.backend_panel), the
+keys are in deecho.tui.workspace_keys.
 """
 
 from __future__ import annotations
@@ -23,19 +24,20 @@ from textual.worker import get_current_worker
 
 from deecho.audio.io import probe
 from deecho.errors import DeechoError
+from deecho.kinds import BackendKind
 from deecho.overview import Overview, overview_of_file
 from deecho.tui import tasks
-from deecho.tui.backend_panel import BACKEND_CHOICES, BackendPanel
+from deecho.tui.backend_panel import BackendPanel
 from deecho.tui.job_panel import JobPanel
 from deecho.tui.messages import FileOpened, LevelsMeasured, OverviewReady
 from deecho.tui.prep_panel import NORMALIZE_CHOICES, PrepPanel, describe_levels
 from deecho.tui.waveform import Waveform, format_time
 from deecho.tui.workspace_keys import WORKSPACE_BINDINGS
 
-__all__ = ["BACKEND_CHOICES", "WorkspaceScreen"]
+__all__ = ["WorkspaceScreen"]
 
 
-class WorkspaceScreen(PrepPanel, BackendPanel, JobPanel):
+class WorkspaceScreen(PrepPanel, JobPanel):
     """The main view: the file's waveform over the prep, backend and job panels."""
 
     BINDINGS: ClassVar[list[BindingType]] = WORKSPACE_BINDINGS
@@ -61,16 +63,13 @@ class WorkspaceScreen(PrepPanel, BackendPanel, JobPanel):
                     yield Select(NORMALIZE_CHOICES, value="off", allow_blank=False, id="normalize")
                     yield Input("-1.0", id="normalize-target", classes="level")
                 yield Static("", id="prepped")
-            with Vertical(id="backend", classes="panel"):
-                yield Select(BACKEND_CHOICES, value="local", allow_blank=False, id="backend-choice")
-                yield Input(placeholder="http://127.0.0.1:8000", id="server-url")
-                yield Input(
-                    placeholder="API key (kept in settings)",
-                    password=True,
-                    id="server-key",
-                )
-                yield Static("", id="backend-note")
+            yield BackendPanel(self.deecho)
             with Vertical(id="job", classes="panel"):
+                amounts = self.deecho.settings.engine.amounts  # how much to remove, 0..1
+                with Horizontal(classes="row"):
+                    for name, value in (("Echo", amounts.echo), ("Reverb", amounts.reverb)):
+                        yield Label(name, classes="field-label")
+                        yield Input(f"{value:g}", id=f"{name.lower()}-amount", classes="amount")
                 yield Static("No job yet: press p to process.", id="job-status")
                 yield ProgressBar(total=1.0, show_eta=False, id="job-progress")
                 yield Static("", id="job-detail")
@@ -78,21 +77,21 @@ class WorkspaceScreen(PrepPanel, BackendPanel, JobPanel):
 
     def on_mount(self) -> None:
         self.query_one("#prep").border_title = "Prep"
-        self.query_one("#backend").border_title = "Backend"
         self.query_one("#job").border_title = "Job"
         self.query_one("#wave").border_title = "Waveform"
-        settings = self.deecho.settings.workspace
-        choice = self.deecho.initial_backend_choice()
-        self.query_one("#backend-choice", Select).value = choice
-        self.query_one("#server-url", Input).value = settings.server_url or ""
-        if settings.server_api_key is not None:
-            self.query_one("#server-key", Input).value = settings.server_api_key.get_secret_value()
-        self._show_backend_note(choice)
         self.query_one("#job-progress", ProgressBar).display = False
         self.set_interval(0.5, self._tick)
         self.query_one(Waveform).focus()
         if self.initial_path is not None:
             self.open_file(self.initial_path)
+
+    # -- the backend panel ------------------------------------------------------------------
+
+    def backend_choice(self) -> BackendKind:
+        return self.query_one(BackendPanel).choice
+
+    def action_cycle_backend(self) -> None:
+        self.query_one(BackendPanel).cycle()
 
     # -- opening -----------------------------------------------------------------------------
 

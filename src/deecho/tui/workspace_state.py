@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING
 
 from deecho.audio.io import AudioInfo
 from deecho.audio.loudness import Levels
+from deecho.kinds import BackendKind
 from deecho.overview import Overview
 from deecho.tui import tasks
 from deecho.tui.base import DeechoScreen
 
 if TYPE_CHECKING:
-    from deecho.tui.app import DeechoApp
+    from deecho.tui.host import WorkspaceHost
 
 __all__ = ["WorkspaceState"]
 
@@ -24,8 +25,10 @@ __all__ = ["WorkspaceState"]
 class WorkspaceState(DeechoScreen):
     """The workspace screen's state, shared by its panels."""
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, *, host: WorkspaceHost) -> None:
         super().__init__(id="workspace")
+        self.deecho = host
+        """The settings, history and backends this workspace works with."""
         self.initial_path = path
         self.path: Path | None = None
         self.info: AudioInfo | None = None
@@ -44,12 +47,5 @@ class WorkspaceState(DeechoScreen):
         self.outcome_original: Path | None = None
         self.original_overview: Overview | None = None
         self.show_sent = False
-        self.job_backend = "local"
+        self.job_backend = BackendKind.LOCAL
         self.credits_told = False
-
-    @property
-    def deecho(self) -> DeechoApp:
-        from deecho.tui.app import DeechoApp
-
-        assert isinstance(self.app, DeechoApp)
-        return self.app
