@@ -78,6 +78,7 @@ def test_shifted_results_are_saved_in_place(
     result = run_job(
         ProcessRequest(input=take, output=no_echo, echo_output=echo), fast_backend(stub)
     )
+    assert result.alignment is not None and result.alignment["measured"] is True
 
     alignment = result.alignment
     assert alignment is not None
@@ -124,7 +125,9 @@ def test_the_local_engine_takes_the_same_path(tmp_path: Path) -> None:
     finally:
         backend.close()
     assert result.backend == "local" and result.report.echoes  # the engine's own findings
+    # written on the input's own samples: taken as it is, not measured (a remote result is)
     assert result.alignment is not None and result.alignment["offset_samples"] == 0.0
+    assert result.alignment["measured"] is False
     original, _ = read(take)
     cleaned, _ = read(no_echo)
     removed, _ = read(echo)

@@ -78,6 +78,9 @@ class Alignment:
     result_channels: int
     result_frames: int
     frames: int
+    measured: bool = True
+    """False when the backend writes on the input's timeline by construction (the local
+    engine): the identity alignment, taken from the headers without a measurement."""
 
     @property
     def ratio(self) -> Fraction:
@@ -109,7 +112,19 @@ class Alignment:
             "overlap_s": round((stop - start) / rate, 6),
             "result_sample_rate": self.result_rate,
             "result_channels": self.result_channels,
+            "measured": self.measured,
         }
+
+
+def on_input_timeline(prepped: Path, result: Path) -> Alignment:
+    """The identity alignment of a result written on the input's own samples."""
+    with opened(prepped) as reader:
+        rate, frames = reader.info.sample_rate, reader.info.frames
+    with opened(result) as reader:
+        info = reader.info
+    return Alignment(
+        0.0, 0.0, None, rate, info.sample_rate, info.channels, info.frames, frames, measured=False
+    )
 
 
 def match_channels(block: np.ndarray, channels: int) -> np.ndarray:

@@ -84,6 +84,9 @@ class Backend(Protocol):
     honours_amounts: bool
     """True when the backend removes only the asked echo and reverb amounts itself; False for a
     service that removes all it can (the job then blends its result with the input)."""
+    on_input_timeline: bool
+    """True when the result is written on the sent audio's own timeline, sample for sample
+    (the local engine); a remote result's offset and drift are always measured."""
 
     def submit(
         self, audio: Path, cancelled: Cancelled | None = None, amounts: Amounts | None = None

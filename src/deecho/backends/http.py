@@ -47,6 +47,8 @@ class HttpBackend:
 
     #: A remote service removes all the echo and reverb it can; the job blends its result.
     honours_amounts = False
+    #: A service may trim, pad or resample what it returns: where it sits is measured.
+    on_input_timeline = False
 
     def __init__(
         self,

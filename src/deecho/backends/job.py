@@ -26,7 +26,12 @@ import numpy as np
 from deecho import engine
 from deecho.audio.io import AudioWriter, iter_blocks, opened
 from deecho.audio.prep import apply_prep
-from deecho.backends.align import Alignment, aligned_blocks, measure_alignment
+from deecho.backends.align import (
+    Alignment,
+    aligned_blocks,
+    measure_alignment,
+    on_input_timeline,
+)
 from deecho.backends.base import Backend, Cancelled, JobStatus, Submission, TaskState
 from deecho.errors import CancelledError
 from deecho.kinds import JobState
@@ -244,7 +249,10 @@ def _run(
     _checked(cancelled)
     watch.fraction = _DOWNLOAD_END
     watch.report(JobState.ALIGNING, "measuring where the result sits")
-    alignment = measure_alignment(prepped.path, result)
+    if backend.on_input_timeline:
+        alignment = on_input_timeline(prepped.path, result)
+    else:
+        alignment = measure_alignment(prepped.path, result)
     blend = _blend(request, backend)
 
     def writing(share: float) -> None:

@@ -43,6 +43,8 @@ class LocalBackend:
     name = "local"
     kind = BackendKind.LOCAL
     honours_amounts = True
+    #: The engine streams its output on the input's samples: nothing to measure.
+    on_input_timeline = True
     #: How often `wait` looks at the job: it is in this process, asking costs nothing.
     poll_interval_s = 0.1
 
