@@ -229,7 +229,7 @@ class CompareScreen(DeechoScreen):
             if self.player is None:
                 outcome = self.outcome
                 self.player = Player([outcome.prepped, outcome.no_echo, outcome.echo])
-                self.set_interval(0.05, self._show_playhead)
+                self.set_interval(0.1, self._show_playhead)
             self._loop_over_view()
             self.player.play(self.SOURCES.index(which))
         except DeechoError as exc:
