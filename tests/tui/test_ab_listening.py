@@ -82,6 +82,13 @@ async def test_keys_switch_takes_at_the_same_position(tmp_path: Path, history: H
             assert player.error is None
             assert not player.playing
             assert player.played < len(original), "the takes are long enough not to loop here"
+            assert player.loop == (0, len(original)), "unzoomed, the whole take loops"
+            await pilot.press("plus", "plus", "right")  # zoom in: the loop follows the view
+            await pilot.pause()
+            wave = screen.query_one("#overlaid", Waveform)
+            start, end = wave.view_start_s, wave.view_start_s + wave.span_s
+            assert player.loop == (round(start * RATE), round(end * RATE))
+            assert start > 0.0, "the view moved, so the loop is not the take's start"
     assert playhead is not None and playhead > 1.0, "the playhead is drawn where it plays"
     heard = heard_switch(read_recording(recorded), original, cleaned, before, after + RATE // 2)
     print(

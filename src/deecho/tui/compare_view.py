@@ -122,6 +122,7 @@ class CompareScreen(DeechoScreen):
         self.can_play = output_device_available()
         self.player: Player | None = None
         """Original, no_echo and echo on one playhead; opened on the first play key."""
+        self._error_shown: BaseException | None = None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # A/B listening only where there is somewhere to listen: hidden otherwise.
@@ -250,6 +251,12 @@ class CompareScreen(DeechoScreen):
 
     def _show_playhead(self) -> None:
         player = self.player
+        if player is not None and player.error not in (None, self._error_shown):
+            # The audio thread cannot notify: say here, once, why the sound stopped.
+            error = self._error_shown = player.error
+            self.notify(
+                f"Playing stopped: {error}", title="Cannot play", severity="error", markup=False
+            )
         seconds = player.position_s if player is not None and player.playing else None
         for wave in self.query(Waveform):
             wave.set_playhead(seconds)
