@@ -108,6 +108,16 @@ class Player:
         return self.position / self.sample_rate
 
     @property
+    def heard_s(self) -> float:
+        """Where the listener is: the playhead less what the output still buffers."""
+        stream = self._stream
+        behind = round(float(stream.latency) * self.sample_rate) if stream is not None else 0
+        heard = self.position - behind
+        if self.loop is not None and heard < self.loop[0]:
+            heard += self.loop[1] - self.loop[0]  # the end of the loop's last pass
+        return max(0, heard) / self.sample_rate
+
+    @property
     def playing(self) -> bool:
         return self._stream is not None and bool(self._stream.active)
 

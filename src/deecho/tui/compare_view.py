@@ -257,7 +257,7 @@ class CompareScreen(DeechoScreen):
             self.notify(
                 f"Playing stopped: {error}", title="Cannot play", severity="error", markup=False
             )
-        seconds = player.position_s if player is not None and player.playing else None
+        seconds = player.heard_s if player is not None and player.playing else None
         for wave in self.query(Waveform):
             wave.set_playhead(seconds)
 
