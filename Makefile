@@ -13,6 +13,9 @@ BENCH_DEBIAN := fluidsynth musescore-general-soundfont-small sonic-pi-samples al
 # recommends (jackd, manuals, sound servers): Audacity under Xvfb, Ardour's
 # headless Lua session, batch Emacs.
 DEBIAN_HOSTS := audacity xvfb ardour emacs-nox
+# A/B listening's test plays through a real sound server without a sound card: PulseAudio's
+# null sink (recorded with parec), reached by PortAudio (sounddevice) through ALSA's pulse plugin.
+DEBIAN_SOUND := pulseaudio pulseaudio-utils libportaudio2 libasound2-plugins
 
 .PHONY: run test lint system-deps bench-deps bench clean
 
@@ -24,14 +27,16 @@ $(STAMP): pyproject.toml
 
 # Installs the Debian tools when missing (CI runs as root; elsewhere it asks for sudo).
 system-deps:
-	@missing=""; for tool in espeak-ng sox lua5.4 tmux vim audacity Xvfb ardour7-lua emacs; do \
+	@missing=""; for tool in espeak-ng sox lua5.4 tmux vim audacity Xvfb ardour7-lua emacs pulseaudio parec; do \
 		command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	for package in libportaudio2 libasound2-plugins; do \
+		dpkg -s $$package >/dev/null 2>&1 || missing="$$missing $$package"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		APT="$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -y -qq"; \
 		$$APT update && $$APT install $(DEBIAN_TOOLS) >/dev/null \
-		&& $$APT install --no-install-recommends $(DEBIAN_HOSTS) >/dev/null; \
+		&& $$APT install --no-install-recommends $(DEBIAN_HOSTS) $(DEBIAN_SOUND) >/dev/null; \
 	fi
 
 # Only the benchmark needs these (about 60 MB); `make test` does not install them.

@@ -13,11 +13,12 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Label, Sparkline, Static
 
+from deecho.errors import DeechoError
 from deecho.history import History, JobRecord
 from deecho.tui import tasks
 from deecho.tui.base import DeechoScreen
 from deecho.tui.messages import ResultKept
-from deecho.tui.playback import output_device_available
+from deecho.tui.playback import Player, output_device_available
 from deecho.tui.waveform import Waveform
 
 if TYPE_CHECKING:
@@ -119,6 +120,9 @@ class CompareScreen(DeechoScreen):
         self.record = record
         self.kept: list[Path] = []
         self.can_play = output_device_available()
+        self.player: Player | None = None
+        """Original, no_echo and echo on one playhead; opened on the first play key."""
+        self._error_shown: BaseException | None = None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # A/B listening only where there is somewhere to listen: hidden otherwise.
@@ -186,6 +190,7 @@ class CompareScreen(DeechoScreen):
         for wave in self.query(Waveform):
             if wave is not message.waveform:
                 wave.set_view(message.start_s, message.waveform.view_span_s)
+        self._loop_over_view()
 
     def action_back(self) -> None:
         self.app.pop_screen()
@@ -217,21 +222,51 @@ class CompareScreen(DeechoScreen):
         names = ", ".join(path.name for path in message.paths)
         self.notify(f"Saved beside the original: {names}", title="Kept", markup=False)
 
+    SOURCES: ClassVar[tuple[str, ...]] = ("original", "no_echo", "echo")
+
     def action_play(self, which: str) -> None:
-        source = {
-            "original": self.outcome.prepped,
-            "no_echo": self.outcome.no_echo,
-            "echo": self.outcome.echo,
-        }[which]
-        self._play(source)
+        """Hear `which` at the shared playhead: a switch keeps the position, looping the view."""
+        try:
+            if self.player is None:
+                outcome = self.outcome
+                self.player = Player([outcome.prepped, outcome.no_echo, outcome.echo])
+                self.set_interval(0.1, self._show_playhead)
+            self._loop_over_view()
+            self.player.play(self.SOURCES.index(which))
+        except DeechoError as exc:
+            self.notify(str(exc), title="Cannot play", severity="error", markup=False)
+        except Exception as exc:  # PortAudio's own error: the device went away or is busy
+            self.notify(f"Cannot play: {exc}", title="Cannot play", severity="error", markup=False)
 
-    @work(thread=True, exclusive=True, group="play", exit_on_error=False)
-    def _play(self, source: Path) -> None:
-        from deecho.tui.playback import play_file
+    def _loop_over_view(self) -> None:
+        # The passage on screen is the one being compared: loop it (the whole take unzoomed).
+        if self.player is None:
+            return
+        wave = self.query_one("#overlaid", Waveform)
+        end_s = wave.view_start_s + wave.span_s if wave.view_span_s is not None else None
+        if end_s is None:
+            self.player.set_loop(0.0, self.player.frames / self.player.sample_rate)
+        else:
+            self.player.set_loop(wave.view_start_s, end_s)
 
-        play_file(source)
+    def _show_playhead(self) -> None:
+        player = self.player
+        if player is not None and player.error not in (None, self._error_shown):
+            # The audio thread cannot notify: say here, once, why the sound stopped.
+            error = self._error_shown = player.error
+            self.notify(
+                f"Playing stopped: {error}", title="Cannot play", severity="error", markup=False
+            )
+        seconds = player.heard_s if player is not None and player.playing else None
+        for wave in self.query(Waveform):
+            wave.set_playhead(seconds)
 
     def action_stop_playing(self) -> None:
-        from deecho.tui.playback import stop
+        if self.player is not None:
+            self.player.stop()
+        self._show_playhead()
 
-        stop()
+    def on_unmount(self) -> None:
+        if self.player is not None:
+            self.player.close()
+            self.player = None

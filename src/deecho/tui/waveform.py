@@ -125,6 +125,7 @@ class Waveform(Widget, can_focus=True):
         self.overlay: Overview | None = None
         self.start_marker_s: float | None = None
         self.end_marker_s: float | None = None
+        self.playhead_s: float | None = None  # where A/B listening is, drawn like a marker
         self.view_start_s = 0.0
         self.view_span_s: float | None = None  # None: the whole file
         self.scale = 1.0
@@ -164,6 +165,11 @@ class Waveform(Widget, can_focus=True):
         self.start_marker_s = start_s
         self.end_marker_s = end_s
         self.refresh()
+
+    def set_playhead(self, seconds: float | None) -> None:
+        if seconds != self.playhead_s:
+            self.playhead_s = seconds
+            self.refresh()
 
     # -- view --------------------------------------------------------------------------------
 
@@ -268,7 +274,7 @@ class Waveform(Widget, can_focus=True):
         if self.end_marker_s is not None:
             outside |= seconds > self.end_marker_s
         columns = outside.astype(np.int8)
-        for marker in (self.start_marker_s, self.end_marker_s):
+        for marker in (self.start_marker_s, self.end_marker_s, self.playhead_s):
             column = self._column_of(marker, width)
             if column is not None:
                 columns[column] |= 2
