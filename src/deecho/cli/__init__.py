@@ -18,7 +18,7 @@ from deecho import __version__
 from deecho.errors import EX_SOFTWARE, EX_USAGE, DeechoError
 
 #: Subcommand modules under deecho.cli, in the order `--help` lists them.
-SUBCOMMANDS = ("process", "compare", "serve", "tui")
+SUBCOMMANDS = ("process", "batch", "compare", "serve", "tui")
 
 log = logging.getLogger("deecho")
 

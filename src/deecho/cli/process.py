@@ -17,6 +17,7 @@ from deecho.errors import UsageError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from deecho.audio.prep import PrepOptions
     from deecho.backends.base import JobStatus
     from deecho.config import Settings
     from deecho.engine.report import Amounts
@@ -49,6 +50,15 @@ def register(subparsers: Any) -> None:
         metavar="PATH",
         help="also write what was removed (input − output)",
     )
+    add_job_options(parser)
+    parser.add_argument("--force", action="store_true", help="replace existing outputs")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument("--summary", action="store_true", help="print a readable report on stderr")
+    parser.set_defaults(handler=run)
+
+
+def add_job_options(parser: argparse.ArgumentParser) -> None:
+    """Prep, amounts, backend and bit depth: the options `process` and `batch` share."""
     trim = parser.add_argument_group("prep")
     trim.add_argument("--start", metavar="T", help="start of the range to keep (s or hh:mm:ss.mmm)")
     trim.add_argument("--end", metavar="T", help="end of the range to keep (s or hh:mm:ss.mmm)")
@@ -85,10 +95,6 @@ def register(subparsers: Any) -> None:
         default="float",
         help="sample format of WAV/FLAC outputs (default float: never clips)",
     )
-    parser.add_argument("--force", action="store_true", help="replace existing outputs")
-    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    parser.add_argument("--summary", action="store_true", help="print a readable report on stderr")
-    parser.set_defaults(handler=run)
 
 
 def _seconds(value: str | None, flag: str) -> float | None:
@@ -102,7 +108,20 @@ def _seconds(value: str | None, flag: str) -> float | None:
         raise UsageError(f"{flag}: {exc}") from None
 
 
-def _amounts(args: argparse.Namespace, settings: Settings) -> Amounts:
+def prep_options(args: argparse.Namespace) -> PrepOptions:
+    """The prep asked by `add_job_options`' flags."""
+    from deecho.audio.prep import PrepOptions
+
+    return PrepOptions(
+        start_s=_seconds(args.start, "--start"),
+        end_s=_seconds(args.end, "--end"),
+        trim_silence_dbfs=args.trim_silence,
+        normalize_peak_dbfs=args.normalize_peak,
+        normalize_lufs=args.normalize_lufs,
+    )
+
+
+def amounts_from(args: argparse.Namespace, settings: Settings) -> Amounts:
     """--echo and --reverb, each falling back on --strength, then on the settings."""
     from deecho.engine.report import Amounts
 
@@ -193,21 +212,14 @@ def _summary(result: ProcessResult) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deecho.audio.prep import PrepOptions
     from deecho.backends import get_backend
     from deecho.backends.job import run_job
     from deecho.config import load_settings
     from deecho.pipeline import ProcessRequest
 
     settings = load_settings()
-    amounts = _amounts(args, settings)
-    prep = PrepOptions(
-        start_s=_seconds(args.start, "--start"),
-        end_s=_seconds(args.end, "--end"),
-        trim_silence_dbfs=args.trim_silence,
-        normalize_peak_dbfs=args.normalize_peak,
-        normalize_lufs=args.normalize_lufs,
-    )
+    amounts = amounts_from(args, settings)
+    prep = prep_options(args)
     request = ProcessRequest(
         input=args.input,
         output=args.output,

@@ -1,0 +1,257 @@
+"""One batch on one OUTDIR: the lock, the state file, the plan of what to do, the workers.
+
+Outcomes are recorded in the parent (one SQLite writer) as each file ends, so what
+finished is kept whatever happens next; a file's outputs appear atomically or not at all
+(the job's writers), and a stopped worker's temporary files are swept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from filelock import FileLock, Timeout
+
+from deecho.audio.prep import PrepOptions
+from deecho.batch import work
+from deecho.batch.inputs import BatchItem
+from deecho.batch.outcome import BatchStatus, Outcome
+from deecho.batch.state import BatchState, Record, content_hash
+from deecho.errors import EX_SOFTWARE, OutputError
+from deecho.executors import Workers, open_workers
+
+if TYPE_CHECKING:
+    from deecho.engine.report import Amounts
+
+__all__ = ["LOCK_FILE", "BatchRun", "BatchSettings"]
+
+LOCK_FILE = "deecho-batch.lock"
+#: A file whose worker process died this many times is given up (it may be what kills it).
+MAX_ATTEMPTS = 3
+#: Modules the fork server imports once, so a worker does not pay for them per start.
+_PRELOAD = ("deecho.batch.work", "deecho.backends.job", "deecho.backends.local")
+
+OnOutcome = Callable[[BatchItem, Outcome], None]
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """What `deecho process` options the batch applies to every file, and where it runs."""
+
+    prep: PrepOptions
+    amounts: Amounts
+    bit_depth: str = "float"
+    backend: str = "local"
+    force: bool = False
+    retry_failed: bool = False
+    jobs: int = 1
+    scheduler: str | None = None
+    concurrency: int = 4
+
+    def prep_for(self, item: BatchItem) -> PrepOptions:
+        if item.start_s is None and item.end_s is None:
+            return self.prep
+        start = self.prep.start_s if item.start_s is None else item.start_s
+        end = self.prep.end_s if item.end_s is None else item.end_s
+        return dataclasses.replace(self.prep, start_s=start, end_s=end)
+
+    def digest(self, item: BatchItem) -> str:
+        """What makes an output differ: a file made with other settings is done again."""
+        made_with = {
+            "prep": dataclasses.asdict(self.prep_for(item)),
+            "echo": self.amounts.echo,
+            "reverb": self.amounts.reverb,
+            "bit_depth": self.bit_depth,
+            "backend": self.backend,
+            "echo_output": str(item.echo_output) if item.echo_output else None,
+        }
+        text = json.dumps(made_with, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _partials(folder: Path) -> Iterator[Path]:
+    """Temporary files of our writers (`.take.<token>.partial.wav`) left by a killed worker."""
+    if folder.is_dir():
+        yield from folder.rglob(".*.partial.*")
+
+
+@dataclass
+class _Job:
+    item: BatchItem
+    content: str | None
+    settings: str
+    overwrite: bool
+    attempts: int = 0
+
+
+class BatchRun:
+    """`with BatchRun(outdir, settings) as batch: batch.run(items, on_outcome)`."""
+
+    def __init__(self, outdir: Path, settings: BatchSettings, echo_dir: Path | None = None) -> None:
+        self.outdir = outdir
+        self.settings = settings
+        self.echo_dir = echo_dir
+        self._lock = FileLock(outdir / LOCK_FILE)
+        self._state: BatchState | None = None
+        self._workers: Workers | None = None
+
+    def __enter__(self) -> BatchRun:
+        try:
+            self.outdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"{self.outdir}: cannot create it ({exc.strerror})") from None
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            raise OutputError(
+                f"{self.outdir}: another deecho batch is writing here; wait for it to end"
+                " or choose another -o"
+            ) from None
+        self._state = BatchState(self.outdir)
+        self._sweep()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._workers is not None:
+            if error is not None:
+                if self._workers.threads:
+                    work.stop_jobs_here()
+                self._workers.stop_now()
+            else:
+                self._workers.close()
+            self._workers = None
+            self._sweep()
+        if self._state is not None:
+            self._state.close()
+        self._lock.release()
+
+    def _sweep(self) -> None:
+        for folder in filter(None, (self.outdir, self.echo_dir)):
+            for leftover in _partials(folder):
+                leftover.unlink(missing_ok=True)
+
+    # --- what to do ------------------------------------------------------------------------
+
+    def _earlier(self, item: BatchItem, record: Record) -> Outcome | None:
+        """The earlier run's outcome when it still stands, as this run's skip."""
+        earlier = record.outcome
+        if earlier.status is BatchStatus.DONE:
+            outputs = filter(None, (item.output, item.echo_output))
+            if all(path.exists() for path in outputs):
+                return dataclasses.replace(
+                    earlier, status=BatchStatus.SKIPPED, reason="done in an earlier run"
+                )
+            return None
+        if earlier.status is BatchStatus.FAILED and not self.settings.retry_failed:
+            reason = f"failed in an earlier run ({earlier.reason}); pass --retry-failed"
+            return dataclasses.replace(earlier, status=BatchStatus.SKIPPED, reason=reason)
+        if earlier.status is BatchStatus.SKIPPED:
+            return earlier  # not audio then, and the same bytes now
+        return None
+
+    def _plan(self, items: list[BatchItem], on_outcome: OnOutcome) -> list[_Job]:
+        assert self._state is not None
+        jobs = []
+        for item in items:
+            content = content_hash(item.input)
+            settings = self.settings.digest(item)
+            record = self._state.lookup(item.output)
+            if record is not None and record.matches(content, settings):
+                skipped = self._earlier(item, record)
+                if skipped is not None:
+                    on_outcome(item, skipped)
+                    continue
+            # Replace an output only when this batch made it before (or with --force).
+            overwrite = self.settings.force or record is not None
+            jobs.append(_Job(item, content, settings, overwrite))
+        return jobs
+
+    def _work(self, job: _Job) -> work.WorkItem:
+        settings = self.settings
+        return work.WorkItem(
+            input=job.item.input,
+            output=job.item.output,
+            echo_output=job.item.echo_output,
+            prep=settings.prep_for(job.item),
+            amounts=settings.amounts,
+            bit_depth=settings.bit_depth,
+            overwrite=job.overwrite,
+            backend=settings.backend,
+            promises_audio=job.item.promises_audio,
+        )
+
+    # --- doing it --------------------------------------------------------------------------
+
+    def _open_workers(self, count: int) -> Workers:
+        settings = self.settings
+        remote = settings.backend != "local"
+        size = settings.concurrency if remote else settings.jobs
+        return open_workers(
+            max(1, min(size, count)),
+            settings.scheduler,
+            threads=remote and not settings.scheduler,
+            initializer=work.worker_init,
+            initargs=(os.getpid(),),
+            preload=_PRELOAD,
+        )
+
+    def _finish(self, job: _Job, outcome: Outcome, on_outcome: OnOutcome) -> None:
+        assert self._state is not None
+        self._state.record(job.item.input, job.content or "", job.settings, outcome)
+        on_outcome(job.item, outcome)
+
+    def _round(self, jobs: list[_Job], on_outcome: OnOutcome) -> list[_Job]:
+        """Run `jobs` once; return those whose worker process died under them."""
+        if self._workers is None:
+            self._workers = self._open_workers(len(jobs))
+        executor = self._workers.executor
+        futures: dict[Future[Outcome], _Job] = {
+            executor.submit(work.run_item, self._work(job)): job for job in jobs
+        }
+        lost = []
+        for future in as_completed(futures):
+            job = futures[future]
+            try:
+                outcome = future.result()
+            except BrokenProcessPool:
+                job.attempts += 1
+                lost.append(job)
+                continue
+            except Exception as exc:  # a Dask worker lost, a result that would not pickle
+                reason = f"its worker failed: {type(exc).__name__}: {exc}"
+                outcome = Outcome(str(job.item.output), BatchStatus.FAILED, reason, EX_SOFTWARE)
+            self._finish(job, outcome, on_outcome)
+        if lost:
+            # Every file in flight lost its process, not only the one that killed it.
+            self._workers.stop_now()
+            self._workers = None
+            self._sweep()
+        return lost
+
+    def run(self, items: list[BatchItem], on_outcome: OnOutcome) -> None:
+        """Each file once (or skipped); `on_outcome` hears of each as it ends."""
+        jobs = self._plan(items, on_outcome)
+        while jobs:
+            lost = self._round(jobs, on_outcome)
+            jobs = []
+            for job in lost:
+                if job.attempts >= MAX_ATTEMPTS:
+                    reason = f"its worker process died {job.attempts} times (out of memory?)"
+                    outcome = Outcome(str(job.item.output), BatchStatus.FAILED, reason, 70)
+                    self._finish(job, outcome, on_outcome)
+                else:
+                    jobs.append(job)

@@ -1,0 +1,103 @@
+"""The batch's memory in OUTDIR: one SQLite row per output, written as each file ends.
+
+A row says which input content (sha256) and which settings made the output, and how
+it ended. A rerun skips a file whose row matches both and whose output is still there;
+a changed input or changed settings no longer match, so the file is done again. Each
+row is committed on its own, so a killed batch loses none that finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from deecho.batch.outcome import BatchStatus, Outcome
+
+__all__ = ["STATE_FILE", "BatchState", "Record", "content_hash"]
+
+STATE_FILE = "deecho-batch.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    output TEXT PRIMARY KEY,
+    input TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    exit_code INTEGER NOT NULL DEFAULT 0,
+    result TEXT,
+    finished_at REAL NOT NULL
+)
+"""
+
+
+def content_hash(path: Path) -> str | None:
+    """sha256 of the file's bytes; None when it cannot be read (its job says why)."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Record:
+    content_hash: str
+    settings: str
+    outcome: Outcome
+
+    def matches(self, content: str | None, settings: str) -> bool:
+        return content is not None and (content, settings) == (self.content_hash, self.settings)
+
+
+class BatchState:
+    def __init__(self, outdir: Path) -> None:
+        self.path = outdir / STATE_FILE
+        self._db = sqlite3.connect(self.path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def lookup(self, output: Path) -> Record | None:
+        row = self._db.execute(
+            "SELECT content_hash, settings, status, reason, exit_code, result"
+            " FROM files WHERE output = ?",
+            (str(output),),
+        ).fetchone()
+        if row is None:
+            return None
+        content, settings, status, reason, exit_code, result = row
+        outcome = Outcome(
+            output=str(output),
+            status=BatchStatus(status),
+            reason=reason,
+            exit_code=exit_code,
+            result=json.loads(result) if result else None,
+        )
+        return Record(content, settings, outcome)
+
+    def record(self, input_path: Path, content: str, settings: str, outcome: Outcome) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                outcome.output,
+                str(input_path),
+                content,
+                settings,
+                outcome.status.value,
+                outcome.reason,
+                outcome.exit_code,
+                json.dumps(outcome.result) if outcome.result is not None else None,
+                time.time(),
+            ),
+        )

@@ -1,0 +1,135 @@
+"""What a worker does with one file: `run_job` on the batch's backend, its end as an Outcome.
+
+Runs in a pool's worker process, a Dask worker, or a thread (remote backends), so the
+work item is plain data and every import happens here, in the worker.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from deecho.audio.prep import PrepOptions
+from deecho.batch.outcome import BatchStatus, Outcome
+from deecho.errors import EX_SOFTWARE, AudioDecodeError, DeechoError
+
+if TYPE_CHECKING:
+    from deecho.config import Settings
+    from deecho.engine.report import Amounts
+
+__all__ = ["WorkItem", "run_item", "stop_jobs_here", "worker_init"]
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    input: Path
+    output: Path
+    echo_output: Path | None
+    prep: PrepOptions
+    amounts: Amounts
+    bit_depth: str
+    overwrite: bool
+    backend: str
+    promises_audio: bool
+
+
+#: Set by SIGTERM while a job runs: the job stops at its next block, and its writers
+#: remove their temporary files, so a stopped batch leaves no half-written output.
+_stopping = threading.Event()
+_busy = threading.Event()
+
+
+@functools.cache
+def _settings() -> Settings:
+    from deecho.config import load_settings
+
+    return load_settings()
+
+
+def _stop(signum: int, frame: Any) -> None:
+    if not _busy.is_set():
+        os._exit(0)  # idle: nothing to clean up
+    _stopping.set()
+
+
+def _exit_with(parent_pid: int) -> None:
+    # A worker's parent is the forkserver, which outlives a SIGKILLed batch: watch the batch.
+    while True:
+        time.sleep(0.5)
+        try:
+            os.kill(parent_pid, 0)
+        except (ProcessLookupError, PermissionError):
+            break
+    _stopping.set()
+    while _busy.is_set():
+        time.sleep(0.1)
+    os._exit(1)
+
+
+def stop_jobs_here() -> None:
+    """Stop the jobs running in this process's threads (a remote backend's batch)."""
+    _stopping.set()
+
+
+def worker_init(parent_pid: int) -> None:
+    """In each pool worker: Ctrl-C is the batch's to handle (it stops us with SIGTERM)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop)
+    threading.Thread(target=_exit_with, args=(parent_pid,), daemon=True).start()
+
+
+def _request(work: WorkItem) -> Any:
+    from deecho.pipeline import ProcessRequest
+
+    return ProcessRequest(
+        input=work.input,
+        output=work.output,
+        echo_output=work.echo_output,
+        prep=work.prep,
+        amounts=work.amounts,
+        overwrite=work.overwrite,
+        bit_depth=work.bit_depth,
+    )
+
+
+def _run(work: WorkItem) -> dict[str, Any]:
+    from deecho.backends import get_backend
+    from deecho.backends.job import run_job
+
+    for target in filter(None, (work.output, work.echo_output)):
+        target.parent.mkdir(parents=True, exist_ok=True)
+    backend = get_backend(work.backend, _settings())
+    try:
+        result = run_job(_request(work), backend, cancelled=_stopping.is_set)
+    finally:
+        close = getattr(backend, "close", None)
+        if close is not None:
+            close()
+    return result.to_dict()
+
+
+def run_item(work: WorkItem) -> Outcome:
+    """Clean one file; every failure is an Outcome with the one-line reason, never a raise."""
+    output = str(work.output)
+    _busy.set()
+    try:
+        return Outcome(output, BatchStatus.DONE, result=_run(work))
+    except AudioDecodeError as exc:
+        if not work.promises_audio:
+            return Outcome(output, BatchStatus.SKIPPED, f"not audio ({exc})")
+        return Outcome(output, BatchStatus.FAILED, str(exc), exc.exit_code)
+    except DeechoError as exc:
+        return Outcome(output, BatchStatus.FAILED, str(exc), exc.exit_code)
+    except OSError as exc:
+        return Outcome(output, BatchStatus.FAILED, f"{exc.strerror}: {exc.filename}", 73)
+    except Exception as exc:
+        reason = f"internal error: {type(exc).__name__}: {exc} (report it)"
+        return Outcome(output, BatchStatus.FAILED, reason, EX_SOFTWARE)
+    finally:
+        _busy.clear()

@@ -1,0 +1,180 @@
+"""`deecho batch`: clean many files (folders, a manifest) into a mirrored OUTDIR.
+
+stdout carries the result only (with --json, one JSON object per file as it ends);
+stderr has a line per file and a summary. A rerun does only what is left to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from deecho.cli.process import add_job_options, amounts_from, prep_options
+from deecho.errors import EX_DATAERR, EX_UNAVAILABLE, UsageError
+
+if TYPE_CHECKING:
+    from deecho.batch import BatchItem, Outcome
+
+_EPILOG = """\
+exit status: 0 every file done (or skipped: done earlier, not audio), 65 some inputs were
+bad audio (the others done), 69 the backend failed for some, 73 an output could not be
+written, 64 bad usage, 130 interrupted (what finished is kept; rerun to do the rest).
+A file that failed in an earlier run and was not retried counts as failed.
+State: OUTDIR/deecho-batch.sqlite; a second batch on the same OUTDIR is refused."""
+
+_BACKEND_CODES = frozenset({69, 75, 77})
+_AUDIO_CODES = frozenset({65, 66})
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value}: give a whole number from 1")
+    return number
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "batch",
+        help="remove echo and reverb from many files (folders, a manifest)",
+        description="Clean every audio file of folders, files or a manifest into OUTDIR.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "inputs", type=Path, nargs="*", metavar="INPUT", help="audio files and folders (walked)"
+    )
+    parser.add_argument(
+        "-o", "--output", type=Path, required=True, metavar="OUTDIR", help="where results go"
+    )
+    parser.add_argument(
+        "--manifest",
+        type=Path,
+        metavar="FILE",
+        help="CSV or JSON lines: input, and optional output, start, end per file",
+    )
+    parser.add_argument(
+        "--echo-output", type=Path, metavar="DIR", help="also write what was removed, here"
+    )
+    add_job_options(parser)
+    where = parser.add_argument_group("where it runs")
+    where.add_argument(
+        "--jobs", type=_positive, metavar="N", help="worker processes (default: the cores)"
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:8786",
+        help="run on a Dask cluster whose workers see the same files",
+    )
+    where.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=4,
+        metavar="N",
+        help="files in flight at once on a remote --backend (default 4)",
+    )
+    parser.add_argument(
+        "--retry-failed", action="store_true", help="try again the files that failed before"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="replace outputs this batch did not make"
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
+    parser.set_defaults(handler=run)
+
+
+class _Report:
+    """A line per file on stderr, a JSON row on stdout with --json, the tally for the end."""
+
+    def __init__(self, total: int, as_json: bool) -> None:
+        self.total = total
+        self.as_json = as_json
+        self.counts: Counter[str] = Counter()
+        self.exit_codes: list[int] = []
+        self.began = time.monotonic()
+
+    def __call__(self, item: BatchItem, outcome: Outcome) -> None:
+        self.counts[outcome.status.value] += 1
+        if outcome.exit_code:
+            self.exit_codes.append(outcome.exit_code)
+        seen = sum(self.counts.values())
+        line = f"[{seen}/{self.total}] {outcome.status.value:<7} {item.input}"
+        if outcome.reason:
+            line += f": {outcome.reason}"
+        elif outcome.result:
+            line += f" ({outcome.result.get('seconds', 0.0):.1f} s)"
+        print(line, file=sys.stderr, flush=True)
+        if self.as_json:
+            print(json.dumps(outcome.row(str(item.input))), flush=True)
+
+    def summary(self, outdir: Path, interrupted: bool = False) -> str:
+        done, failed, skipped = (self.counts[s] for s in ("done", "failed", "skipped"))
+        took = time.monotonic() - self.began
+        text = f"deecho batch: {done} done, {failed} failed, {skipped} skipped"
+        if interrupted:
+            text += f", {self.total - done - failed - skipped} not started (interrupted)"
+        return f"{text} in {took:.1f} s; results in {outdir}"
+
+    def exit_code(self) -> int:
+        codes = set(self.exit_codes)
+        if not codes:
+            return 0
+        if codes & _BACKEND_CODES:
+            return EX_UNAVAILABLE
+        if codes & _AUDIO_CODES:
+            return EX_DATAERR
+        return min(codes)
+
+
+def _items(args: argparse.Namespace) -> list[BatchItem]:
+    from deecho.batch.inputs import check_distinct, find_items, read_manifest
+
+    if not args.inputs and args.manifest is None:
+        raise UsageError("give audio files or folders, or --manifest FILE")
+    items = find_items(args.inputs, args.output, args.echo_output)
+    if args.manifest is not None:
+        items += read_manifest(args.manifest, args.output, args.echo_output)
+    check_distinct(items)
+    return items
+
+
+def run(args: argparse.Namespace) -> int:
+    from deecho.batch import BatchRun, BatchSettings
+    from deecho.config import load_settings
+    from deecho.executors import default_jobs
+
+    loaded = load_settings()
+    settings = BatchSettings(
+        prep=prep_options(args),
+        amounts=amounts_from(args, loaded),
+        bit_depth=args.bit_depth,
+        backend=(args.backend or "local").strip(),
+        force=args.force,
+        retry_failed=args.retry_failed,
+        jobs=args.jobs or default_jobs(),
+        scheduler=args.scheduler,
+        concurrency=args.concurrency,
+    )
+    if settings.backend != "local":
+        from deecho.backends import get_backend
+
+        get_backend(settings.backend, loaded)  # a bad name or a missing key: say so once
+    items = _items(args)
+    report = _Report(len(items), args.json)
+    try:
+        with BatchRun(args.output, settings, args.echo_output) as batch:
+            batch.run(items, report)
+    except KeyboardInterrupt:
+        print(report.summary(args.output, interrupted=True), file=sys.stderr)
+        print("deecho: interrupted; what finished is kept, rerun to do the rest", file=sys.stderr)
+        return 130
+    print(report.summary(args.output), file=sys.stderr)
+    return report.exit_code()

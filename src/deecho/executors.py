@@ -1,0 +1,108 @@
+"""Where many jobs run: one `concurrent.futures.Executor` seam for batch (and the server's shape).
+
+- a process pool on this machine (forkserver where the platform has it: the parent may
+  hold threads, which fork would copy mid-lock);
+- a Dask cluster's executor when a scheduler address is given
+  (`distributed.Client(address).get_executor()`): its workers must see the same files;
+- threads, for jobs that mostly wait on a remote backend.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing.context import BaseContext
+from typing import Any
+
+__all__ = ["Workers", "default_jobs", "open_workers"]
+
+#: A fresh worker process after this many files keeps a slow leak in a decoder from piling up.
+TASKS_PER_WORKER = 100
+#: Seconds a stopped worker gets to finish cleaning up before it is killed.
+STOP_GRACE_S = 10.0
+
+
+def default_jobs() -> int:
+    """The cores this process may use (its affinity where the platform says it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class Workers:
+    """An executor and how to end it."""
+
+    executor: Executor
+    capacity: int
+    dask_client: Any = None
+    threads: bool = False
+    _closed: bool = field(default=False, repr=False)
+
+    def stop_now(self) -> None:
+        """Stop what runs (SIGTERM: each job aborts its writes), drop what waits."""
+        if isinstance(self.executor, ProcessPoolExecutor):
+            # The pool has no public way to reach its processes, hence _processes.
+            processes = list(getattr(self.executor, "_processes", {}).values())
+            for process in processes:
+                if process.is_alive():
+                    process.terminate()
+            for process in processes:
+                process.join(STOP_GRACE_S)
+                if process.is_alive():
+                    process.kill()
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        elif self.threads:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+        self.close()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.dask_client is not None:
+            self.executor.shutdown(wait=False)  # Dask's executor takes no cancel_futures
+            self.dask_client.close()
+        else:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def open_workers(
+    jobs: int,
+    scheduler_address: str | None = None,
+    *,
+    threads: bool = False,
+    initializer: Callable[..., None] | None = None,
+    initargs: Sequence[Any] = (),
+    preload: Sequence[str] = (),
+) -> Workers:
+    """`jobs` local processes (or threads), or a Dask cluster's workers."""
+    if scheduler_address:
+        from distributed import Client
+
+        client = Client(scheduler_address)
+        capacity = max(1, sum(client.nthreads().values()))
+        return Workers(client.get_executor(), capacity, dask_client=client)
+    if threads:
+        return Workers(
+            ThreadPoolExecutor(jobs, thread_name_prefix="deecho-job"), jobs, threads=True
+        )
+    context: BaseContext
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        forkserver = multiprocessing.get_context("forkserver")
+        # Imported once in the fork server, so each worker starts with them loaded.
+        forkserver.set_forkserver_preload(list(preload))
+        context = forkserver
+    else:
+        context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=context,
+        initializer=initializer,
+        initargs=tuple(initargs),
+        max_tasks_per_child=TASKS_PER_WORKER,
+    )
+    return Workers(pool, jobs)
