@@ -21,8 +21,6 @@ __all__ = ["Workers", "default_jobs", "open_workers"]
 
 #: A fresh worker process after this many files keeps a slow leak in a decoder from piling up.
 TASKS_PER_WORKER = 100
-#: Seconds a stopped worker gets to finish cleaning up before it is killed.
-STOP_GRACE_S = 10.0
 
 
 def default_jobs() -> int:
@@ -42,21 +40,22 @@ class Workers:
     threads: bool = False
     _closed: bool = field(default=False, repr=False)
 
+    def _processes(self) -> list[Any]:
+        # The pool has no public way to reach its processes, hence _processes.
+        return [p for p in getattr(self.executor, "_processes", {}).values() if p.is_alive()]
+
+    def ask_to_stop(self) -> None:
+        """SIGTERM each local worker process: its job stops at the next block (see the
+        worker's handler) and its writers remove their temporary files."""
+        for process in self._processes():
+            process.terminate()
+
     def stop_now(self) -> None:
-        """Stop what runs (SIGTERM: each job aborts its writes), drop what waits."""
-        if isinstance(self.executor, ProcessPoolExecutor):
-            # The pool has no public way to reach its processes, hence _processes.
-            processes = list(getattr(self.executor, "_processes", {}).values())
-            for process in processes:
-                if process.is_alive():
-                    process.terminate()
-            for process in processes:
-                process.join(STOP_GRACE_S)
-                if process.is_alive():
-                    process.kill()
+        """Kill what is still running and drop what waits (after `ask_to_stop` had its time)."""
+        for process in self._processes():
+            process.kill()
+        if self.dask_client is None:
             self.executor.shutdown(wait=False, cancel_futures=True)
-        elif self.threads:
-            self.executor.shutdown(wait=True, cancel_futures=True)
         self.close()
 
     def close(self) -> None:

@@ -7,12 +7,13 @@ finished is kept whatever happens next; a file's outputs appear atomically or no
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, as_completed
+from concurrent.futures import CancelledError, Future, as_completed, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,9 @@ LOCK_FILE = "deecho-batch.lock"
 MAX_ATTEMPTS = 3
 #: Modules the fork server imports once, so a worker does not pay for them per start.
 _PRELOAD = ("deecho.batch.work", "deecho.backends.job", "deecho.backends.local")
+
+#: Seconds the jobs running at Ctrl-C get to stop (or finish) before they are killed.
+STOP_GRACE_S = 10.0
 
 OnOutcome = Callable[[BatchItem, Outcome], None]
 
@@ -128,8 +132,6 @@ class BatchRun:
     ) -> None:
         if self._workers is not None:
             if error is not None:
-                if self._workers.threads:
-                    work.stop_jobs_here()
                 self._workers.stop_now()
             else:
                 self._workers.close()
@@ -214,6 +216,35 @@ class BatchRun:
         self._state.record(job.item.input, job.content or "", job.settings, outcome)
         on_outcome(job.item, outcome)
 
+    def _collect(
+        self, future: Future[Outcome], job: _Job, lost: list[_Job], on_outcome: OnOutcome
+    ) -> None:
+        try:
+            outcome = future.result()
+        except BrokenProcessPool:
+            job.attempts += 1
+            lost.append(job)
+            return
+        except Exception as exc:  # a Dask worker lost, a result that would not pickle
+            reason = f"its worker failed: {type(exc).__name__}: {exc}"
+            outcome = Outcome(str(job.item.output), BatchStatus.FAILED, reason, EX_SOFTWARE)
+        if outcome.exit_code == work.STOPPED_CODE:
+            return  # stopped by us: not an end, the next run does it
+        self._finish(job, outcome, on_outcome)
+
+    def _stop(self, futures: dict[Future[Outcome], _Job], on_outcome: OnOutcome) -> None:
+        """Ctrl-C: drop what waits, stop what runs, and record what still finished."""
+        assert self._workers is not None
+        for future in futures:
+            future.cancel()
+        work.stop_jobs_here()  # a remote backend's jobs run in our threads
+        self._workers.ask_to_stop()
+        running = [future for future in futures if not future.cancelled()]
+        finished, _ = wait(running, timeout=STOP_GRACE_S)
+        for future in finished:
+            with contextlib.suppress(CancelledError):
+                self._collect(future, futures[future], [], on_outcome)
+
     def _round(self, jobs: list[_Job], on_outcome: OnOutcome) -> list[_Job]:
         """Run `jobs` once; return those whose worker process died under them."""
         if self._workers is None:
@@ -222,19 +253,15 @@ class BatchRun:
         futures: dict[Future[Outcome], _Job] = {
             executor.submit(work.run_item, self._work(job)): job for job in jobs
         }
-        lost = []
-        for future in as_completed(futures):
-            job = futures[future]
-            try:
-                outcome = future.result()
-            except BrokenProcessPool:
-                job.attempts += 1
-                lost.append(job)
-                continue
-            except Exception as exc:  # a Dask worker lost, a result that would not pickle
-                reason = f"its worker failed: {type(exc).__name__}: {exc}"
-                outcome = Outcome(str(job.item.output), BatchStatus.FAILED, reason, EX_SOFTWARE)
-            self._finish(job, outcome, on_outcome)
+        # as_completed works on its own copy: popping here keeps `futures` to the uncollected
+        lost: list[_Job] = []
+        try:
+            for future in as_completed(futures):
+                job = futures.pop(future)
+                self._collect(future, job, lost, on_outcome)
+        except KeyboardInterrupt:
+            self._stop(futures, on_outcome)  # those not collected yet
+            raise
         if lost:
             # Every file in flight lost its process, not only the one that killed it.
             self._workers.stop_now()

@@ -43,6 +43,8 @@ class WorkItem:
 #: remove their temporary files, so a stopped batch leaves no half-written output.
 _stopping = threading.Event()
 _busy = threading.Event()
+#: What a job stopped by the batch reports; the batch neither records nor shows it.
+STOPPED_CODE = 130
 
 
 @functools.cache
@@ -53,8 +55,8 @@ def _settings() -> Settings:
 
 
 def _stop(signum: int, frame: Any) -> None:
-    if not _busy.is_set():
-        os._exit(0)  # idle: nothing to clean up
+    # Not an exit: a worker that vanished would break the pool and lose the results of the
+    # others' jobs that finish meanwhile. The pool's shutdown ends the worker afterwards.
     _stopping.set()
 
 
@@ -117,6 +119,8 @@ def _run(work: WorkItem) -> dict[str, Any]:
 def run_item(work: WorkItem) -> Outcome:
     """Clean one file; every failure is an Outcome with the one-line reason, never a raise."""
     output = str(work.output)
+    if _stopping.is_set():
+        return Outcome(output, BatchStatus.FAILED, "stopped before it began", STOPPED_CODE)
     _busy.set()
     try:
         return Outcome(output, BatchStatus.DONE, result=_run(work))

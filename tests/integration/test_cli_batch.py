@@ -1,0 +1,207 @@
+"""`deecho batch` through real subprocesses on a folder of generated WAV and FLAC files."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audio_fixtures import deecho_command, tone_burst_signal
+
+RATE = 16000
+
+
+def batch(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*deecho_command(), "batch", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def start_batch(*args: str | Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*deecho_command(), "batch", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def rows(result: subprocess.CompletedProcess[str]) -> dict[str, dict[str, Any]]:
+    """--json's lines by input file name."""
+    found = {}
+    for line in result.stdout.splitlines():
+        row = json.loads(line)
+        found[Path(row["input"]).name] = row
+    return found
+
+
+def clip(path: Path, seconds: float = 2.0, seed: int = 0, subtype: str | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, tone_burst_signal(RATE, seconds, seed=seed).T, RATE, subtype=subtype)
+    return path
+
+
+def recorded(outdir: Path) -> dict[str, str]:
+    with sqlite3.connect(outdir / "deecho-batch.sqlite") as db:
+        return dict(db.execute("SELECT output, status FROM files"))
+
+
+def no_partials(folder: Path) -> bool:
+    return not [path for path in folder.rglob("*") if ".partial" in path.name]
+
+
+def wait_for_first_done(process: subprocess.Popen[str]) -> None:
+    assert process.stderr is not None
+    while True:
+        line = process.stderr.readline()
+        assert line, "the batch ended before any file was done"
+        if " done " in line:
+            return
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    root = tmp_path / "in"
+    clip(root / "a.wav", seed=1)
+    clip(root / "b.flac", seed=2)
+    clip(root / "session" / "c.wav", seed=3, subtype="PCM_24")
+    (root / "notes.txt").write_text("not audio\n")
+    (root / "corrupt.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt garbage")
+    return root
+
+
+def test_folder_is_mirrored_and_a_rerun_does_only_what_changed(folder: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    first = batch(folder, "-o", out, "--jobs", "2", "--json")
+    # corrupt.wav is named as audio and does not decode: failed, the others done, exit 65
+    assert first.returncode == 65, first.stderr
+    report = rows(first)
+    assert {name: row["status"] for name, row in report.items()} == {
+        "a.wav": "done",
+        "b.flac": "done",
+        "c.wav": "done",
+        "notes.txt": "skipped",
+        "corrupt.wav": "failed",
+    }
+    assert "not audio" in report["notes.txt"]["reason"]
+    assert "corrupt.wav" in report["corrupt.wav"]["reason"]
+    outputs = {
+        "a.wav": out / "a.no_echo.wav",
+        "b.flac": out / "b.no_echo.wav",
+        "c.wav": out / "session" / "c.no_echo.wav",
+    }
+    process_fields = {"input", "output", "echo_output", "backend", "duration_s", "echoes"}
+    for name, output in outputs.items():
+        assert report[name]["output"] == str(output)
+        assert process_fields <= report[name].keys()
+        assert sf.info(output).frames == 2 * RATE
+    assert "1 failed" in first.stderr.splitlines()[-1]
+    mtimes = {name: path.stat().st_mtime_ns for name, path in outputs.items()}
+
+    again = batch(folder, "-o", out, "--jobs", "2", "--json")
+    assert again.returncode == 65, again.stderr  # the earlier failure still counts
+    again_rows = rows(again)
+    assert all(row["status"] == "skipped" for row in again_rows.values())
+    assert again_rows["a.wav"]["reason"] == "done in an earlier run"
+    assert again_rows["a.wav"]["echoes"] is not None  # the earlier report, kept
+    assert "--retry-failed" in again_rows["corrupt.wav"]["reason"]
+    assert {name: path.stat().st_mtime_ns for name, path in outputs.items()} == mtimes
+
+    clip(folder / "a.wav", seed=7)  # new content under the same name
+    changed = batch(folder, "-o", out, "--jobs", "2", "--json")
+    assert {n for n, row in rows(changed).items() if row["status"] == "done"} == {"a.wav"}
+
+    stronger = batch(folder, "-o", out, "--echo", "0.5", "--json", "--retry-failed")
+    statuses = {name: row["status"] for name, row in rows(stronger).items()}
+    assert statuses == {**dict.fromkeys(outputs, "done"), "notes.txt": "skipped",
+                        "corrupt.wav": "failed"}  # fmt: skip
+    assert rows(stronger)["b.flac"]["echo_amount"] == 0.5
+    assert outputs["b.flac"].stat().st_mtime_ns != mtimes["b.flac"]
+    assert no_partials(out)
+
+
+def test_manifest_gives_each_file_its_output_and_range(tmp_path: Path):
+    clip(tmp_path / "takes" / "long.wav", seconds=4.0, seed=4)
+    clip(tmp_path / "takes" / "short.wav", seconds=2.0, seed=5)
+    manifest = tmp_path / "takes" / "list.csv"
+    manifest.write_text(
+        "input,output,start,end\nlong.wav,speaker1/middle.wav,1.0,3.5\nshort.wav,,,\n"
+    )
+    out, echo = tmp_path / "out", tmp_path / "removed"
+    result = batch("--manifest", manifest, "-o", out, "--echo-output", echo, "--json")
+    assert result.returncode == 0, result.stderr
+    middle = out / "speaker1" / "middle.wav"
+    assert sf.info(middle).frames == int(2.5 * RATE)
+    assert rows(result)["long.wav"]["start_s"] == 1.0
+    assert sf.info(out / "short.no_echo.wav").frames == 2 * RATE
+    # what was removed, mirrored in its own folder, sums back to the prepped input
+    removed = echo / "short.echo.wav"
+    source, _ = sf.read(tmp_path / "takes" / "short.wav", dtype="float32")
+    cleaned, _ = sf.read(out / "short.no_echo.wav", dtype="float32")
+    taken, _ = sf.read(removed, dtype="float32")
+    assert np.max(np.abs(cleaned + taken - source)) < 1e-5
+    assert (echo / "speaker1" / "middle.echo.wav").exists()
+
+
+def test_a_second_batch_on_the_same_outdir_is_refused(tmp_path: Path):
+    for seed in range(8):
+        clip(tmp_path / "in" / f"take{seed}.wav", seconds=10.0, seed=seed)
+    out = tmp_path / "out"
+    first = start_batch(tmp_path / "in", "-o", out, "--jobs", "1")
+    try:
+        wait_for_first_done(first)
+        second = batch(tmp_path / "in", "-o", out)
+        assert second.returncode == 73
+        message = second.stderr.strip()
+        assert len(message.splitlines()) == 1
+        assert "another deecho batch is writing here" in message
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.wait(timeout=120)
+
+
+def test_ctrl_c_leaves_only_whole_files_and_a_rerun_finishes_the_rest(tmp_path: Path):
+    for seed in range(10):
+        clip(tmp_path / "in" / f"take{seed}.wav", seconds=10.0, seed=seed)
+    out = tmp_path / "out"
+    running = start_batch(tmp_path / "in", "-o", out, "--jobs", "2")
+    wait_for_first_done(running)
+    running.send_signal(signal.SIGINT)
+    assert running.wait(timeout=120) == 130
+    assert no_partials(out)
+    written = sorted(out.glob("*.wav"))
+    done = recorded(out)
+    assert 0 < len(written) < 10
+    # every output on disk is whole and recorded as done: nothing finished was forgotten
+    assert {str(path) for path in written} == set(done)
+    assert all(sf.info(path).frames == 10 * RATE for path in written)
+    mtimes = {path: path.stat().st_mtime_ns for path in written}
+
+    rest = batch(tmp_path / "in", "-o", out, "--jobs", "2", "--json")
+    assert rest.returncode == 0, rest.stderr
+    statuses = [row["status"] for row in rows(rest).values()]
+    assert statuses.count("skipped") == len(written)
+    assert statuses.count("done") == 10 - len(written)
+    assert {path: path.stat().st_mtime_ns for path in written} == mtimes
+    assert len(list(out.glob("*.wav"))) == 10
+
+
+def test_bad_usage_is_one_line(tmp_path: Path):
+    result = batch("-o", tmp_path / "out")
+    assert result.returncode == 64
+    assert result.stderr.strip() == "deecho: give audio files or folders, or --manifest FILE"
+    clip(tmp_path / "in" / "take.wav")
+    clip(tmp_path / "in" / "take.flac", seed=2)
+    clash = batch(tmp_path / "in", "-o", tmp_path / "out")
+    assert clash.returncode == 64
+    assert "would both write" in clash.stderr
