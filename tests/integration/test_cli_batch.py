@@ -205,3 +205,32 @@ def test_bad_usage_is_one_line(tmp_path: Path):
     clash = batch(tmp_path / "in", "-o", tmp_path / "out")
     assert clash.returncode == 64
     assert "would both write" in clash.stderr
+
+
+def pool_workers(batch_pid: int) -> list[Any]:
+    """The batch's worker processes: the fork server's children."""
+    import psutil
+
+    workers = []
+    for child in psutil.Process(batch_pid).children():
+        if "forkserver" in " ".join(child.cmdline()):
+            workers += child.children()
+    return workers
+
+
+def test_a_killed_worker_loses_no_file(tmp_path: Path):
+    for seed in range(10):
+        clip(tmp_path / "in" / f"take{seed}.wav", seconds=10.0, seed=seed)
+    out = tmp_path / "out"
+    running = start_batch(tmp_path / "in", "-o", out, "--jobs", "2", "--json")
+    wait_for_first_done(running)
+    workers = pool_workers(running.pid)
+    assert workers
+    workers[0].kill()  # SIGKILL mid-job: no cleanup runs in it
+    stdout, stderr = running.communicate(timeout=300)
+    assert running.returncode == 0, stderr
+    statuses = [json.loads(line)["status"] for line in stdout.splitlines()]
+    assert statuses.count("done") == 10  # the files in flight were run again, once each
+    assert set(recorded(out).values()) == {"done"}
+    assert no_partials(out)
+    assert all(sf.info(path).frames == 10 * RATE for path in out.glob("*.wav"))
