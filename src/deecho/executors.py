@@ -1,5 +1,7 @@
 """Where many jobs run: one `concurrent.futures.Executor` seam for batch (and the server's shape).
 
+Used by `deecho batch` and by the server's dispatcher (`server/runner.py`).
+
 - a process pool on this machine (forkserver where the platform has it: the parent may
   hold threads, which fork would copy mid-lock);
 - a Dask cluster's executor when a scheduler address is given
@@ -77,6 +79,7 @@ def open_workers(
     initializer: Callable[..., None] | None = None,
     initargs: Sequence[Any] = (),
     preload: Sequence[str] = (),
+    tasks_per_worker: int = TASKS_PER_WORKER,
 ) -> Workers:
     """`jobs` local processes (or threads), or a Dask cluster's workers."""
     if scheduler_address:
@@ -92,8 +95,9 @@ def open_workers(
     context: BaseContext
     if "forkserver" in multiprocessing.get_all_start_methods():
         forkserver = multiprocessing.get_context("forkserver")
-        # Imported once in the fork server, so each worker starts with them loaded.
-        forkserver.set_forkserver_preload(list(preload))
+        if preload:
+            # Imported once in the fork server, so each worker starts with them loaded.
+            forkserver.set_forkserver_preload(list(preload))
         context = forkserver
     else:
         context = multiprocessing.get_context("spawn")
@@ -102,6 +106,6 @@ def open_workers(
         mp_context=context,
         initializer=initializer,
         initargs=tuple(initargs),
-        max_tasks_per_child=TASKS_PER_WORKER,
+        max_tasks_per_child=tasks_per_worker,
     )
     return Workers(pool, jobs)

@@ -83,7 +83,8 @@ def worker_init(parent_pid: int) -> None:
     """In each pool worker: Ctrl-C is the batch's to handle (it stops us with SIGTERM)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop)
-    threading.Thread(target=_exit_with, args=(parent_pid,), daemon=True).start()
+    if os.name == "posix":  # on Windows os.kill(pid, 0) is not a probe but a Ctrl-C
+        threading.Thread(target=_exit_with, args=(parent_pid,), daemon=True).start()
 
 
 def _request(work: WorkItem) -> Any:

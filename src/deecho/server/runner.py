@@ -10,7 +10,6 @@ Dask cluster's executor when a scheduler address is configured.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import shutil
 import threading
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from deecho.api.models import TaskStatus
+from deecho.executors import open_workers
 from deecho.server.config import ServerConfig
 from deecho.server.jobs import JobOutcome, JobSpec, run_job, warm_up, worker_init
 from deecho.server.store import StoredTask, TaskStore
@@ -95,22 +95,17 @@ class JobRunner:
             return len(self._running)
 
     def _make_executor(self) -> Executor:
-        if self.config.scheduler_address:
-            from distributed import Client
-
-            self._dask_client = Client(self.config.scheduler_address)
-            nthreads = sum(self._dask_client.nthreads().values())
-            self._capacity = max(1, nthreads)
-            return self._dask_client.get_executor()
-        # forkserver: the server has threads (uvicorn, sender), which fork would copy mid-lock.
-        context = multiprocessing.get_context("forkserver")
-        return ProcessPoolExecutor(
-            max_workers=self._capacity,
-            mp_context=context,
+        workers = open_workers(
+            self._capacity,
+            self.config.scheduler_address,
             initializer=worker_init,
             initargs=(os.getpid(), self.config.worker_nice),
-            max_tasks_per_child=TASKS_PER_WORKER,
+            tasks_per_worker=TASKS_PER_WORKER,
         )
+        if workers.dask_client is not None:
+            self._dask_client = workers.dask_client
+            self._capacity = workers.capacity
+        return workers.executor
 
     # --- dispatching -------------------------------------------------------------------------
 
