@@ -180,10 +180,10 @@ def test_ctrl_c_leaves_only_whole_files_and_a_rerun_finishes_the_rest(tmp_path: 
     assert running.wait(timeout=120) == 130
     assert no_partials(out)
     written = sorted(out.glob("*.wav"))
-    done = recorded(out)
+    done = {output for output, status in recorded(out).items() if status == "done"}
     assert 0 < len(written) < 10
     # every output on disk is whole and recorded as done: nothing finished was forgotten
-    assert {str(path) for path in written} == set(done)
+    assert {str(path) for path in written} == done
     assert all(sf.info(path).frames == 10 * RATE for path in written)
     mtimes = {path: path.stat().st_mtime_ns for path in written}
 
@@ -234,3 +234,31 @@ def test_a_killed_worker_loses_no_file(tmp_path: Path):
     assert set(recorded(out).values()) == {"done"}
     assert no_partials(out)
     assert all(sf.info(path).frames == 10 * RATE for path in out.glob("*.wav"))
+
+
+def test_a_killed_batch_is_finished_by_a_rerun_that_redoes_nothing_done(tmp_path: Path):
+    import psutil
+
+    for seed in range(10):
+        clip(tmp_path / "in" / f"take{seed}.wav", seconds=10.0, seed=seed)
+    out = tmp_path / "out"
+    running = start_batch(tmp_path / "in", "-o", out, "--jobs", "2")
+    wait_for_first_done(running)
+    workers = pool_workers(running.pid)
+    running.kill()
+    running.wait(timeout=30)
+    # its workers notice, stop their jobs (removing their temporary files) and exit
+    _, alive = psutil.wait_procs(workers, timeout=30)
+    assert not alive
+    assert no_partials(out)
+    done = {output for output, status in recorded(out).items() if status == "done"}
+    assert done
+    mtimes = {output: Path(output).stat().st_mtime_ns for output in done}
+
+    rest = batch(tmp_path / "in", "-o", out, "--jobs", "2", "--json")
+    assert rest.returncode == 0, rest.stderr
+    report = rows(rest)
+    assert [row["status"] for row in report.values()].count("skipped") == len(done)
+    assert {output: Path(output).stat().st_mtime_ns for output in done} == mtimes
+    assert set(recorded(out).values()) == {"done"}
+    assert len(list(out.glob("*.wav"))) == 10

@@ -36,6 +36,8 @@ PROCESS_FIELDS = (
 
 
 class BatchStatus(enum.StrEnum):
+    STARTED = "started"
+    """Handed to a worker; only in the state file, where it outlives a killed batch."""
     DONE = "done"
     FAILED = "failed"
     SKIPPED = "skipped"

@@ -180,6 +180,9 @@ class BatchRun:
             # Replace an output only when this batch made it before (or with --force).
             overwrite = self.settings.force or record is not None
             jobs.append(_Job(item, content, settings, overwrite))
+        self._state.mark_started(
+            [(job.item.input, job.item.output, job.content or "", job.settings) for job in jobs]
+        )
         return jobs
 
     def _work(self, job: _Job) -> work.WorkItem:
