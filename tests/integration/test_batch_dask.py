@@ -36,4 +36,4 @@ def test_files_run_on_a_dask_cluster(tmp_path: Path) -> None:
     for seed in range(3):
         output = out / f"take{seed}.no_echo.wav"
         assert sf.info(output).frames == 2 * RATE
-        assert recorded(out)[str(output)] == "done"
+        assert recorded(out)[output.name] == "done"

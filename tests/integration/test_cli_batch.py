@@ -18,12 +18,13 @@ from audio_fixtures import deecho_command, tone_burst_signal
 RATE = 16000
 
 
-def batch(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def batch(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*deecho_command(), "batch", *map(str, args)],
         capture_output=True,
         text=True,
-        timeout=timeout,
+        cwd=cwd,
+        timeout=300,
     )
 
 
@@ -108,7 +109,8 @@ def test_folder_is_mirrored_and_a_rerun_does_only_what_changed(folder: Path, tmp
     assert "1 failed" in first.stderr.splitlines()[-1]
     mtimes = {name: path.stat().st_mtime_ns for name, path in outputs.items()}
 
-    again = batch(folder, "-o", out, "--jobs", "2", "--json")
+    # the same folders named from elsewhere: the state file keys outputs by their place
+    again = batch(folder.name, "-o", out.name, "--jobs", "2", "--json", cwd=tmp_path)
     assert again.returncode == 65, again.stderr  # the earlier failure still counts
     again_rows = rows(again)
     assert all(row["status"] == "skipped" for row in again_rows.values())
@@ -183,7 +185,7 @@ def test_ctrl_c_leaves_only_whole_files_and_a_rerun_finishes_the_rest(tmp_path: 
     done = {output for output, status in recorded(out).items() if status == "done"}
     assert 0 < len(written) < 10
     # every output on disk is whole and recorded as done: nothing finished was forgotten
-    assert {str(path) for path in written} == done
+    assert {path.name for path in written} == done  # keyed by their place in OUTDIR
     assert all(sf.info(path).frames == 10 * RATE for path in written)
     mtimes = {path: path.stat().st_mtime_ns for path in written}
 
@@ -253,12 +255,12 @@ def test_a_killed_batch_is_finished_by_a_rerun_that_redoes_nothing_done(tmp_path
     assert no_partials(out)
     done = {output for output, status in recorded(out).items() if status == "done"}
     assert done
-    mtimes = {output: Path(output).stat().st_mtime_ns for output in done}
+    mtimes = {output: (out / output).stat().st_mtime_ns for output in done}
 
     rest = batch(tmp_path / "in", "-o", out, "--jobs", "2", "--json")
     assert rest.returncode == 0, rest.stderr
     report = rows(rest)
     assert [row["status"] for row in report.values()].count("skipped") == len(done)
-    assert {output: Path(output).stat().st_mtime_ns for output in done} == mtimes
+    assert {output: (out / output).stat().st_mtime_ns for output in done} == mtimes
     assert set(recorded(out).values()) == {"done"}
     assert len(list(out.glob("*.wav"))) == 10

@@ -88,8 +88,18 @@ def _partials(folder: Path) -> Iterator[Path]:
         yield from folder.rglob(".*.partial.*")
 
 
+def _key(outdir: Path, output: Path) -> str:
+    """The state file's key of an output: its place in OUTDIR (or, outside it, its path)."""
+    resolved = output.resolve()
+    try:
+        return resolved.relative_to(outdir.resolve()).as_posix()
+    except ValueError:
+        return str(resolved)
+
+
 @dataclass
 class _Job:
+    key: str
     item: BatchItem
     content: str | None
     settings: str
@@ -171,7 +181,8 @@ class BatchRun:
         for item in items:
             content = content_hash(item.input)
             settings = self.settings.digest(item)
-            record = self._state.lookup(item.output)
+            key = _key(self.outdir, item.output)
+            record = self._state.lookup(key)
             if record is not None and record.matches(content, settings):
                 skipped = self._earlier(item, record)
                 if skipped is not None:
@@ -179,9 +190,9 @@ class BatchRun:
                     continue
             # Replace an output only when this batch made it before (or with --force).
             overwrite = self.settings.force or record is not None
-            jobs.append(_Job(item, content, settings, overwrite))
+            jobs.append(_Job(key, item, content, settings, overwrite))
         self._state.mark_started(
-            [(job.item.input, job.item.output, job.content or "", job.settings) for job in jobs]
+            [(job.key, job.item.input, job.content or "", job.settings) for job in jobs]
         )
         return jobs
 
@@ -216,7 +227,7 @@ class BatchRun:
 
     def _finish(self, job: _Job, outcome: Outcome, on_outcome: OnOutcome) -> None:
         assert self._state is not None
-        self._state.record(job.item.input, job.content or "", job.settings, outcome)
+        self._state.record(job.key, job.item.input, job.content or "", job.settings, outcome)
         on_outcome(job.item, outcome)
 
     def _collect(

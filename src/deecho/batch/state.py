@@ -1,5 +1,8 @@
 """The batch's memory in OUTDIR: one SQLite row per output, written as each file ends.
 
+Rows are keyed by the no_echo output's path relative to OUTDIR, so a moved OUTDIR, or a
+rerun from another folder, still finds them.
+
 A row says which input content (sha256) and which settings made the output, and how
 it ended. A rerun skips a file whose row matches both and whose output is still there;
 a changed input or changed settings no longer match, so the file is done again. Each
@@ -70,17 +73,17 @@ class BatchState:
     def close(self) -> None:
         self._db.close()
 
-    def lookup(self, output: Path) -> Record | None:
+    def lookup(self, key: str) -> Record | None:
         row = self._db.execute(
             "SELECT content_hash, settings, status, reason, exit_code, result"
             " FROM files WHERE output = ?",
-            (str(output),),
+            (key,),
         ).fetchone()
         if row is None:
             return None
         content, settings, status, reason, exit_code, result = row
         outcome = Outcome(
-            output=str(output),
+            output=key,
             status=BatchStatus(status),
             reason=reason,
             exit_code=exit_code,
@@ -88,8 +91,8 @@ class BatchState:
         )
         return Record(content, settings, outcome)
 
-    def mark_started(self, started: list[tuple[Path, Path, str, str]]) -> None:
-        """(input, output, content hash, settings) of the files handed to workers, at once:
+    def mark_started(self, started: list[tuple[str, Path, str, str]]) -> None:
+        """(key, input, content hash, settings) of the files handed to workers, at once:
         an output they make is then known as the batch's own, even if the batch is killed
         before it hears of it (the rerun may replace it)."""
         now = time.time()
@@ -98,14 +101,16 @@ class BatchState:
             self._db.executemany(
                 "INSERT OR REPLACE INTO files (output, input, content_hash, settings, status,"
                 " finished_at) VALUES (?, ?, ?, ?, 'started', ?)",
-                [(str(o), str(i), c, s, now) for i, o, c, s in started],
+                [(key, str(i), c, s, now) for key, i, c, s in started],
             )
 
-    def record(self, input_path: Path, content: str, settings: str, outcome: Outcome) -> None:
+    def record(
+        self, key: str, input_path: Path, content: str, settings: str, outcome: Outcome
+    ) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                outcome.output,
+                key,
                 str(input_path),
                 content,
                 settings,
