@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +62,15 @@ def recorded(outdir: Path) -> dict[str, str]:
 
 def no_partials(folder: Path) -> bool:
     return not [path for path in folder.rglob("*") if ".partial" in path.name]
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def wait_for_first_done(process: subprocess.Popen[str]) -> None:
@@ -155,21 +167,28 @@ def test_manifest_gives_each_file_its_output_and_range(tmp_path: Path):
     assert (echo / "speaker1" / "middle.echo.wav").exists()
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs a named pipe")
 def test_a_second_batch_on_the_same_outdir_is_refused(tmp_path: Path):
-    for seed in range(8):
-        clip(tmp_path / "in" / f"take{seed}.wav", seconds=10.0, seed=seed)
+    clip(tmp_path / "in" / "take.wav")
+    # The first batch holds OUTDIR while it reads its inputs; a named pipe keeps it reading
+    # until the test writes to it, so the second batch meets it there, whatever the speed.
+    pipe = tmp_path / "in" / "slow.wav"
+    os.mkfifo(pipe)
     out = tmp_path / "out"
-    first = start_batch(tmp_path / "in", "-o", out, "--jobs", "1")
+    first = start_batch(tmp_path / "in" / "take.wav", pipe, "-o", out, "--jobs", "1")
     try:
-        wait_for_first_done(first)
-        second = batch(tmp_path / "in", "-o", out)
+        assert wait_for(lambda: (out / "deecho-batch.sqlite").exists())
+        second = batch(tmp_path / "in" / "take.wav", "-o", out)
         assert second.returncode == 73
         message = second.stderr.strip()
         assert len(message.splitlines()) == 1
         assert "another deecho batch is writing here" in message
     finally:
-        first.send_signal(signal.SIGINT)
-        first.wait(timeout=120)
+        with pipe.open("wb") as writer:  # the first batch reads it (not audio) and goes on
+            writer.write(b"not audio")
+        first.communicate(timeout=120)
+    assert first.returncode == 65  # the pipe, named as audio, failed; take.wav was done
+    assert (out / "take.no_echo.wav").exists()
 
 
 def test_ctrl_c_leaves_only_whole_files_and_a_rerun_finishes_the_rest(tmp_path: Path):

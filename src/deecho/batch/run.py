@@ -104,6 +104,8 @@ class _Job:
     content: str | None
     settings: str
     overwrite: bool
+    """Also true when the output does not exist yet: one that appears is then this batch's
+    own (a worker killed after writing it), and the retry may replace it."""
     attempts: int = 0
 
 
@@ -189,7 +191,8 @@ class BatchRun:
                     on_outcome(item, skipped)
                     continue
             # Replace an output only when this batch made it before (or with --force).
-            overwrite = self.settings.force or record is not None
+            fresh = not any(path.exists() for path in filter(None, (item.output, item.echo_output)))
+            overwrite = self.settings.force or record is not None or fresh
             jobs.append(_Job(key, item, content, settings, overwrite))
         self._state.mark_started(
             [(job.key, job.item.input, job.content or "", job.settings) for job in jobs]
