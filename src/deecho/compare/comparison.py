@@ -12,12 +12,11 @@ import logging
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
-from deecho.compare import align, metrics
+from deecho.compare import align, metrics, repeats
 from deecho.compare.figures import CompareFigures, OctaveBand, ResidualOverTime, TakeFigures
 from deecho.errors import AudioDecodeError
 
@@ -176,59 +175,72 @@ class _Alignment:
     found: align.LocalLags  # lags measured on the drift-corrected take
     first: align.LocalLags  # lags measured on the take as it came (they show the drift)
     line: align.LagLine
+    choice: repeats.LagChoice  # the lags tried, when the material repeats
 
 
 def _align(original: np.ndarray, processed: np.ndarray, rate: int) -> _Alignment:
-    """Estimate and undo offset and drift of `processed` (already at `rate`)."""
+    """Estimate and undo offset and drift of `processed` (already at `rate`).
+
+    Local lags over the whole overlap give a first line (offset and drift); once
+    that drift is resampled away (mono, for measuring), the lags measured again
+    over the whole overlap give the offset and what drift is left, fitted
+    together. The take is then read once with both: soxr for the clock, an FFT
+    phase shift for the offset.
+    """
     o_mono = original.mean(axis=0, dtype=np.float64)
     p_mono = processed.mean(axis=0, dtype=np.float64)
-    guess = float(align.coarse_lag(o_mono, p_mono, rate))
-    found = align.local_lags(o_mono, p_mono, rate, guess)
-    line = align.fit_lag_line(found, guess)
-    first = found
-    ratio = Fraction(1)
-    span = len(o_mono)
-    # Undo drift only when it moves the lag measurably across the file; then
-    # re-measure, and resample once more if the first estimate left some behind.
-    for _ in range(2):
-        if line.windows_used < 4 or abs(line.slope) * span < align.MIN_DRIFT_EFFECT_SAMPLES:
-            break
-        # Lags are positions in the stretched take, which reads `processed` at ratio * m.
-        processed_offset = float(ratio) * line.offset
-        new_ratio = align.drift_ratio(float(ratio) * (1.0 + line.slope) - 1.0)
-        if new_ratio == ratio:
-            break
-        ratio = new_ratio
-        frames = math.floor((len(p_mono) - 1) / float(ratio)) + 1
-        stretched = align.stretch(p_mono[np.newaxis, :], ratio, 0.0, frames)[0]
-        guess = processed_offset / float(ratio)
-        # Only the final offset and what drift is left are needed now: fewer windows.
-        found = align.local_lags(o_mono, stretched.astype(np.float64), rate, guess, max_windows=16)
+    choice = repeats.choose_lag(o_mono, p_mono, rate)
+    first = align.local_lags(o_mono, p_mono, rate, choice.guess)
+    line = align.fit_lag_line(first, choice.guess)
+    found = first
+    fitted = line.windows_used >= 4
+    ratio = 1.0  # processed samples per original sample, once the drift is undone
+    if fitted and abs(line.slope) * len(o_mono) >= align.MIN_DRIFT_EFFECT_SAMPLES:
+        ratio = 1.0 + line.slope
+        frames = math.floor((len(p_mono) - 1) / ratio) + 1
+        stretched = align.undo_clock(p_mono[np.newaxis, :], ratio, frames)[0]
+        guess = line.offset / ratio
+        found = align.local_lags(o_mono, stretched.astype(np.float64), rate, guess)
         line = align.fit_lag_line(found, guess)
-    # One offset for the whole take: the fitted lag at the middle of the overlap.
-    usable = found.centers[found.usable]
-    middle = float(np.median(usable)) if len(usable) else 0.0
-    shift = line.offset + (line.slope * middle if line.windows_used >= 4 else 0.0)
-    if ratio == 1:
-        aligned = align.shift(processed, shift, original.shape[1])
+        # Lags are positions in the stretched take, which reads `processed` at ratio * m.
+        offset = ratio * line.offset
+        if line.windows_used >= 4:
+            ratio *= 1.0 + line.slope
+        shift = offset / ratio
     else:
-        aligned = align.stretch(processed, ratio, shift * float(ratio), original.shape[1])
-    stretched_frames = math.floor((processed.shape[1] - 1) / float(ratio)) + 1
+        # Drift too small to matter: one offset for the whole take, the fitted lag at
+        # the middle of the overlap.
+        usable = found.centers[found.usable]
+        middle = float(np.median(usable)) if len(usable) else 0.0
+        shift = offset = line.offset + (line.slope * middle if fitted else 0.0)
+    stretched_frames = math.floor((processed.shape[1] - 1) / ratio) + 1
+    if ratio != 1.0:
+        processed = align.undo_clock(processed, ratio, stretched_frames)
+    aligned = align.shift(processed, shift, original.shape[1])
     # A position a hair outside the take (estimation noise) still reads it fine.
     start = max(0, math.ceil(-shift - 0.01))
     stop = min(original.shape[1], math.floor(stretched_frames - 1 - shift + 0.01) + 1)
-    removed = float(ratio) - 1.0
-    drift = (1.0 + removed) * (1.0 + (line.slope if line.windows_used >= 4 else 0.0)) - 1.0
+    drift = ratio - 1.0 if ratio != 1.0 else (line.slope if fitted else 0.0)
     return _Alignment(
-        offset=shift * (1.0 + removed),
+        offset=offset,
         drift=drift,
-        drift_corrected=removed != 0.0,
+        drift_corrected=ratio != 1.0,
         aligned=aligned,
         start=start,
         stop=max(start, stop),
         found=found,
         first=first,
         line=line,
+        choice=choice,
+    )
+
+
+def _repeat_note(choice: repeats.LagChoice, rate: int) -> str:
+    others = sorted({round(c.lag / rate, 3) for c in choice.candidates if c is not choice.chosen})
+    shown = ", ".join(f"{lag:g}" for lag in others[:4])
+    return (
+        "the material repeats: other offsets explain it within "
+        f"{repeats.EQUAL_DB:g} dB ({shown} s); the one covering the most was taken"
     )
 
 
@@ -289,6 +301,8 @@ def align_and_compare(
         raise AudioDecodeError(
             "the two files do not overlap once aligned; check that PROCESSED was made from ORIGINAL"
         )
+    if found.choice.repeats:
+        notes.append(_repeat_note(found.choice, rate))
 
     compared_orig = np.ascontiguousarray(original[:, found.start : found.stop])
     compared_proc = np.ascontiguousarray(found.aligned[:, found.start : found.stop])
