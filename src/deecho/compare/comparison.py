@@ -236,11 +236,11 @@ def _align(original: np.ndarray, processed: np.ndarray, rate: int) -> _Alignment
 
 
 def _repeat_note(choice: repeats.LagChoice, rate: int) -> str:
-    others = sorted({round(c.lag / rate, 3) for c in choice.candidates if c is not choice.chosen})
-    shown = ", ".join(f"{lag:g}" for lag in others[:4])
+    others = sorted(round(c.lag / rate, 3) for c in choice.alternatives)
+    shown = ", ".join(f"{lag:g} s" for lag in others[:4])
     return (
-        "the material repeats: other offsets explain it within "
-        f"{repeats.EQUAL_DB:g} dB ({shown} s); the one covering the most was taken"
+        f"the material repeats: offsets of {shown} explain it within {repeats.EQUAL_DB:g} dB"
+        " too; the one covering the most of the original was taken"
     )
 
 

@@ -52,15 +52,21 @@ class LagChoice:
     candidates: tuple[Candidate, ...]  # every lag tried, strongest peak first
 
     @property
-    def repeats(self) -> bool:
-        """True when another lag explains the audio within EQUAL_DB of the chosen one."""
+    def alternatives(self) -> tuple[Candidate, ...]:
+        """The other lags that explain the audio within EQUAL_DB of the chosen one."""
         if self.chosen is None:
-            return False
+            return ()
         level = max(self.chosen.residual_db, RESIDUAL_FLOOR_DB) + EQUAL_DB
-        return any(
-            c is not self.chosen and max(c.residual_db, RESIDUAL_FLOOR_DB) <= level
+        return tuple(
+            c
             for c in self.candidates
+            if c is not self.chosen and max(c.residual_db, RESIDUAL_FLOOR_DB) <= level
         )
+
+    @property
+    def repeats(self) -> bool:
+        """True when another lag explains the audio as well: the material repeats."""
+        return bool(self.alternatives)
 
 
 def _overlap(lag: float, slope: float, original_frames: int, processed_frames: int) -> int:
