@@ -208,7 +208,7 @@ def _looped(delay: float = 0.0, drift_ppm: float = 0.0) -> tuple[np.ndarray, int
 
 def repeat_case() -> Case:
     def check(f: Figures) -> tuple[str, bool]:
-        err = f.offset_samples - 1500 * (1 + 20e-6)
+        err = f.offset_samples - 1500  # the formula puts original sample 0 at 1500
         warned = "; warned: repeats" if f.repeats else ""
         return (
             f"offset error {err:+.3f} smp, overlap {100 * f.overlap_fraction:.1f} %, "
@@ -379,7 +379,7 @@ def markdown(rows: list[dict[str, Any]], speed: dict[str, Any] | None) -> str:
 #: The new rows as main measured them before issue 12's alignment work (commit fe03b7e).
 BEFORE = [
     "Before issue 12's alignment work (main at fe03b7e, the same takes): the loop was",
-    "aligned one loop early (offset error −960019 smp, overlap 75.0 %, null −39.8 dB, no",
+    "aligned one loop early (offset error −960019.2 smp, overlap 75.0 %, null −39.8 dB, no",
     "warning); broadband at 20 ppm: offset error −4.6e-05 smp, null −37.4 dB; at 40 ppm:",
     "−1.5e-04 smp, −37.5 dB (the drift was undone by a short Kaiser polyphase filter that",
     "rolls off before 20 kHz, and the drift left after the first correction was ignored).",
