@@ -306,8 +306,7 @@ def direct_to_reverberant_db(plan: ReverbPlan, removed_db: float = 0.0) -> tuple
 
 
 def _reduction_db(before: np.ndarray, after: np.ndarray) -> float:
-    energy_before = float(np.sum(np.abs(before) ** 2))
-    energy_after = float(np.sum(np.abs(after) ** 2))
+    energy_before, energy_after = _energy(before), _energy(after)
     if energy_before <= 0.0 or energy_after <= 0.0:
         return 0.0
     return 10.0 * float(np.log10(energy_before / energy_after))
@@ -315,7 +314,7 @@ def _reduction_db(before: np.ndarray, after: np.ndarray) -> float:
 
 def _late_decay(hop_s: float, rt60_s: float) -> float:
     """Share of the power `_LATE_GAIN_LAG` frames ago expected to be left as late reverb now."""
-    return _LATE_GAIN_OVERSHOOT * 10.0 ** (-6.0 * _LATE_GAIN_LAG * hop_s / rt60_s)
+    return _LATE_GAIN_OVERSHOOT * _power_decay(hop_s, rt60_s) ** _LATE_GAIN_LAG
 
 
 class ReverbSuppressor:
