@@ -130,7 +130,9 @@ class JobRunner:
                     task,
                     JobOutcome(
                         TaskStatus.FAILED.value,
-                        f"gave up after {self.config.max_attempts} interrupted runs",
+                        f"gave up after {self.config.max_attempts} interrupted runs: the worker"
+                        " process died each time (out of memory, or killed); a shorter file"
+                        " or a server with more memory may get through",
                     ),
                 )
                 continue
