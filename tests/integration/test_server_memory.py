@@ -3,9 +3,10 @@
 Two ways a worker meets its memory's end. Under an address-space limit (RLIMIT_AS,
 set here on the pool's process as an administrator's ulimit would) an allocation
 fails inside the worker: the task ends ERROR saying so, and once memory is
-there again the same worker takes the next task. Under the kernel's OOM killer the worker is SIGKILLed: the task is
-re-queued, and a task that kills its worker every time ends FAILED with a reason
-after `max_attempts` runs, while a replaced pool completes the next task.
+there again the same worker takes the next task. Under the kernel's OOM killer the
+worker is SIGKILLed: the task is re-queued, and a task that kills its worker every
+time ends FAILED with a reason after `max_attempts` runs, while a replaced pool
+completes the next task.
 """
 
 from __future__ import annotations
