@@ -17,7 +17,7 @@ DEBIAN_HOSTS := audacity xvfb ardour emacs-nox
 # null sink (recorded with parec), reached by PortAudio (sounddevice) through ALSA's pulse plugin.
 DEBIAN_SOUND := pulseaudio pulseaudio-utils libportaudio2 libasound2-plugins
 
-.PHONY: run test lint system-deps bench-deps bench clean
+.PHONY: run test lint fuzz system-deps bench-deps bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -63,11 +63,18 @@ test: $(STAMP) system-deps lint
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench plugins samples
-	$(BIN)/ruff format --check src tests bench plugins samples
+	$(BIN)/ruff check src tests bench plugins samples fuzz
+	$(BIN)/ruff format --check src tests bench plugins samples fuzz
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/bandit -q -c pyproject.toml -r src
+
+# Coverage-guided fuzzing of the audio readers (atheris) for FUZZ_SECONDS; a crash
+# leaves its input in fuzz/artifacts/. Not part of `make test`: it runs for minutes.
+FUZZ_SECONDS ?= 300
+fuzz: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[fuzz]'
+	$(BIN)/python -m fuzz.readers $(FUZZ_SECONDS)
 
 bench: $(STAMP) system-deps bench-deps
 	$(BIN)/python -m bench.engine

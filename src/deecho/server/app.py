@@ -27,6 +27,7 @@ from deecho.server.auth import load_or_create_key
 from deecho.server.config import ServerConfig
 from deecho.server.leader import Leadership
 from deecho.server.lookups import install_lookups
+from deecho.server.openapi import HEALTH_RESPONSES, document_security
 from deecho.server.runner import JobRunner
 from deecho.server.signing import UrlSigner
 from deecho.server.state import API_PREFIX, ApiError, ServerState
@@ -104,6 +105,7 @@ def create_app(config: ServerConfig, resolver: Resolver | None = None) -> FastAP
     app.state.deecho = state
     _install_error_handlers(app)
     _install_routes(app, state)
+    document_security(app)
     return app
 
 
@@ -150,8 +152,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # The exception's headers carry what the status needs (405's `Allow`, RFC 9110).
         return JSONResponse(
-            {"success": False, "error": str(exc.detail)}, status_code=exc.status_code
+            {"success": False, "error": str(exc.detail)},
+            status_code=exc.status_code,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -168,7 +173,7 @@ def _install_routes(app: FastAPI, state: ServerState) -> None:
     install_submit(app, state)
     install_lookups(app, state)
 
-    @app.get(f"{API_PREFIX}/health", tags=["server"])
+    @app.get(f"{API_PREFIX}/health", tags=["server"], responses=HEALTH_RESPONSES)
     async def health() -> dict[str, Any]:
         return {
             "success": True,

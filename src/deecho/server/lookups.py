@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from deecho.api.models import CONVERSION_TYPE, ByIdResponse
+from deecho.server.openapi import BY_ID_EXTRA, BY_ID_RESPONSES, FILE_RESPONSES
 from deecho.server.signing import RESULT_FILES
 from deecho.server.state import API_PREFIX, ApiError, ServerState
 
@@ -21,7 +22,13 @@ _FILE_NAME = re.compile(
 
 
 def install_lookups(app: FastAPI, state: ServerState) -> None:
-    @app.get(f"{API_PREFIX}/byId", tags=["deecho"])
+    @app.get(
+        f"{API_PREFIX}/byId",
+        tags=["deecho"],
+        operation_id="by_id",
+        responses=BY_ID_RESPONSES,
+        openapi_extra=BY_ID_EXTRA,
+    )
     async def by_id(request: Request) -> JSONResponse:
         owner = state.owner_of(request)
         query = request.query_params
@@ -38,7 +45,13 @@ def install_lookups(app: FastAPI, state: ServerState) -> None:
         body = ByIdResponse(success=True, conversion=state.conversion(task))
         return JSONResponse(body.model_dump())
 
-    @app.api_route(f"{API_PREFIX}/files/{{name}}", methods=["GET", "HEAD"], tags=["deecho"])
+    @app.api_route(
+        f"{API_PREFIX}/files/{{name}}",
+        methods=["GET", "HEAD"],
+        tags=["deecho"],
+        response_class=FileResponse,
+        responses=FILE_RESPONSES,
+    )
     async def result_file(name: str, expires: str = "", token: str = "") -> FileResponse:
         match = _FILE_NAME.fullmatch(name)
         if match is None or not state.signer.valid(name, expires, token):

@@ -130,7 +130,9 @@ class JobRunner:
                     task,
                     JobOutcome(
                         TaskStatus.FAILED.value,
-                        f"gave up after {self.config.max_attempts} interrupted runs",
+                        f"gave up after {self.config.max_attempts} interrupted runs: the worker"
+                        " process died each time (out of memory, or killed); a shorter file"
+                        " or a server with more memory may get through",
                     ),
                 )
                 continue
@@ -207,7 +209,8 @@ class JobRunner:
     def _sweep_expired(self) -> None:
         """Delete tasks (rows and files) that ended longer ago than the retention period."""
         now = time.time()
-        if now - self._last_sweep < 600:
+        # Every 10 minutes, or sooner when tasks are kept for less than 40 (tests, demos).
+        if now - self._last_sweep < min(600.0, self.config.retention_s / 4):
             return
         self._last_sweep = now
         for task in self.store.expired_tasks(now - self.config.retention_s):

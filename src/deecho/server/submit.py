@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from deecho.api.models import SUBMIT_MESSAGE, SubmitResponse, TaskStatus
 from deecho.errors import AudioError
 from deecho.server.config import ServerConfig
+from deecho.server.openapi import SUBMIT_EXTRA, SUBMIT_RESPONSES
 from deecho.server.state import API_PREFIX, ApiError, ServerState
 from deecho.server.uploads import FormError, UploadTooLarge, drain, read_submit_form
 from deecho.server.urlguard import UnsafeUrlError, check_url
@@ -65,7 +66,15 @@ def install_submit(app: FastAPI, state: ServerState) -> None:
                 ) from None
             raise
 
-    app.add_api_route(f"{API_PREFIX}/deecho", submit, methods=["POST"], tags=["deecho"])
+    app.add_api_route(
+        f"{API_PREFIX}/deecho",
+        submit,
+        methods=["POST"],
+        tags=["deecho"],
+        operation_id="submit",
+        responses=SUBMIT_RESPONSES,
+        openapi_extra=SUBMIT_EXTRA,
+    )
     app.add_api_route(f"{API_PREFIX}/Deecho", submit, methods=["POST"], include_in_schema=False)
 
 

@@ -9,7 +9,8 @@ last run stopped. Each POST carries the raw JSON body and
 
 plus `X-Deecho-Task-Id`, `X-Deecho-Delivery` and `X-Deecho-Attempt`. Any 2xx
 answer counts as delivered; anything else (or no answer) is retried after
-base·factor^(n−1) seconds, up to max_attempts tries in all.
+base·factor^(n−1) seconds, up to max_attempts tries in all. A try ends at
+webhook_timeout_s whatever the receiver does (`deadline.py`), and its body is never read.
 """
 
 from __future__ import annotations
@@ -21,10 +22,9 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import requests
-
 from deecho import __version__
 from deecho.server.config import ServerConfig
+from deecho.server.deadline import exchange_within
 from deecho.server.store import TaskStore, WebhookDelivery
 from deecho.server.urlguard import UnsafeUrlError, UrlPolicy, guarded_request
 
@@ -68,7 +68,6 @@ class WebhookSender:
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="deecho-webhook")
         self._thread = threading.Thread(target=self._loop, name="deecho-webhooks", daemon=True)
-        self._local = threading.local()
 
     def start(self) -> None:
         self._thread.start()
@@ -99,14 +98,6 @@ class WebhookSender:
             self._wake.wait(timeout=wait)
             self._wake.clear()
 
-    def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.trust_env = False  # a proxy from the environment must not bypass the guard
-            self._local.session = session
-        return session
-
     def _deliver(self, delivery: WebhookDelivery) -> None:
         body = delivery.body.encode("utf-8")
         attempt = delivery.attempts + 1
@@ -120,24 +111,31 @@ class WebhookSender:
         }
         error: str | None = None
         permanent = False
-        try:
-            response = guarded_request(
-                self._session(),
-                "POST",
-                delivery.url,
-                self._policy,
-                field_name="webhook_url",
-                timeout=self.config.webhook_timeout_s,
-                data=body,
-                headers=headers,
-            )
-            response.close()
-            if not 200 <= response.status_code < 300:
-                error = f"HTTP {response.status_code}"
-        except UnsafeUrlError as exc:
-            error, permanent = str(exc), True
-        except Exception as exc:
-            error = type(exc).__name__
+        timeout_s = self.config.webhook_timeout_s
+        # The deadline covers the whole delivery, redirects included; the answer's body
+        # is never read (stream=True, then closed): only its status counts.
+        with exchange_within(timeout_s) as exchange:
+            try:
+                response = guarded_request(
+                    exchange.session,
+                    "POST",
+                    delivery.url,
+                    self._policy,
+                    field_name="webhook_url",
+                    timeout=timeout_s,
+                    data=body,
+                    headers=headers,
+                    stream=True,
+                )
+                response.close()
+                if not 200 <= response.status_code < 300:
+                    error = f"HTTP {response.status_code}"
+            except UnsafeUrlError as exc:
+                error, permanent = str(exc), True
+            except Exception as exc:
+                error = type(exc).__name__
+            if exchange.expired.is_set() and error is not None:
+                error = f"no answer within {timeout_s:g} s"
         delay = None if permanent or error is None else retry_delay_s(attempt, self.config)
         try:
             self.store.webhook_attempted(
