@@ -34,7 +34,7 @@ async def test_open_trim_normalize_process_compare_keep(
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
         assert isinstance(screen, WorkspaceScreen)
-        await settle(pilot, lambda: screen.levels is not None and screen.preview is not None)
+        await settle(pilot, lambda: screen.levels is not None and screen.prep.preview is not None)
         info = probe(take)
         assert screen.info is not None and screen.info.frames == info.frames
         wave = screen.query_one("#wave")
@@ -49,13 +49,13 @@ async def test_open_trim_normalize_process_compare_keep(
         for _ in range(5):
             await pilot.press("right_square_bracket")
         expected_start = 5 * info.duration_s / 100
-        assert screen.start_s == pytest.approx(expected_start, abs=1e-6)
+        assert screen.prep.start_s == pytest.approx(expected_start, abs=1e-6)
         await pilot.press("t")  # focus the start field, then tab to the end field
         await pilot.press("tab")
         for key in "0:05.5":
             await pilot.press(key)
         await pilot.press("enter")
-        assert screen.end_s == pytest.approx(5.5)
+        assert screen.prep.end_s == pytest.approx(5.5)
 
         # Normalize to a -3 dBFS peak: the preview of what will be sent shows it.
         await pilot.press("n")
@@ -64,14 +64,14 @@ async def test_open_trim_normalize_process_compare_keep(
         await settle(
             pilot,
             lambda: (
-                screen.preview is not None
-                and screen.preview.options.normalize_peak_dbfs == -3.0
-                and screen.preview.options.end_s == 5.5
+                screen.prep.preview is not None
+                and screen.prep.preview.options.normalize_peak_dbfs == -3.0
+                and screen.prep.preview.options.end_s == 5.5
             ),
         )
-        assert screen.preview is not None
-        assert screen.preview.start_s == pytest.approx(expected_start, abs=1 / rate)
-        assert screen.preview.levels.peak_dbfs == pytest.approx(-3.0, abs=0.05)
+        assert screen.prep.preview is not None
+        assert screen.prep.preview.start_s == pytest.approx(expected_start, abs=1 / rate)
+        assert screen.prep.preview.levels.peak_dbfs == pytest.approx(-3.0, abs=0.05)
 
         # Process on the local engine; the compare view opens on its own.
         await pilot.press("p")

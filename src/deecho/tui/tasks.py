@@ -43,6 +43,7 @@ __all__ = [
     "measure_file",
     "preview_prep",
     "run_job",
+    "server_unreachable",
     "unique_beside",
 ]
 
@@ -69,6 +70,13 @@ def measure_file(path: Path, cancelled: Cancelled | None = None) -> Levels:
             _check(cancelled)
             meter.add(block)
     return meter.levels()
+
+
+def server_unreachable(url: str) -> str | None:
+    """None when the deecho server at `url` accepts a connection; else one line why not."""
+    from deecho.backends.reach import why_unreachable
+
+    return why_unreachable(url)
 
 
 @dataclass(frozen=True, eq=False)
