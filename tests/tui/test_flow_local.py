@@ -16,6 +16,7 @@ from tui_support import digest, settle
 
 from deecho.audio.io import probe, read_audio
 from deecho.backends import get_backend
+from deecho.compare import comparison
 from deecho.config import Settings
 from deecho.history import History
 from deecho.tui.app import DeechoApp
@@ -26,7 +27,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.timeout(300)]
 
 
 async def test_open_trim_normalize_process_compare_keep(
-    take: Path, settings: Settings, history: History
+    take: Path, settings: Settings, history: History, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = digest(take)
     backend = get_backend("local", settings)
@@ -96,6 +97,7 @@ async def test_open_trim_normalize_process_compare_keep(
         await pilot.press("e")
         await settle(pilot, lambda: any(p.suffix == ".png" for p in compare.kept))
         shown_figures = compare.outcome.figures
+        shown_trace = compare.outcome.trace
 
     folder = take.parent
     names = sorted(path.name for path in folder.iterdir())
@@ -125,4 +127,15 @@ async def test_open_trim_normalize_process_compare_keep(
         reopened = again.screen
         assert isinstance(reopened, CompareScreen)
         assert reopened.outcome.figures == shown_figures
+        assert reopened.outcome.trace == shown_trace and shown_trace is not None
         assert reopened.record is not None and reopened.record.id == record.id
+
+        # Its report's picture is drawn from what the job kept, not by comparing again.
+        def no_alignment(*args: object, **kwargs: object) -> None:
+            raise AssertionError("the reopened job was compared again")
+
+        monkeypatch.setattr(comparison, "_align", no_alignment)
+        await pilot.press("e")
+        await settle(pilot, lambda: any(p.suffix == ".png" for p in reopened.kept))
+    png = folder / "take.deecho-compare.2.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
