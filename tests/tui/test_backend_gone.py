@@ -55,7 +55,7 @@ async def test_a_server_gone_is_said_at_once_and_stays(
         assert isinstance(screen, WorkspaceScreen)
         await settle(pilot, lambda: "Not reachable" in _note(screen), timeout_s=30)
         note = screen.query_one("#backend-note")
-        assert "connection refused" in _note(screen) and note.has_class("failure")
+        assert "refused the connection" in _note(screen) and note.has_class("failure")
         assert gone_url.removeprefix("http://") in _note(screen)
 
         # A job tried anyway fails, and its reason stays in the job panel.

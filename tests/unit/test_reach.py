@@ -19,7 +19,7 @@ def test_a_closed_port_says_refused() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     problem = why_unreachable(f"http://127.0.0.1:{port}")
-    assert problem == f"nothing answers at 127.0.0.1:{port} (connection refused)"
+    assert problem == f"127.0.0.1:{port} refused the connection"
 
 
 def test_not_a_server_url() -> None:

@@ -17,7 +17,7 @@ CONNECT_TIMEOUT_S = 3.0
 
 def why_unreachable(url: str, timeout_s: float = CONNECT_TIMEOUT_S) -> str | None:
     """None when something accepts a connection at the URL's host and port; else what
-    happened, in a few words (the caller says what to do about it)."""
+    happened, in a few words that fit a narrow panel (the caller says what to do)."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return f"{url!r} is not an http(s) URL with a host"
@@ -30,8 +30,8 @@ def why_unreachable(url: str, timeout_s: float = CONNECT_TIMEOUT_S) -> str | Non
         with socket.create_connection((parts.hostname, port), timeout=timeout_s):
             return None
     except ConnectionRefusedError:
-        return f"nothing answers at {where} (connection refused)"
+        return f"{where} refused the connection"
     except TimeoutError:
-        return f"no answer from {where} within {timeout_s:g} s"
+        return f"{where} did not answer within {timeout_s:g} s"
     except OSError as exc:
-        return f"cannot reach {where} ({exc.strerror or exc})"
+        return f"{where}: {exc.strerror or exc}"

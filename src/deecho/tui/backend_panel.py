@@ -155,10 +155,7 @@ class BackendPanel(ReportsWorkerFailures, Vertical):
             key = "" if has_key else " No key yet: set DEECHO_MUSICGPT_API_KEY."
             note.update(_CREDITS_WARNING + key)
         elif unreachable:
-            note.update(
-                f"Not reachable: {escape(self.problem or '')}. Start `deecho serve` there,"
-                " fix the URL, or press b for another backend."
-            )
+            note.update(f"Not reachable: {escape(self.problem or '')}; start it, or press b.")
         elif server:
             note.update(_SERVER_NOTE)
         else:
