@@ -103,7 +103,7 @@ async def test_workspace_and_cli_save_the_same_aligned_result(
         async with app.run_test(size=(120, 40)) as pilot:
             screen = app.screen
             assert isinstance(screen, WorkspaceScreen)
-            await settle(pilot, lambda: screen.preview is not None)
+            await settle(pilot, lambda: screen.prep.preview is not None)
             await pilot.press("p")
             await settle(pilot, lambda: isinstance(app.screen, CompareScreen), timeout_s=240)
             compare = app.screen
@@ -151,10 +151,10 @@ async def test_another_file_fails_with_one_line_and_saves_nothing(
         async with app.run_test(size=(120, 40)) as pilot:
             screen = app.screen
             assert isinstance(screen, WorkspaceScreen)
-            await settle(pilot, lambda: screen.preview is not None)
+            await settle(pilot, lambda: screen.prep.preview is not None)
             await pilot.press("p")
-            await settle(pilot, lambda: not screen.job_running and screen.job_status is not None)
-            await settle(pilot, lambda: screen.job_status.status == "FAILED")  # type: ignore[union-attr]
+            await settle(pilot, lambda: not screen.job.running and screen.job.status is not None)
+            await settle(pilot, lambda: screen.job.status.status == "FAILED")  # type: ignore[union-attr]
             detail = str(screen.query_one("#job-detail").render())
             assert "does not match the audio sent" in detail
     assert sorted(path.name for path in session.iterdir()) == ["take.wav"]

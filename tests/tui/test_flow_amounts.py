@@ -28,7 +28,7 @@ async def test_nothing_asked_returns_what_was_sent(
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
         assert isinstance(screen, WorkspaceScreen)
-        await settle(pilot, lambda: screen.preview is not None)
+        await settle(pilot, lambda: screen.prep.preview is not None)
         assert screen.query_one("#echo-amount").value == "1"  # type: ignore[attr-defined]
         screen.query_one("#echo-amount").value = "0"  # type: ignore[attr-defined]
         screen.query_one("#reverb-amount").value = "0"  # type: ignore[attr-defined]
@@ -54,11 +54,11 @@ async def test_an_amount_out_of_range_is_refused_before_anything_runs(
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
         assert isinstance(screen, WorkspaceScreen)
-        await settle(pilot, lambda: screen.preview is not None)
+        await settle(pilot, lambda: screen.prep.preview is not None)
         screen.query_one("#reverb-amount").value = "1.5"  # type: ignore[attr-defined]
         await pilot.press("p")
         await pilot.pause()
         told = [n.message for n in app._notifications if n.severity == "error"]
         assert any("reverb amount '1.5'" in message for message in told)
-        assert not screen.job_running
+        assert not screen.job.running
     assert history.recent() == []

@@ -16,6 +16,7 @@ from tui_support import digest, settle
 
 from deecho.audio.io import probe, read_audio
 from deecho.backends import get_backend
+from deecho.compare import comparison
 from deecho.config import Settings
 from deecho.history import History
 from deecho.tui.app import DeechoApp
@@ -26,7 +27,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.timeout(300)]
 
 
 async def test_open_trim_normalize_process_compare_keep(
-    take: Path, settings: Settings, history: History
+    take: Path, settings: Settings, history: History, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = digest(take)
     backend = get_backend("local", settings)
@@ -34,7 +35,7 @@ async def test_open_trim_normalize_process_compare_keep(
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
         assert isinstance(screen, WorkspaceScreen)
-        await settle(pilot, lambda: screen.levels is not None and screen.preview is not None)
+        await settle(pilot, lambda: screen.levels is not None and screen.prep.preview is not None)
         info = probe(take)
         assert screen.info is not None and screen.info.frames == info.frames
         wave = screen.query_one("#wave")
@@ -49,13 +50,13 @@ async def test_open_trim_normalize_process_compare_keep(
         for _ in range(5):
             await pilot.press("right_square_bracket")
         expected_start = 5 * info.duration_s / 100
-        assert screen.start_s == pytest.approx(expected_start, abs=1e-6)
+        assert screen.prep.start_s == pytest.approx(expected_start, abs=1e-6)
         await pilot.press("t")  # focus the start field, then tab to the end field
         await pilot.press("tab")
         for key in "0:05.5":
             await pilot.press(key)
         await pilot.press("enter")
-        assert screen.end_s == pytest.approx(5.5)
+        assert screen.prep.end_s == pytest.approx(5.5)
 
         # Normalize to a -3 dBFS peak: the preview of what will be sent shows it.
         await pilot.press("n")
@@ -64,14 +65,14 @@ async def test_open_trim_normalize_process_compare_keep(
         await settle(
             pilot,
             lambda: (
-                screen.preview is not None
-                and screen.preview.options.normalize_peak_dbfs == -3.0
-                and screen.preview.options.end_s == 5.5
+                screen.prep.preview is not None
+                and screen.prep.preview.options.normalize_peak_dbfs == -3.0
+                and screen.prep.preview.options.end_s == 5.5
             ),
         )
-        assert screen.preview is not None
-        assert screen.preview.start_s == pytest.approx(expected_start, abs=1 / rate)
-        assert screen.preview.levels.peak_dbfs == pytest.approx(-3.0, abs=0.05)
+        assert screen.prep.preview is not None
+        assert screen.prep.preview.start_s == pytest.approx(expected_start, abs=1 / rate)
+        assert screen.prep.preview.levels.peak_dbfs == pytest.approx(-3.0, abs=0.05)
 
         # Process on the local engine; the compare view opens on its own.
         await pilot.press("p")
@@ -96,6 +97,7 @@ async def test_open_trim_normalize_process_compare_keep(
         await pilot.press("e")
         await settle(pilot, lambda: any(p.suffix == ".png" for p in compare.kept))
         shown_figures = compare.outcome.figures
+        shown_trace = compare.outcome.trace
 
     folder = take.parent
     names = sorted(path.name for path in folder.iterdir())
@@ -125,4 +127,15 @@ async def test_open_trim_normalize_process_compare_keep(
         reopened = again.screen
         assert isinstance(reopened, CompareScreen)
         assert reopened.outcome.figures == shown_figures
+        assert reopened.outcome.trace == shown_trace and shown_trace is not None
         assert reopened.record is not None and reopened.record.id == record.id
+
+        # Its report's picture is drawn from what the job kept, not by comparing again.
+        def no_alignment(*args: object, **kwargs: object) -> None:
+            raise AssertionError("the reopened job was compared again")
+
+        monkeypatch.setattr(comparison, "_align", no_alignment)
+        await pilot.press("e")
+        await settle(pilot, lambda: any(p.suffix == ".png" for p in reopened.kept))
+    png = folder / "take.deecho-compare.2.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

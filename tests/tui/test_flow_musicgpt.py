@@ -45,19 +45,21 @@ async def test_musicgpt_says_what_it_costs_and_its_late_mp3_is_aligned(
         async with app.run_test(size=(120, 40)) as pilot:
             screen = app.screen
             assert isinstance(screen, WorkspaceScreen)
-            await settle(pilot, lambda: screen.preview is not None)
-            assert screen.backend_choice() == "musicgpt"
+            await settle(pilot, lambda: screen.prep.preview is not None)
+            assert screen.backend.choice == "musicgpt"
             note = str(screen.query_one("#backend-note").render())
             assert "spends credits" in note
             screen.query_one("#end").value = "3.0"  # type: ignore[attr-defined]
-            await settle(pilot, lambda: screen.preview is not None and screen.preview.end_s == 3.0)
+            await settle(
+                pilot, lambda: screen.prep.preview is not None and screen.prep.preview.end_s == 3.0
+            )
             seen: set[str] = set()
             shown: list[str] = []
             told: set[str] = set()
 
             def watching() -> bool:
-                if screen.job_status is not None:
-                    seen.add(screen.job_status.status)
+                if screen.job.status is not None:
+                    seen.add(screen.job.status.status)
                 shown.append(str(screen.query_one("#job-status").render()))
                 told.update(n.message for n in app._notifications if n.severity == "warning")
                 return isinstance(app.screen, CompareScreen)

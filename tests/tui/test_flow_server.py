@@ -82,15 +82,17 @@ async def test_process_on_a_live_server(server: str, take: Path, history: Histor
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
         assert isinstance(screen, WorkspaceScreen)
-        await settle(pilot, lambda: screen.preview is not None)
-        assert screen.backend_choice() == "server"
+        await settle(pilot, lambda: screen.prep.preview is not None)
+        assert screen.backend.choice == "server"
         screen.query_one("#end").value = "4.0"  # type: ignore[attr-defined]
-        await settle(pilot, lambda: screen.preview is not None and screen.preview.end_s == 4.0)
+        await settle(
+            pilot, lambda: screen.prep.preview is not None and screen.prep.preview.end_s == 4.0
+        )
         seen: list[str] = []
 
         def watching() -> bool:
-            if screen.job_status is not None:
-                seen.append(screen.job_status.status)
+            if screen.job.status is not None:
+                seen.append(screen.job.status.status)
             return isinstance(app.screen, CompareScreen)
 
         await pilot.press("p")
@@ -123,8 +125,8 @@ async def test_a_wrong_key_is_one_line_and_no_result(
         assert isinstance(screen, WorkspaceScreen)
         await settle(pilot, lambda: screen.info is not None)
         await pilot.press("p")
-        await settle(pilot, lambda: not screen.job_running and screen.job_status is not None)
-        assert screen.job_status is not None and screen.job_status.status == "FAILED"
+        await settle(pilot, lambda: not screen.job.running and screen.job.status is not None)
+        assert screen.job.status is not None and screen.job.status.status == "FAILED"
         messages = [notification.message for notification in app._notifications]
         errors = [message for message in messages if "key" in message.lower()]
         assert errors and all("\n" not in message for message in errors)

@@ -61,15 +61,15 @@ async def test_remapped_keys_drive_the_job_and_cancel_keeps_nothing(
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
         assert isinstance(screen, WorkspaceScreen)
-        await settle(pilot, lambda: screen.preview is not None)
+        await settle(pilot, lambda: screen.prep.preview is not None)
         await pilot.press("p")  # the old key does nothing now
         await pilot.pause()
-        assert screen.job_id is None
+        assert screen.job.job_id is None
         await pilot.press("ctrl+r")
-        assert screen.job_running and screen.job_id is not None
+        assert screen.job.running and screen.job.job_id is not None
         await pilot.press("ctrl+k")
-        await settle(pilot, lambda: not screen.job_running)
-        assert screen.job_status is not None and screen.job_status.status == "CANCELLED"
+        await settle(pilot, lambda: not screen.job.running)
+        assert screen.job.status is not None and screen.job.status.status == "CANCELLED"
         assert isinstance(app.screen, WorkspaceScreen)
     assert history.recent()[0].status == "CANCELLED"
     assert sorted(path.name for path in take.parent.iterdir()) == ["take.wav"]
@@ -84,7 +84,7 @@ async def test_backend_choice_and_server_key_persist(
         assert isinstance(screen, WorkspaceScreen)
         await settle(pilot, lambda: screen.info is not None)
         await pilot.press("b")  # local -> deecho server
-        assert screen.backend_choice() == "server"
+        assert screen.backend.choice == "server"
         screen.query_one("#server-url").focus()
         await pilot.press(*"http://127.0.0.1:8765")
         await pilot.press("tab", *"s3cret", "escape")  # the key field, then back to the waveform

@@ -39,7 +39,7 @@ async def loaded(pilot: Pilot[Any]) -> None:
     """Wait until the file is read, measured and its prep previewed."""
     for _ in range(2000):
         screen = pilot.app.screen
-        if isinstance(screen, WorkspaceScreen) and screen.preview is not None:
+        if isinstance(screen, WorkspaceScreen) and screen.prep.preview is not None:
             break
         await asyncio.sleep(0.02)
     await pilot.pause()
@@ -56,7 +56,7 @@ def test_workspace_with_trim_and_normalize(snap_compare: SnapCompare, tmp_path: 
         assert isinstance(screen, WorkspaceScreen)
         await pilot.press(*["right_square_bracket"] * 10, *["left_curly_bracket"] * 20, "n")
         for _ in range(2000):
-            preview = screen.preview
+            preview = screen.prep.preview
             if preview is not None and preview.options.normalize_peak_dbfs is not None:
                 break
             await asyncio.sleep(0.02)

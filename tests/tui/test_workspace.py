@@ -160,7 +160,7 @@ async def test_the_waveform_shows_what_will_be_sent(take: Path, history: History
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
         assert isinstance(screen, WorkspaceScreen)
-        await settle(pilot, lambda: screen.preview is not None)
+        await settle(pilot, lambda: screen.prep.preview is not None)
         wave = screen.query_one(Waveform)
         original = wave.overview
         original_scale = wave.scale
@@ -168,16 +168,18 @@ async def test_the_waveform_shows_what_will_be_sent(take: Path, history: History
         await settle(
             pilot,
             lambda: (
-                screen.preview is not None
-                and screen.preview.options.normalize_peak_dbfs is not None
-                and screen.preview.start_s > 0
+                screen.prep.preview is not None
+                and screen.prep.preview.options.normalize_peak_dbfs is not None
+                and screen.prep.preview.start_s > 0
             ),
         )
         await pilot.press("w")
-        assert screen.preview is not None and wave.overview is screen.preview.overview
+        assert screen.prep.preview is not None and wave.overview is screen.prep.preview.overview
         assert wave.scale == original_scale  # louder shows as bigger, on the same scale
-        assert wave.duration_s == pytest.approx(screen.preview.end_s - screen.preview.start_s)
+        assert wave.duration_s == pytest.approx(
+            screen.prep.preview.end_s - screen.prep.preview.start_s
+        )
         assert "as sent" in str(wave.border_title)
         await pilot.press("w")
         assert wave.overview is original
-        assert wave.start_marker_s == pytest.approx(screen.start_s)
+        assert wave.start_marker_s == pytest.approx(screen.prep.start_s)

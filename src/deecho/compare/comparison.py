@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 
 from deecho.compare import align, metrics, repeats
-from deecho.compare.figures import CompareFigures, OctaveBand, ResidualOverTime, TakeFigures
+from deecho.compare.figures import (
+    CompareFigures,
+    CompareTrace,
+    OctaveBand,
+    ResidualOverTime,
+    TakeFigures,
+)
 from deecho.errors import AudioDecodeError
 
 log = logging.getLogger(__name__)
@@ -143,6 +149,16 @@ class CompareResult:
     def to_dict(self) -> dict[str, Any]:
         """The `--json` object: plain numbers, lists and strings only."""
         return self.figures().to_dict()
+
+    def trace(self) -> CompareTrace:
+        """Where the compared stretch lies and the lags measured: what `kept_result` needs
+        beside the figures to draw this comparison again."""
+        return CompareTrace(
+            overlap_start_frame=round(self.overlap_start_s * self.sample_rate),
+            overlap_frames=int(self.original.shape[-1]),
+            lag_times_s=tuple(float(value) for value in self.lag_times_s),
+            lag_samples=tuple(float(value) for value in self.lag_samples),
+        )
 
 
 def _rounded(value: float | None, digits: int) -> float | None:
@@ -369,4 +385,63 @@ def align_and_compare(
         over_time=metrics.over_time(compared_orig, compared_proc, difference, rate),
         lag_times_s=found.first.centers[usable] / rate,
         lag_samples=found.first.lags[usable],
+    )
+
+
+def kept_result(
+    figures: CompareFigures, trace: CompareTrace, original: np.ndarray, aligned: np.ndarray
+) -> CompareResult:
+    """A comparison drawn again from what was kept: its figures and trace, and the two takes
+    on one timeline (the original, and the processed take already aligned on it, as a job
+    keeps them). Nothing is measured again but the difference and its level over time,
+    which are a subtraction and a windowed sum; the figures are the ones kept."""
+    original = _as_channels(original, "original")
+    aligned = _as_channels(aligned, "processed")
+    rate = figures.sample_rate
+    start, stop = trace.overlap_start_frame, trace.overlap_start_frame + trace.overlap_frames
+    compared_orig = np.ascontiguousarray(original[:, start:stop])
+    compared_proc = np.ascontiguousarray(aligned[:, start:stop])
+    if figures.channels_compared != compared_orig.shape[0]:
+        compared_orig = compared_orig.mean(axis=0, keepdims=True)
+        compared_proc = compared_proc.mean(axis=0, keepdims=True)
+    if figures.compared_band_hz is not None:
+        compared_orig = metrics.band_limit(compared_orig, rate, figures.compared_band_hz)
+        compared_proc = metrics.band_limit(compared_proc, rate, figures.compared_band_hz)
+    gain = figures.polarity * 10.0 ** (figures.gain_db / 20.0)
+    difference = metrics.residual(compared_orig, compared_proc, gain)
+    return CompareResult(
+        offset_samples=figures.offset_samples,
+        drift_ppm=figures.drift_ppm,
+        drift_corrected=figures.drift_corrected,
+        gain_db=figures.gain_db,
+        polarity=figures.polarity,
+        sample_rate=rate,
+        correlation=figures.correlation,
+        residual_db=figures.residual_db,
+        si_sdr_db=figures.si_sdr_db,
+        energy_removed_db=figures.energy_removed_db,
+        overlap_start_s=start / rate,
+        overlap_s=compared_orig.shape[-1] / rate,
+        original_rate=figures.original.sample_rate,
+        processed_rate=figures.processed.sample_rate,
+        original_channels=figures.original.channels,
+        processed_channels=figures.processed.channels,
+        channels_compared=compared_orig.shape[0],
+        original_duration_s=figures.original.duration_s,
+        processed_duration_s=figures.processed.duration_s,
+        alignment_windows=figures.alignment_windows,
+        alignment_spread_samples=figures.alignment_spread_samples,
+        compared_band_hz=figures.compared_band_hz,
+        octave_bands=list(figures.octave_bands),
+        echoes_before=None if figures.echoes_before is None else list(figures.echoes_before),
+        echoes_after=None if figures.echoes_after is None else list(figures.echoes_after),
+        rt60_before_s=figures.rt60_before_s,
+        rt60_after_s=figures.rt60_after_s,
+        notes=list(figures.notes),
+        original=compared_orig,
+        aligned=compared_proc,
+        difference=difference,
+        over_time=metrics.over_time(compared_orig, compared_proc, difference, rate),
+        lag_times_s=np.asarray(trace.lag_times_s, dtype=np.float64),
+        lag_samples=np.asarray(trace.lag_samples, dtype=np.float64),
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CompareFigures", "OctaveBand", "ResidualOverTime", "TakeFigures"]
+__all__ = ["CompareFigures", "CompareTrace", "OctaveBand", "ResidualOverTime", "TakeFigures"]
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,39 @@ class CompareFigures:
             alignment_windows=int(alignment.get("windows", 0)),
             alignment_spread_samples=alignment.get("spread_samples"),
             notes=tuple(data.get("notes") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class CompareTrace:
+    """What the picture of a comparison draws beyond its figures and the two takes: where
+    the compared stretch lies in the original, and the lag measured window by window.
+
+    Measuring the lags is the slow part of a comparison; kept beside the figures (the
+    workspace's history does), the picture can be drawn again from the takes alone
+    (`deecho.compare.comparison.kept_result`).
+    """
+
+    overlap_start_frame: int
+    overlap_frames: int
+    lag_times_s: tuple[float, ...] = ()
+    lag_samples: tuple[float, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "overlap_start_frame": self.overlap_start_frame,
+            "overlap_frames": self.overlap_frames,
+            "lag_times_s": list(self.lag_times_s),
+            "lag_samples": list(self.lag_samples),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CompareTrace:
+        return cls(
+            overlap_start_frame=int(data["overlap_start_frame"]),
+            overlap_frames=int(data["overlap_frames"]),
+            lag_times_s=tuple(float(value) for value in data.get("lag_times_s") or ()),
+            lag_samples=tuple(float(value) for value in data.get("lag_samples") or ()),
         )
 
 

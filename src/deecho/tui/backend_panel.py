@@ -2,19 +2,27 @@
 
 A widget that owns its part of the workspace: the choice, the server's URL and key,
 and the note on what each choice costs. It keeps them in the settings through its
-host; the job reads `choice` and `server_url` when it starts.
+host; the screen asks `chosen()` when a job starts. A server chosen (or reopened on
+from the settings) is tried at once in a worker: when nothing answers there, the note
+says so until the choice or the URL changes.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from textual import on
+from rich.markup import escape
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import Input, Select, Static
 
+from deecho.errors import UsageError
 from deecho.kinds import BackendKind
+from deecho.tui import tasks
+from deecho.tui.base import ReportsWorkerFailures
 
 if TYPE_CHECKING:
     from deecho.tui.host import WorkspaceHost
@@ -30,14 +38,24 @@ _CREDITS_WARNING = (
     "MusicGPT runs on the vendor's servers and spends credits from your account on every job;"
     " the credit estimate shows here once it accepts the task."
 )
+_SERVER_NOTE = "A `deecho serve` instance: no credits; the audio goes to that machine."
 
 
-class BackendPanel(Vertical):
+class BackendPanel(ReportsWorkerFailures, Vertical):
     """The workspace's backend choice, and the server's URL and key."""
+
+    @dataclass
+    class Tried(Message):
+        """Whether the server at `url` answered: `problem` is None when it did."""
+
+        url: str
+        problem: str | None
 
     def __init__(self, host: WorkspaceHost) -> None:
         super().__init__(id="backend", classes="panel")
         self._host = host
+        self.problem: str | None = None
+        """Why the chosen server cannot be reached, while that lasts."""
 
     def compose(self) -> ComposeResult:
         yield Select(
@@ -56,6 +74,7 @@ class BackendPanel(Vertical):
         if settings.server_api_key is not None:
             self.query_one("#server-key", Input).value = settings.server_api_key.get_secret_value()
         self._show_note(choice)
+        self._try_server()
 
     @property
     def choice(self) -> BackendKind:
@@ -64,6 +83,15 @@ class BackendPanel(Vertical):
     @property
     def server_url(self) -> str:
         return self.query_one("#server-url", Input).value.strip()
+
+    def chosen(self) -> BackendKind:
+        """The backend a job starts on, with the server's fields kept in the settings;
+        raises UsageError when a server is chosen and no URL typed."""
+        choice = self.choice
+        if choice is BackendKind.SERVER and not self.server_url:
+            raise UsageError("Type the deecho server's URL first.")
+        self.remember_server()
+        return choice
 
     def cycle(self) -> None:
         select = self.query_one("#backend-choice", Select)
@@ -75,6 +103,7 @@ class BackendPanel(Vertical):
         choice = BackendKind(str(event.value))
         self._show_note(choice)
         self._host.remember_backend(choice)
+        self._try_server()
 
     @on(Input.Submitted, "#server-url, #server-key")
     @on(Input.Blurred, "#server-url, #server-key")
@@ -85,17 +114,49 @@ class BackendPanel(Vertical):
             self.query_one("#server-key", Input).value.strip() or None,
         )
 
+    @on(Input.Changed, "#server-url")
+    def _url_typed(self) -> None:
+        if self.problem is not None:  # the word was about another address
+            self.problem = None
+            self._show_note(self.choice)
+
+    @on(Input.Submitted, "#server-url")
+    def _url_entered(self) -> None:
+        self._try_server()
+
+    # -- is the server there? ---------------------------------------------------------------------
+
+    def _try_server(self) -> None:
+        if self.choice is BackendKind.SERVER and self.server_url:
+            self._reach(self.server_url)
+
+    @work(thread=True, exclusive=True, group="reach", exit_on_error=False)
+    def _reach(self, url: str) -> None:
+        self.post_message(self.Tried(url, tasks.server_unreachable(url)))
+
+    @on(Tried)
+    def _tried(self, message: Tried) -> None:
+        message.stop()
+        if self.choice is not BackendKind.SERVER or message.url != self.server_url:
+            return  # the user has moved on since
+        self.problem = message.problem
+        self._show_note(self.choice)
+
     def _show_note(self, choice: BackendKind) -> None:
         server = choice is BackendKind.SERVER
         self.query_one("#server-url", Input).display = server
         self.query_one("#server-key", Input).display = server
         note = self.query_one("#backend-note", Static)
         note.set_class(choice is BackendKind.MUSICGPT, "warning")
+        unreachable = server and self.problem is not None
+        note.set_class(unreachable, "failure")
         if choice is BackendKind.MUSICGPT:
             has_key = self._host.settings.musicgpt_api_key is not None
             key = "" if has_key else " No key yet: set DEECHO_MUSICGPT_API_KEY."
             note.update(_CREDITS_WARNING + key)
+        elif unreachable:
+            note.update(f"Not reachable: {escape(self.problem or '')}; start it, or press b.")
         elif server:
-            note.update("A `deecho serve` instance: no credits; the audio goes to that machine.")
+            note.update(_SERVER_NOTE)
         else:
             note.update("Runs here, in this process: no network, no key, no credits.")

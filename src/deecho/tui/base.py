@@ -1,18 +1,18 @@
-"""What every full screen of the workspace shares: the one place worker failures surface.
+"""What every part of the workspace shares: the one place worker failures surface.
 
 Textual delivers `Worker.StateChanged` only to the node that started the worker
-(it does not bubble), so the handler lives on this base class, once.
+(it does not bubble), so every screen and panel that starts workers takes this
+handler from `ReportsWorkerFailures`, once.
 """
 
 from __future__ import annotations
 
-from textual import on
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from deecho.errors import DeechoError
 
-__all__ = ["DeechoScreen", "failure_line"]
+__all__ = ["DeechoScreen", "ReportsWorkerFailures", "failure_line"]
 
 
 def failure_line(error: BaseException | None) -> str:
@@ -24,16 +24,23 @@ def failure_line(error: BaseException | None) -> str:
     return f"Internal error: {what}. Run `deecho --debug tui` and report it."
 
 
-class DeechoScreen(Screen[None]):
-    """A workspace screen whose background workers report failures in one line."""
+class ReportsWorkerFailures:
+    """Mixed into a screen or a widget: a worker of its own that fails says so in one line.
 
-    @on(Worker.StateChanged)
-    def _worker_failed(self, event: Worker.StateChanged) -> None:
+    A plain method name, not `@on`: Textual collects `@on` handlers only from classes built
+    by its metaclass, and this mixin is not one.
+    """
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
             error = event.worker.error
-            self.notify(
+            event.worker.node.app.notify(
                 failure_line(error),
                 severity="error",
                 timeout=10 if isinstance(error, DeechoError) else 15,
                 markup=False,  # messages quote paths and values that may hold [brackets]
             )
+
+
+class DeechoScreen(ReportsWorkerFailures, Screen[None]):
+    """A workspace screen whose background workers report failures in one line."""

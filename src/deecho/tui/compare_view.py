@@ -1,66 +1,31 @@
-"""The compare view: the result on top of the original, what was removed, and the numbers."""
+"""The compare view: the result on top of the original, what was removed, and the numbers.
+
+The screen keeps, exports and plays the result; what is drawn is the compare panel's
+(deecho.tui.compare_panel): `screen.show(outcome)` redraws it all (and is
+what the keys keep from then on), `screen.panel.show_figures(figures)` only the numbers.
+"""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Header, Label, Sparkline, Static
+from textual.widgets import Footer, Header, Static
 
 from deecho.errors import DeechoError
 from deecho.history import History, JobRecord
 from deecho.tui import tasks
 from deecho.tui.base import DeechoScreen
+from deecho.tui.compare_panel import ComparePanel
 from deecho.tui.messages import ResultKept
 from deecho.tui.playback import Player, output_device_available
 from deecho.tui.waveform import Waveform
 
-if TYPE_CHECKING:
-    from deecho.compare.figures import CompareFigures
-
-__all__ = ["CompareScreen", "metric_rows"]
-
-
-def _figure(value: float | int | None, pattern: str) -> str:
-    return "–" if value is None else pattern.format(value)
-
-
-def _echo_delays(figures: CompareFigures) -> str | None:
-    delays = [
-        f"{float(echo['delay_ms']):.0f}"
-        for echo in figures.echoes_before or ()
-        if echo.get("delay_ms") is not None
-    ]
-    return (", ".join(delays[:4]) + " ms") if delays else None
-
-
-def metric_rows(figures: CompareFigures) -> list[tuple[str, str]]:
-    """The figures the table shows, formatted."""
-    rows = [
-        ("Offset", _figure(figures.offset_samples, "{:.2f} samples")),
-        ("Offset", _figure(figures.offset_ms, "{:.3f} ms")),
-        ("Drift", _figure(figures.drift_ppm, "{:.2f} ppm")),
-        ("Gain", _figure(figures.gain_db, "{:+.2f} dB")),
-        ("Polarity", _figure(figures.polarity, "{:+d}")),
-        ("Correlation", _figure(figures.correlation, "{:.4f}")),
-        ("Residual", _figure(figures.residual_db, "{:.1f} dB")),
-        ("Energy removed", _figure(figures.energy_removed_db, "{:.1f} dB")),
-        ("SI-SDR", _figure(figures.si_sdr_db, "{:.1f} dB")),
-        ("Overlap", _figure(figures.overlap_s, "{:.2f} s")),
-        ("RT60 before", _figure(figures.rt60_before_s, "{:.2f} s")),
-        ("RT60 after", _figure(figures.rt60_after_s, "{:.2f} s")),
-        ("Sample rate", _figure(figures.sample_rate, "{} Hz")),
-    ]
-    delays = _echo_delays(figures)
-    if delays:
-        rows.append(("Echo delays", delays))
-    return rows
+__all__ = ["CompareScreen"]
 
 
 class CompareScreen(DeechoScreen):
@@ -133,15 +98,22 @@ class CompareScreen(DeechoScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(self._title(), id="compare-title")
-        with Horizontal(id="compare-body"):
-            with Vertical(id="compare-waves"):
-                yield Waveform(id="overlaid")
-                yield Waveform(id="removed")
-                yield Label("", id="residual-label")
-                yield Sparkline(self._residual_heights(), id="residual")
-            table: DataTable[str] = DataTable(id="metrics", cursor_type="none", zebra_stripes=True)
-            yield table
+        yield ComparePanel(self.outcome)
         yield Footer()
+
+    @property
+    def panel(self) -> ComparePanel:
+        """What is drawn; `panel.show_figures(figures)` redraws only the numbers."""
+        return self.query_one(ComparePanel)
+
+    def show(self, outcome: tasks.CompareOutcome) -> None:
+        """Another result (or a fuller one) of the same original: drawn, and what s, k, e
+        and the play keys use from now on."""
+        if self.player is not None:
+            self.player.close()
+            self.player = None
+        self.outcome = outcome
+        self.panel.show(outcome)
 
     def _title(self) -> str:
         parts = [f"[b]{escape(self.original.name)}[/b]"]
@@ -151,45 +123,12 @@ class CompareScreen(DeechoScreen):
                 parts.append(f"task {escape(self.record.task_id)}")
         return "  ".join(parts)
 
-    def _residual_heights(self) -> list[float]:
-        # Sparkline draws bigger as higher: plot how far above the floor each window sits.
-        values = self.outcome.residual_db
-        finite = [value for value in values if math.isfinite(value)]
-        if not finite:
-            return [0.0]
-        floor = min(finite)
-        return [value - floor if math.isfinite(value) else 0.0 for value in values]
-
     def on_mount(self) -> None:
-        overlaid = self.query_one("#overlaid", Waveform)
-        overlaid.border_title = "original (dim) and no_echo (bright), aligned"
-        overlaid.set_overview(self.outcome.original_overview, self.outcome.no_echo_overview)
-        removed = self.query_one("#removed", Waveform)
-        removed.border_title = "echo: what was removed"
-        # On the original's scale: a small echo should look small.
-        removed.set_overview(self.outcome.echo_overview, scale_from=self.outcome.original_overview)
-        values = [value for value in self.outcome.residual_db if math.isfinite(value)]
-        label = self.query_one("#residual-label", Label)
-        if values:
-            label.update(
-                f"Residual over time, {self.outcome.residual_window_s * 1000:.0f} ms windows:"
-                f" {min(values):.1f} to {max(values):.1f} dB"
-            )
-        else:
-            label.update("Residual over time: not measured")
-        table = self.query_one("#metrics", DataTable)
-        table.add_columns("Metric", "Value")
-        for row in metric_rows(self.outcome.figures):
-            table.add_row(*row)
-        table.border_title = "Metrics"
-        overlaid.focus()
+        self.query_one("#overlaid", Waveform).focus()
 
     @on(Waveform.ViewChanged)
-    def _follow(self, message: Waveform.ViewChanged) -> None:
-        # The two views show the same stretch of time.
-        for wave in self.query(Waveform):
-            if wave is not message.waveform:
-                wave.set_view(message.start_s, message.waveform.view_span_s)
+    def _view_changed(self) -> None:
+        # The panel has linked the two views on the way up; playback loops over the view.
         self._loop_over_view()
 
     def action_back(self) -> None:

@@ -1,83 +1,149 @@
-"""The job panel: send the prepped file to the backend, watch it, cancel it, see the result.
+"""The job panel: how much to remove, the job sent, its progress, its end and its result.
 
-The job runs in a thread worker that writes the history and posts JobUpdate,
-JobFailed and CompareReady back; nothing here blocks.
+A widget that owns its part of the workspace: the echo and reverb amounts, the running
+job (id, status, clock) and the last result. The screen starts a job with `start()`
+(the file, the prep and the backend come from the other panels); the job runs in a
+thread worker of this panel that writes the history and posts JobUpdate, JobFailed
+and CompareReady back. The panel shows them, keeps a failure's reason on screen, and
+lets CompareReady bubble on to the screen, which opens the compare view.
+
+An amount control lives here alone: its field in `compose`, its reading in `_amounts`,
+and the job takes the `Amounts`; its width is in deecho.tcss (`Input.amount`).
 """
 
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from textual import on, work
-from textual.widgets import Input, ProgressBar, Static
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, Label, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from deecho.audio.prep import PrepOptions
 from deecho.errors import CancelledError, DeechoError, UsageError
 from deecho.kinds import BackendKind, JobState
 from deecho.tui import tasks
-from deecho.tui.backend_panel import BackendPanel
+from deecho.tui.base import ReportsWorkerFailures, failure_line
 from deecho.tui.messages import CompareReady, JobFailed, JobUpdate
-from deecho.tui.workspace_state import WorkspaceState
 
 if TYPE_CHECKING:
     from deecho.engine.report import Amounts
+    from deecho.tui.host import WorkspaceHost
 
-__all__ = ["JobPanel"]
+__all__ = ["JobPanel", "JobResult"]
 
 
-class JobPanel(WorkspaceState):
-    """The workspace's job: process, watch, cancel, compare."""
+@dataclass(frozen=True)
+class JobResult:
+    """A finished job's result, and the file it was made from."""
 
-    if TYPE_CHECKING:
-        # The prep and backend panels' parts of the same screen (see WorkspaceScreen).
-        def prep_options(self) -> PrepOptions: ...
+    job_id: int
+    original: Path
+    outcome: tasks.CompareOutcome
 
-        def backend_choice(self) -> BackendKind: ...
 
-    def action_process(self) -> None:
-        if self.path is None or self.info is None:
-            self.notify("Open a file first (press o).", severity="warning")
-            return
-        if self.job_running:
+class JobPanel(ReportsWorkerFailures, Vertical):
+    """Send the prepped file, watch it, cancel it; keep how it ended."""
+
+    def __init__(self, host: WorkspaceHost) -> None:
+        super().__init__(id="job", classes="panel")
+        self._host = host
+        self.job_id: int | None = None
+        self.status: tasks.JobStatus | None = None
+        """The job's last status; a failed job's reason is its `stage`."""
+        self.running = False
+        self._started: float | None = None
+        self._deadline: float | None = None
+        self._original: Path | None = None
+        self._backend = BackendKind.LOCAL
+        self._credits_told = False
+        self.result: JobResult | None = None
+        """The last result, shown by the compare view (v)."""
+
+    def compose(self) -> ComposeResult:
+        amounts = self._host.settings.engine.amounts  # how much to remove, 0..1
+        with Horizontal(classes="row"):
+            for name, value in (("Echo", amounts.echo), ("Reverb", amounts.reverb)):
+                yield Label(name, classes="field-label")
+                yield Input(f"{value:g}", id=f"{name.lower()}-amount", classes="amount")
+        yield Static("No job yet: press p to process.", id="job-status")
+        yield ProgressBar(total=1.0, show_eta=False, id="job-progress")
+        yield Static("", id="job-detail")
+
+    def on_mount(self) -> None:
+        self.border_title = "Job"
+        self.query_one("#job-progress", ProgressBar).display = False
+        self.set_interval(0.5, self._tick)
+
+    # -- starting ------------------------------------------------------------------------------
+
+    def start(self, original: Path, options: PrepOptions, choice: BackendKind) -> None:
+        """Send `original`, prepped by `options`, to the backend chosen; refuse (with a note)
+        while a job runs or an amount is not a number from 0 to 1."""
+        if self.running:
             self.notify("A job is running: wait for it or cancel it (c).", severity="warning")
-            return
-        try:
-            options = self.prep_options()
-        except DeechoError as exc:
-            self.notify(str(exc), severity="error", markup=False)
             return
         try:
             amounts = self._amounts()
         except DeechoError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return
-        choice = self.backend_choice()
-        backend = self.query_one(BackendPanel)
-        if choice is BackendKind.SERVER and not backend.server_url:
-            self.notify("Type the deecho server's URL first.", severity="error")
-            return
-        backend.remember_server()
-        record = self.deecho.history.start(self.path, choice, _options_dict(options))
+        record = self._host.history.start(original, choice, _options_dict(options))
         self.job_id = record.id
-        self.job_running = True
-        self.job_started = time.monotonic()
-        self.job_deadline = None
-        self.job_status = tasks.JobStatus(JobState.PREPARING)
+        self.running = True
+        self._started = time.monotonic()
+        self._deadline = None
+        self.status = tasks.JobStatus(JobState.PREPARING)
         bar = self.query_one("#job-progress", ProgressBar)
         bar.display = True
         bar.update(progress=0.0)
         self.query_one("#job-detail", Static).update("")
         self._render_job()
-        self.job_original = self.path
-        self.job_backend = choice
-        self.credits_told = False
+        self._original = original
+        self._backend = choice
+        self._credits_told = False
         workdir = record.workdir or Path(".")
-        self._run_job(record.id, self.path, options, amounts, choice, workdir)
+        self._run_job(record.id, original, options, amounts, choice, workdir)
+
+    def _amounts(self) -> Amounts:
+        """The echo and reverb amounts typed here, each 0..1."""
+        from deecho.engine.report import Amounts
+
+        values = []
+        for name in ("echo", "reverb"):
+            text = self.query_one(f"#{name}-amount", Input).value.strip()
+            try:
+                value = float(text)
+            except ValueError:
+                value = math.nan
+            if not 0.0 <= value <= 1.0:
+                raise UsageError(f"{name} amount {text!r}: type a number from 0 to 1")
+            values.append(value)
+        return Amounts(echo=values[0], reverb=values[1])
+
+    def forget_result(self) -> None:
+        """Another file was opened: a finished result belongs to the file it came from
+        (a running job's result still arrives, for its own file)."""
+        if not self.running:
+            self.result = None
+
+    def cancel(self) -> None:
+        if not self.running:
+            self.notify("No job is running.", severity="information")
+            return
+        self.workers.cancel_group(self, "job")
+        task_id = self.status.task_id if self.status else None
+        self.status = tasks.JobStatus(JobState.CANCELLING, task_id=task_id)
+        self._render_job()
+
+    # -- the job, in its worker ------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="job", exit_on_error=False)
     def _run_job(
@@ -90,7 +156,7 @@ class JobPanel(WorkspaceState):
         workdir: Path,
     ) -> None:
         worker = get_current_worker()
-        history = self.deecho.history
+        history = self._host.history
 
         def cancelled() -> bool:
             return worker.is_cancelled
@@ -110,7 +176,7 @@ class JobPanel(WorkspaceState):
             self.post_message(JobUpdate(job_id, status))
 
         try:
-            backend = self.deecho.backend_for(choice)
+            backend = self._host.backend_for(choice)
             job = tasks.run_job(backend, original, options, amounts, workdir, on_status, cancelled)
             outcome = tasks.compare_job(job, workdir, cancelled)
         except CancelledError as exc:
@@ -120,12 +186,12 @@ class JobPanel(WorkspaceState):
             return
         except DeechoError as exc:
             history.update(job_id, status=JobState.FAILED, message=str(exc))
-            self.post_message(JobFailed(job_id, JobState.FAILED, str(exc)))
+            self.post_message(JobFailed(job_id, JobState.FAILED, failure_line(exc)))
             return
         except Exception as exc:
             history.update(job_id, status=JobState.ERROR, message=f"{type(exc).__name__}: {exc}")
-            self.post_message(JobFailed(job_id, JobState.ERROR, ""))
-            raise  # the screen's Worker.StateChanged handler reports it in one line
+            self.post_message(JobFailed(job_id, JobState.ERROR, failure_line(exc)))
+            raise  # the worker-failure handler (deecho.tui.base) says it in a toast too
         history.update(
             job_id,
             status=JobState.COMPLETED,
@@ -136,20 +202,19 @@ class JobPanel(WorkspaceState):
         )
         self.post_message(CompareReady(job_id, outcome))
 
+    # -- what it reports -----------------------------------------------------------------------
+
     @on(JobUpdate)
     def _job_update(self, message: JobUpdate) -> None:
+        message.stop()
         if message.job_id != self.job_id:
             return
-        self.job_status = message.status
+        self.status = message.status
         if message.status.eta_s is not None and message.status.eta_s >= 0:
-            self.job_deadline = time.monotonic() + message.status.eta_s
+            self._deadline = time.monotonic() + message.status.eta_s
         credits = message.status.credit_estimate
-        if (
-            self.job_backend is BackendKind.MUSICGPT
-            and credits is not None
-            and not self.credits_told
-        ):
-            self.credits_told = True
+        if self._backend is BackendKind.MUSICGPT and credits is not None and not self._credits_told:
+            self._credits_told = True
             self.notify(
                 f"MusicGPT accepted the task: it spends about {credits:g} credits.",
                 severity="warning",
@@ -162,72 +227,45 @@ class JobPanel(WorkspaceState):
 
     @on(JobFailed)
     def _job_failed(self, message: JobFailed) -> None:
+        message.stop()
         if message.job_id != self.job_id:
             return
-        self.job_running = False
-        previous = self.job_status
+        self.running = False
+        previous = self.status
         # The reason stays in the panel (the toast fades); the task id too, to look it up.
-        self.job_status = tasks.JobStatus(
+        self.status = tasks.JobStatus(
             message.status,
             task_id=previous.task_id if previous else None,
             stage=message.message,
         )
         self.query_one("#job-progress", ProgressBar).display = False
         self._render_job()
-        if message.message:
-            cancelled = message.status == JobState.CANCELLED
+        if message.message and message.status is not JobState.ERROR:  # ERROR: the worker's toast
+            cancelled = message.status is JobState.CANCELLED
             self.notify(message.message, severity="warning" if cancelled else "error", markup=False)
 
     @on(CompareReady)
     def _compare_ready(self, message: CompareReady) -> None:
+        # Not stopped: it bubbles on to the screen, which opens the compare view.
         if message.job_id == self.job_id:
-            self.job_running = False
-            previous = self.job_status or tasks.JobStatus(JobState.COMPLETED)
-            self.job_status = tasks.JobStatus(
+            self.running = False
+            previous = self.status or tasks.JobStatus(JobState.COMPLETED)
+            self.status = tasks.JobStatus(
                 JobState.COMPLETED,
                 task_id=previous.task_id,
                 credit_estimate=previous.credit_estimate,
             )
             self.query_one("#job-progress", ProgressBar).update(progress=1.0)
             self._render_job()
-        self.outcome = message.outcome
-        self.outcome_job_id = message.job_id
-        if self.job_original is not None and message.job_id == self.job_id:
-            self.outcome_original = self.job_original
-        self.action_show_compare()
-
-    def action_cancel_job(self) -> None:
-        if not self.job_running:
-            self.notify("No job is running.", severity="information")
-            return
-        self.workers.cancel_group(self, "job")
-        self.job_status = tasks.JobStatus(
-            JobState.CANCELLING, task_id=getattr(self.job_status, "task_id", None)
-        )
-        self._render_job()
+        original = self._original if self._original is not None else message.outcome.prepped
+        self.result = JobResult(message.job_id, original, message.outcome)
 
     def _tick(self) -> None:
-        if self.job_running:
+        if self.running:
             self._render_job()
 
-    def _amounts(self) -> Amounts:
-        """The echo and reverb amounts typed in the job panel, each 0..1."""
-        from deecho.engine.report import Amounts
-
-        values = []
-        for name in ("echo", "reverb"):
-            text = self.query_one(f"#{name}-amount", Input).value.strip()
-            try:
-                value = float(text)
-            except ValueError:
-                value = math.nan
-            if not 0.0 <= value <= 1.0:
-                raise UsageError(f"{name} amount {text!r}: type a number from 0 to 1")
-            values.append(value)
-        return Amounts(echo=values[0], reverb=values[1])
-
     def _render_job(self) -> None:
-        status = self.job_status
+        status = self.status
         if status is None:
             return
         now = time.monotonic()
@@ -235,10 +273,10 @@ class JobPanel(WorkspaceState):
         if status.task_id:  # the whole id is in the history (h)
             lines.append(f"task {escape(_short_id(status.task_id))}")
         timing = []
-        if self.job_started is not None and self.job_running:
-            timing.append(f"elapsed {_clock(now - self.job_started)}")
-        if self.job_running and self.job_deadline is not None:
-            left = self.job_deadline - now
+        if self._started is not None and self.running:
+            timing.append(f"elapsed {_clock(now - self._started)}")
+        if self.running and self._deadline is not None:
+            left = self._deadline - now
             timing.append(f"ETA {_clock(left)}" if left > 0 else "ETA any moment")
         if status.credit_estimate is not None:
             timing.append(f"credit estimate {status.credit_estimate:g}")
@@ -246,25 +284,19 @@ class JobPanel(WorkspaceState):
             lines.append("  ".join(timing))
         self.query_one("#job-status", Static).update("\n".join(lines))
         detail = status.stage or ""
-        if self.job_running:
+        if self.running:
             detail = f"{detail}  (c cancels)".strip()
         elif status.status is JobState.COMPLETED:
             detail = "v shows the comparison"
-        self.query_one("#job-detail", Static).update(escape(detail))
-
-    def action_show_compare(self) -> None:
-        original = self.outcome_original or self.path
-        if self.outcome is None or original is None:
-            self.notify("No result yet: process the file first (p).", severity="information")
-            return
-        from deecho.tui.compare_view import CompareScreen
-
-        record = self.deecho.history.get(self.outcome_job_id) if self.outcome_job_id else None
-        self.app.push_screen(CompareScreen(original, self.outcome, record, self.deecho.history))
+        detail_line = self.query_one("#job-detail", Static)
+        detail_line.set_class(status.status in _FAILED, "failure")
+        detail_line.update(escape(detail))
 
 
 #: The API's statuses of a running task, worth keeping in the history as they change.
 _TASK_STATUSES = frozenset({JobState.IN_QUEUE, JobState.IN_PROGRESS})
+#: How a job ends without a result: its reason is drawn as a failure.
+_FAILED = frozenset({JobState.FAILED, JobState.ERROR})
 
 
 def _short_id(task_id: str) -> str:

@@ -68,16 +68,18 @@ def export_report(original: Path, outcome: CompareOutcome) -> list[Path]:
 
 def _write_png(outcome: CompareOutcome, png_path: Path, title: str) -> bool:
     """Draw the compare picture (waveforms, difference, residual, spectrograms) from the
-    comparison the job kept; a job reopened from the history has none, and is compared
-    once more from its aligned files."""
+    comparison the job kept: in memory for the job just run, else its figures and trace
+    from the history over its aligned files (a job kept before traces were draws no lags)."""
+    from deecho.compare.comparison import kept_result
+    from deecho.compare.figures import CompareTrace
     from deecho.compare.plot import save_png
 
     result = outcome.result
     if result is None:
-        from deecho.compare import align_and_compare
-
-        original, rate = read_audio(outcome.prepped)
+        original, _ = read_audio(outcome.prepped)
         aligned, _ = read_audio(outcome.no_echo)
-        result = align_and_compare(original, rate, aligned, rate)
+        frames = min(original.shape[-1], aligned.shape[-1])
+        trace = outcome.trace or CompareTrace(overlap_start_frame=0, overlap_frames=frames)
+        result = kept_result(outcome.figures, trace, original, aligned)
     save_png(result, png_path, title)
     return png_path.is_file()

@@ -1,25 +1,35 @@
-"""The prep panel: trim markers and times, auto-trim of silence, normalizing, and what is sent.
+"""The prep panel: trim times, auto-trim of silence, normalizing, and what would be sent.
 
-Measuring what will be sent runs in a thread worker that posts PrepPreviewed back.
+A widget that owns its part of the workspace: the trim range, the prep fields and the
+preview of what they send. The screen tells it about the open file (`show_file`,
+`file_measured`) and hands it marker moves from the keys; it answers with messages:
+`MarkersChanged` when the trim the waveform should mark moves, and `PrepPreviewed`
+(which bubbles up from its worker) when what would be sent was measured.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.markup import escape
 from textual import on, work
-from textual.widgets import Checkbox, Input, Select, Static
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Checkbox, Input, Label, Select, Static
 from textual.worker import get_current_worker
 
+from deecho.audio.io import AudioInfo
 from deecho.audio.loudness import Levels
 from deecho.audio.prep import PrepOptions, parse_time
 from deecho.errors import CancelledError, DeechoError, UsageError
+from deecho.overview import Overview
 from deecho.tui import tasks
+from deecho.tui.base import ReportsWorkerFailures
 from deecho.tui.messages import PrepPreviewed
-from deecho.tui.waveform import Waveform, format_time
-from deecho.tui.workspace_state import WorkspaceState
+from deecho.tui.waveform import format_time
 
 __all__ = ["NORMALIZE_CHOICES", "PrepPanel", "describe_levels"]
 
@@ -42,12 +52,68 @@ def describe_levels(levels: Levels | None) -> str:
     )
 
 
-class PrepPanel(WorkspaceState):
-    """The workspace's prep: what part of the file is sent, and at what level."""
+class PrepPanel(ReportsWorkerFailures, Vertical):
+    """What part of the file is sent, and at what level."""
 
-    # -- prep --------------------------------------------------------------------------------
+    @dataclass
+    class MarkersChanged(Message):
+        """Where the waveform should mark the trim (None: the file's own start or end)."""
 
-    def prep_options(self) -> PrepOptions:
+        start_s: float | None
+        end_s: float | None
+
+    def __init__(self) -> None:
+        super().__init__(id="prep", classes="panel")
+        self.path: Path | None = None
+        self.info: AudioInfo | None = None
+        self.levels: Levels | None = None
+        self._overview: Overview | None = None
+        self.start_s: float | None = None
+        self.end_s: float | None = None
+        self.preview: tasks.PrepPreview | None = None
+        """What the fields send, once measured (None while measuring, or with no file)."""
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="row"):
+            yield Label("Start", classes="field-label")
+            yield Input(placeholder="0:00.000", id="start", classes="time")
+            yield Label("End", classes="field-label")
+            yield Input(placeholder="end", id="end", classes="time")
+        with Horizontal(classes="row"):
+            yield Checkbox("Auto-trim silence below", id="silence")
+            yield Input("-50", id="silence-level", classes="level")
+            yield Label("dBFS", classes="unit")
+        with Horizontal(classes="row"):
+            yield Select(NORMALIZE_CHOICES, value="off", allow_blank=False, id="normalize")
+            yield Input("-1.0", id="normalize-target", classes="level")
+        yield Static("", id="prepped")
+
+    def on_mount(self) -> None:
+        self.border_title = "Prep"
+
+    # -- what the screen tells it --------------------------------------------------------------
+
+    def show_file(self, path: Path) -> None:
+        """Another file, not read yet: no trim, no preview."""
+        self.path = path
+        self.info = self.levels = self._overview = self.preview = None
+        self.start_s = self.end_s = None
+        for field in ("#start", "#end"):
+            with self.query_one(field, Input).prevent(Input.Changed):
+                self.query_one(field, Input).value = ""
+
+    def file_read(self, info: AudioInfo) -> None:
+        """The open file's header: its length bounds the trim."""
+        self.info = info
+
+    def file_measured(self, levels: Levels, overview: Overview | None) -> None:
+        """The whole file's levels (and waveform): what an empty prep sends, without a pass."""
+        self.levels, self._overview = levels, overview
+        self._schedule_preview()
+
+    # -- prep ----------------------------------------------------------------------------------
+
+    def options(self) -> PrepOptions:
         """The prep the fields describe; raises UsageError with a one-line reason."""
         silence = None
         if self.query_one("#silence", Checkbox).value:
@@ -73,14 +139,15 @@ class PrepPanel(WorkspaceState):
         except ValueError:
             raise UsageError(f"{what} {text!r}: type a number, e.g. -1.0") from None
 
-    def _update_markers(self) -> None:
-        if self.show_sent:
-            return  # the sent audio starts where the markers were
-        wave = self.query_one(Waveform)
-        start, end = self.start_s, self.end_s
+    @property
+    def markers(self) -> tuple[float | None, float | None]:
+        """The trim the waveform marks: where auto-trim cut once measured, else the fields."""
         if self.preview is not None and self.preview.options.trim_silence_dbfs is not None:
-            start, end = self.preview.start_s, self.preview.end_s  # where auto-trim cut
-        wave.set_markers(start, end)
+            return self.preview.start_s, self.preview.end_s
+        return self.start_s, self.end_s
+
+    def _markers_changed(self) -> None:
+        self.post_message(self.MarkersChanged(*self.markers))
 
     def _set_trim(self, start_s: float | None, end_s: float | None) -> None:
         duration = self.info.duration_s if self.info else None
@@ -93,28 +160,33 @@ class PrepPanel(WorkspaceState):
             field = self.query_one(selector, Input)
             with field.prevent(Input.Changed):
                 field.value = "" if value is None else format_time(value, precise=True)
-        self._update_markers()
+        self._markers_changed()
         self._schedule_preview()
 
-    def action_move_marker(self, which: str, direction: int) -> None:
+    def move_marker(self, which: str, step_s: float) -> None:
+        """Move the trim start or end by `step_s` seconds (negative: earlier)."""
         if self.info is None:
             return
-        wave = self.query_one(Waveform)
-        step = direction * wave.span_s / 100
         if which == "start":
-            self._set_trim((self.start_s or 0.0) + step, self.end_s)
+            self._set_trim((self.start_s or 0.0) + step_s, self.end_s)
         else:
             end = self.end_s if self.end_s is not None else self.info.duration_s
-            self._set_trim(self.start_s, end + step)
+            self._set_trim(self.start_s, end + step_s)
 
-    def action_type_trim(self) -> None:
+    def type_trim(self) -> None:
         self.query_one("#start", Input).focus()
 
-    def action_clear_trim(self) -> None:
+    def clear_trim(self) -> None:
         self._set_trim(None, None)
 
-    def action_focus_waveform(self) -> None:
-        self.query_one(Waveform).focus()
+    def toggle_silence(self) -> None:
+        box = self.query_one("#silence", Checkbox)
+        box.value = not box.value
+
+    def cycle_normalize(self) -> None:
+        select = self.query_one("#normalize", Select)
+        order = [value for _, value in NORMALIZE_CHOICES]
+        select.value = order[(order.index(str(select.value)) + 1) % len(order)]
 
     @on(Input.Changed, "#start, #end")
     def _trim_typed(self, event: Input.Changed) -> None:
@@ -127,7 +199,7 @@ class PrepPanel(WorkspaceState):
             self.start_s = value
         else:
             self.end_s = value
-        self._update_markers()
+        self._markers_changed()
         self._schedule_preview()
 
     @on(Input.Submitted, "#start, #end")
@@ -137,17 +209,8 @@ class PrepPanel(WorkspaceState):
             parse_time(text) if text else None
         except DeechoError as exc:
             self.notify(str(exc), severity="error", markup=False)
-            return
-        self.query_one(Waveform).focus()
-
-    def action_toggle_silence(self) -> None:
-        box = self.query_one("#silence", Checkbox)
-        box.value = not box.value
-
-    def action_cycle_normalize(self) -> None:
-        select = self.query_one("#normalize", Select)
-        order = [value for _, value in NORMALIZE_CHOICES]
-        select.value = order[(order.index(str(select.value)) + 1) % len(order)]
+            event.stop()  # the field keeps the keys; a good time bubbles on, and the
+            # screen gives the keys back to the waveform
 
     @on(Checkbox.Changed, "#silence")
     @on(Input.Changed, "#silence-level, #normalize-target")
@@ -163,20 +226,21 @@ class PrepPanel(WorkspaceState):
                 target.value = _DEFAULT_TARGETS[str(event.value)]
         self._schedule_preview()
 
+    # -- what would be sent ------------------------------------------------------------------
+
     def _schedule_preview(self) -> None:
         if self.path is None or self.info is None:
             return
         try:
-            options = self.prep_options()
+            options = self.options()
         except DeechoError as exc:
-            self.query_one("#prepped", Static).update(f"[red]{escape(str(exc))}[/red]")
+            self._show_prep_problem(str(exc))
             return
-        overview = self.query_one(Waveform).overview
-        if options == PrepOptions() and self.levels is not None and overview is not None:
+        if options == PrepOptions() and self.levels is not None and self._overview is not None:
             # No prep: what is sent is the file as measured; no second pass over it.
             self.workers.cancel_group(self, "prep")
             whole = tasks.PrepPreview(
-                options, 0.0, self.info.duration_s, 0.0, False, self.levels, overview
+                options, 0.0, self.info.duration_s, 0.0, False, self.levels, self._overview
             )
             self.post_message(PrepPreviewed(whole))
             return
@@ -203,6 +267,7 @@ class PrepPanel(WorkspaceState):
 
     @on(PrepPreviewed)
     def _prep_previewed(self, message: PrepPreviewed) -> None:
+        # It bubbles on to the screen, which redraws the waveform "as sent" when shown.
         preview = message.preview
         self.preview = preview
         gain = f"  {preview.gain_db:+.1f} dB" if preview.gain_db else ""
@@ -212,31 +277,4 @@ class PrepPanel(WorkspaceState):
             f"Sends {format_time(preview.start_s, True)}–{format_time(preview.end_s, True)}"
             f" ({length:.3f} s){gain}{limited}\n{describe_levels(preview.levels)}"
         )
-        self._update_markers()
-        if self.show_sent:
-            self._show_waveform()
-
-    def action_toggle_sent(self) -> None:
-        if self.preview is None:
-            self.notify("Nothing measured yet to show.", severity="information")
-            return
-        self.show_sent = not self.show_sent
-        self._show_waveform()
-
-    def _show_waveform(self) -> None:
-        """The original with its trim markers, or what will be sent, on the original's scale
-        (so a normalizing gain shows as a bigger or smaller waveform)."""
-        wave = self.query_one(Waveform)
-        name = self.path.name if self.path else ""
-        if self.show_sent and self.preview is not None:
-            preview = self.preview
-            wave.set_overview(preview.overview, scale_from=self.original_overview)
-            wave.set_view(0.0, None)
-            gain = f", {preview.gain_db:+.1f} dB" if preview.gain_db else ""
-            wave.border_title = f"{name}: as sent ({preview.end_s - preview.start_s:.3f} s{gain})"
-            wave.set_markers(None, None)
-        else:
-            wave.set_overview(self.original_overview)
-            wave.set_view(0.0, None)
-            wave.border_title = name
-            self._update_markers()
+        self._markers_changed()

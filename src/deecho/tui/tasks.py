@@ -28,6 +28,7 @@ from deecho.tui.keep import export_report, keep_result, unique_beside
 
 if TYPE_CHECKING:
     from deecho.compare import CompareFigures, CompareResult
+    from deecho.compare.figures import CompareTrace
     from deecho.engine.report import Amounts
     from deecho.pipeline import ProcessResult
 
@@ -43,6 +44,7 @@ __all__ = [
     "measure_file",
     "preview_prep",
     "run_job",
+    "server_unreachable",
     "unique_beside",
 ]
 
@@ -69,6 +71,13 @@ def measure_file(path: Path, cancelled: Cancelled | None = None) -> Levels:
             _check(cancelled)
             meter.add(block)
     return meter.levels()
+
+
+def server_unreachable(url: str) -> str | None:
+    """None when the deecho server at `url` accepts a connection; else one line why not."""
+    from deecho.backends.reach import why_unreachable
+
+    return why_unreachable(url)
 
 
 @dataclass(frozen=True, eq=False)
@@ -170,7 +179,10 @@ class CompareOutcome:
     report_json: Path
     result: CompareResult | None = None
     """The comparison itself (arrays included), kept to draw the PNG without a rerun;
-    None for a job reopened from the history."""
+    None for a job reopened from the history, whose PNG is drawn from `trace`."""
+    trace: CompareTrace | None = None
+    """Where the compared stretch lies and the lags measured, kept in the history so a
+    reopened job's picture is drawn without comparing again; None for a job kept before."""
 
 
 def _residual_series(result: CompareResult) -> tuple[list[float], float]:
@@ -227,11 +239,12 @@ def compare_job(
         echo_overview=overview_of_array(removed, rate),
         report_json=report_json,
         result=result,
+        trace=result.trace(),
     )
 
 
 #: What the history keeps beside the compare figures, to redraw a past job.
-_HISTORY_ONLY = frozenset({"raw_no_echo", "residual_db_over_time", "residual_window_s"})
+_HISTORY_ONLY = frozenset({"raw_no_echo", "residual_db_over_time", "residual_window_s", "trace"})
 
 
 def history_entry(outcome: CompareOutcome) -> dict[str, Any]:
@@ -242,6 +255,8 @@ def history_entry(outcome: CompareOutcome) -> dict[str, Any]:
         value if math.isfinite(value) else None for value in outcome.residual_db
     ]
     entry["residual_window_s"] = outcome.residual_window_s
+    if outcome.trace is not None:
+        entry["trace"] = outcome.trace.to_dict()
     return entry
 
 
@@ -249,7 +264,7 @@ def reopen_compare(
     prepped: Path, no_echo: Path, echo: Path, entry: dict[str, Any], workdir: Path
 ) -> CompareOutcome:
     """Rebuild a past job's compare view from the files its folder kept."""
-    from deecho.compare.figures import CompareFigures
+    from deecho.compare.figures import CompareFigures, CompareTrace
 
     original, rate = read_audio(prepped)
     aligned, _ = read_audio(no_echo)
@@ -259,6 +274,7 @@ def reopen_compare(
     shown = {key: value for key, value in entry.items() if key not in _HISTORY_ONLY}
     try:
         figures = CompareFigures.from_dict(shown)
+        trace = CompareTrace.from_dict(entry["trace"]) if entry.get("trace") else None
     except (KeyError, TypeError, ValueError) as exc:
         raise DeechoError(
             f"the history's figures of this job are unreadable ({exc}); run it again"
@@ -276,4 +292,5 @@ def reopen_compare(
         no_echo_overview=overview_of_array(aligned, rate),
         echo_overview=overview_of_array(removed, rate),
         report_json=workdir / "compare.json",
+        trace=trace,
     )

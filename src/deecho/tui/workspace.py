@@ -1,46 +1,73 @@
 """The workspace: open a file, see it, prep it, choose a backend, send it and watch.
 
-The screen only holds what the user chose and what came back. Reading files,
-measuring, prepping, sending and comparing run in thread workers (see
-`deecho.tui.tasks`) that post messages back; nothing here blocks. This module
-lays the screen out and opens files; the prep and job panels' handlers live in
-deecho.tui.prep_panel and deecho.tui.job_panel (mixins of this screen, sharing its
-state), the backend panel is a widget of its own (deecho.tui.backend_panel), the
-keys are in deecho.tui.workspace_keys.
+The screen holds the open file (its header, levels and waveform) and composes three
+panels, each a widget that owns its own state and talks by messages:
+
+- `PrepPanel` (deecho.tui.prep_panel): the trim and the prep fields, and what they send;
+  posts `PrepPanel.MarkersChanged` and `PrepPreviewed`;
+- `BackendPanel` (deecho.tui.backend_panel): where the audio goes; `chosen()`;
+- `JobPanel` (deecho.tui.job_panel): the amounts, the job and its result; its
+  `CompareReady` bubbles up here, and the screen opens the compare view.
+
+The keys (deecho.tui.workspace_keys) stay on the screen, so they work wherever the
+focus is; each action hands on to the panel that owns what it changes. Reading and
+measuring the file run in thread workers that post messages back; nothing here blocks.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Checkbox, Footer, Header, Input, Label, ProgressBar, Select, Static
+from textual.containers import Horizontal
+from textual.widgets import Footer, Header, Input, Static
 from textual.worker import get_current_worker
 
-from deecho.audio.io import probe
+from deecho.audio.io import AudioInfo, probe
+from deecho.audio.loudness import Levels
 from deecho.errors import DeechoError
-from deecho.kinds import BackendKind
 from deecho.overview import Overview, overview_of_file
 from deecho.tui import tasks
 from deecho.tui.backend_panel import BackendPanel
+from deecho.tui.base import DeechoScreen
 from deecho.tui.job_panel import JobPanel
-from deecho.tui.messages import FileOpened, LevelsMeasured, OverviewReady
-from deecho.tui.prep_panel import NORMALIZE_CHOICES, PrepPanel, describe_levels
+from deecho.tui.messages import (
+    CompareReady,
+    FileOpened,
+    LevelsMeasured,
+    OverviewReady,
+    PrepPreviewed,
+)
+from deecho.tui.prep_panel import PrepPanel, describe_levels
 from deecho.tui.waveform import Waveform, format_time
 from deecho.tui.workspace_keys import WORKSPACE_BINDINGS
+
+if TYPE_CHECKING:
+    from deecho.tui.host import WorkspaceHost
 
 __all__ = ["WorkspaceScreen"]
 
 
-class WorkspaceScreen(PrepPanel, JobPanel):
+class WorkspaceScreen(DeechoScreen):
     """The main view: the file's waveform over the prep, backend and job panels."""
 
     BINDINGS: ClassVar[list[BindingType]] = WORKSPACE_BINDINGS
+
+    def __init__(self, path: Path | None = None, *, host: WorkspaceHost) -> None:
+        super().__init__(id="workspace")
+        self.deecho = host
+        """The settings, history and backends this workspace works with."""
+        self.initial_path = path
+        self.path: Path | None = None
+        self.info: AudioInfo | None = None
+        self.levels: Levels | None = None
+        self.original_overview: Overview | None = None
+        self.show_sent = False
+        """The waveform shows what will be sent (w), not the original with its markers."""
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -49,49 +76,85 @@ class WorkspaceScreen(PrepPanel, JobPanel):
         yield Static("No file open: press o to choose one.", id="info")
         yield Waveform(id="wave")
         with Horizontal(id="panels"):
-            with Vertical(id="prep", classes="panel"):
-                with Horizontal(classes="row"):
-                    yield Label("Start", classes="field-label")
-                    yield Input(placeholder="0:00.000", id="start", classes="time")
-                    yield Label("End", classes="field-label")
-                    yield Input(placeholder="end", id="end", classes="time")
-                with Horizontal(classes="row"):
-                    yield Checkbox("Auto-trim silence below", id="silence")
-                    yield Input("-50", id="silence-level", classes="level")
-                    yield Label("dBFS", classes="unit")
-                with Horizontal(classes="row"):
-                    yield Select(NORMALIZE_CHOICES, value="off", allow_blank=False, id="normalize")
-                    yield Input("-1.0", id="normalize-target", classes="level")
-                yield Static("", id="prepped")
+            yield PrepPanel()
             yield BackendPanel(self.deecho)
-            with Vertical(id="job", classes="panel"):
-                amounts = self.deecho.settings.engine.amounts  # how much to remove, 0..1
-                with Horizontal(classes="row"):
-                    for name, value in (("Echo", amounts.echo), ("Reverb", amounts.reverb)):
-                        yield Label(name, classes="field-label")
-                        yield Input(f"{value:g}", id=f"{name.lower()}-amount", classes="amount")
-                yield Static("No job yet: press p to process.", id="job-status")
-                yield ProgressBar(total=1.0, show_eta=False, id="job-progress")
-                yield Static("", id="job-detail")
+            yield JobPanel(self.deecho)
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#prep").border_title = "Prep"
-        self.query_one("#job").border_title = "Job"
         self.query_one("#wave").border_title = "Waveform"
-        self.query_one("#job-progress", ProgressBar).display = False
-        self.set_interval(0.5, self._tick)
         self.query_one(Waveform).focus()
         if self.initial_path is not None:
             self.open_file(self.initial_path)
 
-    # -- the backend panel ------------------------------------------------------------------
+    @property
+    def prep(self) -> PrepPanel:
+        return self.query_one(PrepPanel)
 
-    def backend_choice(self) -> BackendKind:
-        return self.query_one(BackendPanel).choice
+    @property
+    def backend(self) -> BackendPanel:
+        return self.query_one(BackendPanel)
+
+    @property
+    def job(self) -> JobPanel:
+        return self.query_one(JobPanel)
+
+    # -- keys, handed on to the panel that owns what they change ------------------------------
+
+    def action_move_marker(self, which: str, direction: int) -> None:
+        self.prep.move_marker(which, direction * self.query_one(Waveform).span_s / 100)
+
+    def action_type_trim(self) -> None:
+        self.prep.type_trim()
+
+    def action_clear_trim(self) -> None:
+        self.prep.clear_trim()
+
+    def action_toggle_silence(self) -> None:
+        self.prep.toggle_silence()
+
+    def action_cycle_normalize(self) -> None:
+        self.prep.cycle_normalize()
+
+    def action_focus_waveform(self) -> None:
+        self.query_one(Waveform).focus()
 
     def action_cycle_backend(self) -> None:
-        self.query_one(BackendPanel).cycle()
+        self.backend.cycle()
+
+    def action_cancel_job(self) -> None:
+        self.job.cancel()
+
+    def action_process(self) -> None:
+        if self.path is None or self.info is None:
+            self.notify("Open a file first (press o).", severity="warning")
+            return
+        if self.job.running:
+            self.notify("A job is running: wait for it or cancel it (c).", severity="warning")
+            return
+        try:
+            options = self.prep.options()
+            choice = self.backend.chosen()
+        except DeechoError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        self.job.start(self.path, options, choice)
+
+    def action_show_compare(self) -> None:
+        result = self.job.result
+        if result is None:
+            self.notify("No result yet: process the file first (p).", severity="information")
+            return
+        from deecho.tui.compare_view import CompareScreen
+
+        history = self.deecho.history
+        record = history.get(result.job_id)
+        self.app.push_screen(CompareScreen(result.original, result.outcome, record, history))
+
+    @on(CompareReady)
+    def _compare_ready(self) -> None:
+        # The job panel has kept the result on the way up; show it.
+        self.action_show_compare()
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -110,21 +173,15 @@ class WorkspaceScreen(PrepPanel, JobPanel):
         self.path = Path(path)
         self.info = None
         self.levels = None
-        self.preview = None
-        self.start_s = self.end_s = None
         self.original_overview = None
         self.show_sent = False
-        if not self.job_running:  # a finished result belongs to the file it came from
-            self.outcome = None
-            self.outcome_original = None
+        self.prep.show_file(self.path)
+        self.job.forget_result()
         self.query_one("#info", Static).update(f"Opening {escape(self.path.name)}…")
         wave = self.query_one(Waveform)
         wave.set_overview(None)
         wave.set_markers(None, None)
         wave.border_title = self.path.name
-        for field in ("#start", "#end"):
-            with self.query_one(field, Input).prevent(Input.Changed):
-                self.query_one(field, Input).value = ""
         self._load(self.path)
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
@@ -161,6 +218,7 @@ class WorkspaceScreen(PrepPanel, JobPanel):
     def _file_opened(self, message: FileOpened) -> None:
         self.info = message.info
         self.sub_title = str(message.info.path)
+        self.prep.file_read(message.info)
         self._show_info()
 
     @on(OverviewReady)
@@ -170,7 +228,7 @@ class WorkspaceScreen(PrepPanel, JobPanel):
         self.original_overview = message.overview
         if not self.show_sent:
             self.query_one(Waveform).set_overview(message.overview)
-        self._update_markers()
+            self._mark(*self.prep.markers)
         if message.overview.complete and self.levels is None:
             # Loudness filtering is slower than the envelope: start it once the waveform
             # is on screen, so the two do not compete for the first frame.
@@ -182,7 +240,7 @@ class WorkspaceScreen(PrepPanel, JobPanel):
             return
         self.levels = message.levels
         self._show_info()
-        self._schedule_preview()
+        self.prep.file_measured(message.levels, self.original_overview)
 
     def _show_info(self) -> None:
         info = self.info
@@ -195,3 +253,48 @@ class WorkspaceScreen(PrepPanel, JobPanel):
             f"  {format_time(info.duration_s, True)}"
             f"  {info.sample_rate} Hz  {channels}\n{describe_levels(self.levels)}"
         )
+
+    # -- the waveform: the original with its trim, or what will be sent -------------------------
+
+    @on(PrepPanel.MarkersChanged)
+    def _markers_changed(self, message: PrepPanel.MarkersChanged) -> None:
+        self._mark(message.start_s, message.end_s)
+
+    def _mark(self, start_s: float | None, end_s: float | None) -> None:
+        if not self.show_sent:  # the sent audio starts where the markers were
+            self.query_one(Waveform).set_markers(start_s, end_s)
+
+    @on(PrepPreviewed)
+    def _prep_previewed(self) -> None:
+        if self.show_sent:
+            self._show_waveform()
+
+    @on(Input.Submitted, "#start, #end")
+    def _trim_entered(self) -> None:
+        # The prep panel stops a time it cannot read; a good one gives the keys back.
+        self.query_one(Waveform).focus()
+
+    def action_toggle_sent(self) -> None:
+        if self.prep.preview is None:
+            self.notify("Nothing measured yet to show.", severity="information")
+            return
+        self.show_sent = not self.show_sent
+        self._show_waveform()
+
+    def _show_waveform(self) -> None:
+        """The original with its trim markers, or what will be sent, on the original's scale
+        (so a normalizing gain shows as a bigger or smaller waveform)."""
+        wave = self.query_one(Waveform)
+        name = self.path.name if self.path else ""
+        preview = self.prep.preview
+        if self.show_sent and preview is not None:
+            wave.set_overview(preview.overview, scale_from=self.original_overview)
+            wave.set_view(0.0, None)
+            gain = f", {preview.gain_db:+.1f} dB" if preview.gain_db else ""
+            wave.border_title = f"{name}: as sent ({preview.end_s - preview.start_s:.3f} s{gain})"
+            wave.set_markers(None, None)
+        else:
+            wave.set_overview(self.original_overview)
+            wave.set_view(0.0, None)
+            wave.border_title = name
+            self._mark(*self.prep.markers)
