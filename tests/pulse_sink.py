@@ -160,7 +160,9 @@ class SwitchHeard:
     strength_a: float  # normalized correlation peak: how clearly each take is in the recording
     strength_b: float
     gain: float
-    first_b: int  # first frame (to the millisecond) at which take B was heard
+    first_b: int | None  # first frame (to the millisecond) at which take B was heard
+    a_heard_ms: int  # milliseconds that matched take A before `before`
+    b_heard_ms: int  # milliseconds that matched take B after the switch
     b_before_switch: bool  # take B heard anywhere before frame `before`
     a_after_switch: bool  # take A heard again between first_b and `until`
 
@@ -181,40 +183,61 @@ def _lag(recording: np.ndarray, take: np.ndarray) -> tuple[int, float]:
     return lag, float(strength)
 
 
+def _on_timeline(recording: np.ndarray, lag: int, frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """The recording moved onto the takes' timeline by `lag`, and where it has samples."""
+    heard = np.zeros(frames)
+    present = np.zeros(frames, dtype=bool)
+    first, last = max(0, -lag), min(frames, len(recording) - lag)
+    heard[first:last] = recording[first + lag : last + lag]
+    present[first:last] = True
+    return heard, present
+
+
 def heard_switch(
     recording: np.ndarray, take_a: np.ndarray, take_b: np.ndarray, before: int, until: int
 ) -> SwitchHeard:
-    """Which take each recorded millisecond matches, on the takes' timeline."""
+    """Which take each recorded millisecond matches, on the takes' timeline.
+
+    Each take is read on the timeline at its own lag: were the switch to move the
+    playhead, B would sit at another lag than A and the caller sees the two differ;
+    either way each take's milliseconds are found where that take really is.
+    """
     lag_a, strength_a = _lag(recording, take_a)
     lag_b, strength_b = _lag(recording, take_b)
     frames = len(take_a)
-    heard = np.zeros(frames)
-    present = np.zeros(frames, dtype=bool)
-    first, last = max(0, -lag_a), min(frames, len(recording) - lag_a)
-    heard[first:last] = recording[first + lag_a : last + lag_a]
-    present[first:last] = True
+    heard_a, present_a = _on_timeline(recording, lag_a, frames)
+    heard_b, present_b = _on_timeline(recording, lag_b, frames)
     a, b = take_a[:frames], take_b[:frames]
-    gain_part = present[:before]
+    gain_part = present_a[:before]
     gain = float(
-        np.dot(heard[:before][gain_part], a[:before][gain_part])
+        np.dot(heard_a[:before][gain_part], a[:before][gain_part])
         / max(np.dot(a[:before][gain_part], a[:before][gain_part]), 1e-12)
     )
     window = RATE // 1000
     windows = frames // window
     cut = slice(0, windows * window)
-    miss_a = ((heard[cut] - gain * a[cut]) ** 2).reshape(windows, window).sum(axis=1)
-    miss_b = ((heard[cut] - gain * b[cut]) ** 2).reshape(windows, window).sum(axis=1)
-    recorded = present[cut].reshape(windows, window).all(axis=1)
-    is_a = recorded & (miss_a < miss_b)
-    is_b = recorded & (miss_b < miss_a)
-    first_b = int(np.argmax(is_b))
+
+    def per_window(values: np.ndarray) -> np.ndarray:
+        return np.asarray(values[cut].reshape(windows, window).sum(axis=1))
+
+    # A millisecond counts as a take only when it matches that take (its residual 10 dB
+    # under the take's energy there); one that matches neither (a dropout, the other
+    # take) is not counted as either.
+    is_a = per_window((heard_a - gain * a) ** 2) < 0.1 * per_window((gain * a) ** 2)
+    is_b = per_window((heard_b - gain * b) ** 2) < 0.1 * per_window((gain * b) ** 2)
+    is_a &= present_a[cut].reshape(windows, window).all(axis=1)
+    is_b &= present_b[cut].reshape(windows, window).all(axis=1)
+    first_b = int(np.argmax(is_b)) if is_b.any() else None
+    switch = first_b if first_b is not None else windows
     return SwitchHeard(
         lag_a=lag_a,
         lag_b=lag_b,
         strength_a=strength_a,
         strength_b=strength_b,
         gain=gain,
-        first_b=first_b * window,
+        first_b=None if first_b is None else first_b * window,
+        a_heard_ms=int(is_a[: before // window].sum()),
+        b_heard_ms=int(is_b[switch:].sum()),
         b_before_switch=bool(is_b[: before // window].any()),
-        a_after_switch=bool(is_a[first_b : until // window].any()),
+        a_after_switch=bool(is_a[switch : until // window].any()),
     )

@@ -61,15 +61,22 @@ def test_switching_takes_keeps_the_position_within_one_block(tmp_path: Path) -> 
         after + RATE // 2,  # the tail rendered but still buffered when stopped is not heard
     )
     block = player.block_frames
+    heard_at = "never" if heard.first_b is None else f"{heard.first_b - before:+d} frames"
     print(
-        f"\nswitch asked at frames {before}..{after}; no_echo heard from {heard.first_b} "
-        f"({(heard.first_b - before) / RATE * 1000:+.1f} ms of audio from the request, "
-        f"block {block / RATE * 1000:.0f} ms); gain {heard.gain:.3f}, strengths "
-        f"{heard.strength_a:.2f}/{heard.strength_b:.2f}"
+        f"\nswitch asked at frames {before}..{after}; no_echo heard from the request {heard_at} "
+        f"(block {block / RATE * 1000:.0f} ms); gain {heard.gain:.3f}, heard "
+        f"{heard.a_heard_ms}/{heard.b_heard_ms} ms, lags {heard.lag_a}/{heard.lag_b}"
     )
-    assert heard.strength_a > 0.3, f"the original was not heard ({heard.strength_a:.2f})"
-    assert heard.strength_b > 0.3, f"no_echo was not heard ({heard.strength_b:.2f})"
-    assert heard.lag_a == heard.lag_b, f"the switch moved by {heard.lag_b - heard.lag_a} frames"
+    # each take heard for at least half a second on its side of the switch (at its level:
+    # the analysis counts a millisecond only when it matches the take)
+    assert heard.a_heard_ms >= 500, f"the original was heard for {heard.a_heard_ms} ms"
+    assert heard.b_heard_ms >= 500, f"no_echo was heard for {heard.b_heard_ms} ms"
+    assert heard.first_b is not None
+    # The same position within one audio block, the bound. (The player keeps one
+    # playhead, so the lags are equal whenever the sink plays steadily; a machine loaded
+    # past real time made the sink's timeline slip by a few ms once in six runs.)
+    moved = heard.lag_b - heard.lag_a
+    assert abs(moved) <= block, f"the switch moved by {moved} frames"
     assert not heard.b_before_switch, "no_echo was heard before the switch"
     assert not heard.a_after_switch, "the original came back after the switch"
     window = RATE // 1000  # the analysis resolves the switch to the millisecond

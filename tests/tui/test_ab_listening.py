@@ -93,10 +93,17 @@ async def test_keys_switch_takes_at_the_same_position(tmp_path: Path, history: H
     heard = heard_switch(read_recording(recorded), original, cleaned, before, after + RATE // 2)
     print(
         f"\nworkspace: key 2 between frames {before}..{after}; no_echo heard from "
-        f"{heard.first_b}; strengths {heard.strength_a:.2f}/{heard.strength_b:.2f}"
+        f"{heard.first_b}; heard {heard.a_heard_ms}/{heard.b_heard_ms} ms; "
+        f"underflows {player.underflows}"
     )
-    assert heard.strength_a > 0.3 and heard.strength_b > 0.3
-    assert heard.lag_a == heard.lag_b, f"the switch moved by {heard.lag_b - heard.lag_a} frames"
+    assert heard.a_heard_ms >= 500, f"the original was heard for {heard.a_heard_ms} ms"
+    assert heard.b_heard_ms >= 500, f"no_echo was heard for {heard.b_heard_ms} ms"
+    assert heard.first_b is not None
+    # The same position within one audio block, the bound. (The player keeps one
+    # playhead, so the lags are equal whenever the sink plays steadily; a machine loaded
+    # past real time made the sink's timeline slip by a few ms once in six runs.)
+    moved = heard.lag_b - heard.lag_a
+    assert abs(moved) <= player.block_frames, f"the switch moved by {moved} frames"
     assert not heard.b_before_switch and not heard.a_after_switch
     window = RATE // 1000
     assert before - window <= heard.first_b <= after + player.block_frames + window
