@@ -21,7 +21,7 @@ def register(subparsers: Any) -> None:
             " Keys: ? lists them all; Ctrl+P opens the command palette."
         ),
     )
-    parser.add_argument("file", nargs="?", type=Path, help="audio file to open")
+    parser.add_argument("file", nargs="?", help="audio file to open, or an http(s) URL")
     parser.add_argument(
         "--backend",
         help="local (default), musicgpt, or the URL of a `deecho serve` instance"
@@ -34,8 +34,14 @@ def open_workspace(args: argparse.Namespace) -> int:
     """Run the workspace until the user quits; the exit code is 0."""
     from deecho.config import load_settings
     from deecho.tui.app import DeechoApp
+    from deecho.urls import is_url
 
-    file: Path | None = getattr(args, "file", None)
+    given: str | None = getattr(args, "file", None)
+    file = None if given is None else Path(given)
+    if given is not None and is_url(given):
+        from deecho.cli.url_input import download_url
+
+        file = download_url(given, Path.cwd())  # downloaded here, then opened as a file
     if file is not None and not file.is_file():
         raise UsageError(f"{file}: no such file; give an audio file, or none for the picker")
     settings = load_settings()
