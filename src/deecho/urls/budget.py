@@ -20,11 +20,18 @@ __all__ = ["FetchBudget"]
 class FetchBudget:
     """Bytes left, a deadline, and the connections to cut when the deadline passes."""
 
-    def __init__(self, max_bytes: int, timeout_s: float, used_bytes: int = 0) -> None:
+    def __init__(
+        self,
+        max_bytes: int,
+        timeout_s: float,
+        used_bytes: int = 0,
+        started_at: float | None = None,
+    ) -> None:
+        """`used_bytes` and `started_at` (time.monotonic) carry over a fetch already begun."""
         self.max_bytes = max_bytes
         self.timeout_s = timeout_s
         self.used_bytes = used_bytes
-        self.deadline = time.monotonic() + timeout_s
+        self.deadline = (time.monotonic() if started_at is None else started_at) + timeout_s
         self.refusal: FetchError | UnsafeUrlError | None = None
         self.connections = 0
         self._open: set[Any] = set()

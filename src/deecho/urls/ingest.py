@@ -81,7 +81,7 @@ def fetch_audio(
     from deecho.urls.budget import FetchBudget
     from deecho.urls.pages import fetch_from_page  # yt-dlp loads only for pages
 
-    budget = FetchBudget(max_bytes, timeout_s - (time.monotonic() - started), used_bytes=page_bytes)
+    budget = FetchBudget(max_bytes, timeout_s, used_bytes=page_bytes, started_at=started)
     found = fetch_from_page(
         url, folder, policy, budget, max_duration_s=max_duration_s, progress=progress
     )

@@ -54,7 +54,7 @@ class PageRecording:
 class _Refused(DownloadCancelled):
     """Stops yt-dlp at once with a reason for the user (yt-dlp re-raises these as they are)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str = "") -> None:
         super().__init__(message)
         self.msg = message
 
@@ -95,25 +95,35 @@ class _GuardedYoutubeDL(YoutubeDL):
         return extractor
 
 
-def _refuse_live_and_long(max_duration_s: float | None) -> Callable[..., None]:
-    def check(info: dict[str, Any], incomplete: bool = False) -> None:
+class _LiveAndLength:
+    """yt-dlp's match filter: refuses live streams and recordings over the duration cap.
+
+    yt-dlp re-raises a filter's exception as a new one without its message, so the
+    reason is kept here for `_reason` to find.
+    """
+
+    def __init__(self, max_duration_s: float | None) -> None:
+        self.max_duration_s = max_duration_s
+        self.reason: str | None = None
+
+    def __call__(self, info: dict[str, Any], incomplete: bool = False) -> None:
         if info.get("is_live") or info.get("live_status") in ("is_live", "is_upcoming"):
-            raise _Refused(
+            self.reason = (
                 "audio_url: this is a live stream, which has no end to download;"
                 " send it once it has been recorded"
             )
         duration = info.get("duration")
         if (
-            max_duration_s is not None
+            self.max_duration_s is not None
             and isinstance(duration, (int, float))
-            and duration > max_duration_s
+            and duration > self.max_duration_s
         ):
-            raise _Refused(
+            self.reason = (
                 f"audio_url: the recording lasts {duration:.0f} s, over this server's"
-                f" {max_duration_s:.0f} s limit"
+                f" {self.max_duration_s:.0f} s limit"
             )
-
-    return check
+        if self.reason is not None:
+            raise _Refused(self.reason)
 
 
 def _progress_hook(progress: Progress | None, title: list[str]) -> Callable[[dict[str, Any]], None]:
@@ -131,7 +141,7 @@ def _progress_hook(progress: Progress | None, title: list[str]) -> Callable[[dic
 
 
 def _params(
-    folder: Path, quiet: _Quiet, max_duration_s: float | None, hook: Callable[..., None]
+    folder: Path, quiet: _Quiet, live_and_length: _LiveAndLength, hook: Callable[..., None]
 ) -> dict[str, Any]:
     return {
         "logger": quiet,
@@ -143,7 +153,7 @@ def _params(
         "outtmpl": {"default": str(folder / "page_input.%(ext)s")},
         "noplaylist": True,  # a link to one video inside a playlist means that video
         "playlistend": 2,  # two entries are enough to know it is more than one recording
-        "match_filter": _refuse_live_and_long(max_duration_s),
+        "match_filter": live_and_length,
         "progress_hooks": [hook],
         "cachedir": False,
         "usenetrc": False,
@@ -183,11 +193,15 @@ def _one_recording(info: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def _reason(exc: Exception, quiet: _Quiet, budget: FetchBudget) -> FetchError:
-    """One line for the task's message: the budget's refusal first, then yt-dlp's own."""
+def _reason(
+    exc: Exception, quiet: _Quiet, budget: FetchBudget, live_and_length: _LiveAndLength
+) -> FetchError:
+    """One line for the task's message: the budget's refusal first, then ours, then yt-dlp's."""
     if budget.refusal is not None:
         return FetchError(str(budget.refusal))
-    if isinstance(exc, _Refused):
+    if live_and_length.reason is not None:
+        return FetchError(live_and_length.reason)
+    if isinstance(exc, _Refused) and exc.msg:
         return FetchError(exc.msg)
     cause = exc.exc_info[1] if isinstance(exc, DownloadError) and exc.exc_info else exc
     if isinstance(cause, UnsupportedError):
@@ -217,17 +231,18 @@ def fetch_from_page(
     """Find the one recording `url` leads to and download it into `folder`."""
     quiet = _Quiet()
     title = [""]
-    params = _params(folder, quiet, max_duration_s, _progress_hook(progress, title))
+    live_and_length = _LiveAndLength(max_duration_s)
+    params = _params(folder, quiet, live_and_length, _progress_hook(progress, title))
     no_ffmpeg = FFmpegPostProcessor._ffmpeg_location.set(_NO_FFMPEG)
     budget.start_watchdog()
     try:
         with _GuardedYoutubeDL(params, policy, budget) as ydl:
             found = _one_recording(ydl.extract_info(url, download=False))
-            _refuse_live_and_long(max_duration_s)(found)
+            live_and_length(found)
             title[0] = str(found.get("title") or "")
             done = ydl.process_ie_result(found, download=True)
     except Exception as exc:  # yt-dlp raises many kinds; every one becomes a reason
-        raise _reason(exc, quiet, budget) from exc
+        raise _reason(exc, quiet, budget, live_and_length) from exc
     finally:
         budget.stop_watchdog()
         FFmpegPostProcessor._ffmpeg_location.reset(no_ffmpeg)
