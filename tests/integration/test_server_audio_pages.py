@@ -203,9 +203,7 @@ def test_no_connection_reaches_a_private_address_by_any_hop(
     site.html("/guard/redirect.html", '<audio src="/guard/hop"></audio>')
     site.html("/guard/direct.html", f'<audio src="{private_site.url("/take.wav")}"></audio>')
     site.html("/guard/manifest.html", f'<video src="{private_site.url("/lan.m3u8")}"></video>')
-    site.file(
-        "/guard/segments.m3u8", hls_playlist(private_segments, 2.0), "application/x-mpegURL"
-    )
+    site.file("/guard/segments.m3u8", hls_playlist(private_segments, 2.0), "application/x-mpegURL")
     site.redirect("/guard/moved.wav", private_site.url("/take.wav"))
     tasks = {
         path: served.submit_url(site.url(path))
