@@ -151,6 +151,7 @@ def _params(
         "color": "no_color",
         "format": _FORMAT,
         "outtmpl": {"default": str(folder / "page_input.%(ext)s")},
+        "restrictfilenames": True,  # the extension comes from the site: ASCII, no separators
         "noplaylist": True,  # a link to one video inside a playlist means that video
         "playlistend": 2,  # two entries are enough to know it is more than one recording
         "match_filter": live_and_length,
@@ -239,7 +240,8 @@ def fetch_from_page(
         with _GuardedYoutubeDL(params, policy, budget) as ydl:
             found = _one_recording(ydl.extract_info(url, download=False))
             live_and_length(found)
-            title[0] = str(found.get("title") or "")
+            # yt-dlp names a page's one player "Page title (1)"; the page's title says it
+            title[0] = str(found.get("title") or "").removesuffix(" (1)")
             done = ydl.process_ie_result(found, download=True)
     except Exception as exc:  # yt-dlp raises many kinds; every one becomes a reason
         raise _reason(exc, quiet, budget, live_and_length) from exc
@@ -249,11 +251,12 @@ def fetch_from_page(
     if budget.refusal is not None:
         raise FetchError(str(budget.refusal))
     downloads = done.get("requested_downloads") or []
-    if not downloads or not Path(downloads[0].get("filepath", "")).is_file():
+    path = Path(downloads[0].get("filepath", "")) if downloads else folder / "missing"
+    if not path.is_file() or path.resolve().parent != folder.resolve():
         raise FetchError("audio_url: the page's recording could not be downloaded")
     duration = found.get("duration")
     return PageRecording(
-        path=Path(downloads[0]["filepath"]),
+        path=path,
         title=title[0] or Path(url).name,
         duration_s=float(duration) if isinstance(duration, (int, float)) else None,
         connections=budget.connections,
