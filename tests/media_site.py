@@ -18,7 +18,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MediaSite", "adts_segments", "hls_playlist", "media_site", "network_address"]
+__all__ = [
+    "MediaSite",
+    "adts_segments",
+    "dash_files",
+    "hls_playlist",
+    "media_site",
+    "network_address",
+]
 
 
 def adts_segments(audio: np.ndarray, rate: int, seconds_per_segment: float) -> list[bytes]:
@@ -49,6 +56,30 @@ def adts_segments(audio: np.ndarray, rate: int, seconds_per_segment: float) -> l
     if start < len(data):
         segments.append(data[start:])
     return segments
+
+
+def dash_files(audio: np.ndarray, rate: int, seconds_per_segment: float) -> dict[str, bytes]:
+    """`audio` as AAC in a DASH manifest (`take.mpd`) and its fMP4 segments, by FFmpeg's muxer."""
+    import tempfile
+    from pathlib import Path
+
+    import av
+
+    with tempfile.TemporaryDirectory() as folder:
+        options = {"seg_duration": f"{seconds_per_segment:g}", "use_template": "1"}
+        with av.open(f"{folder}/take.mpd", "w", format="dash", options=options) as container:
+            stream = container.add_stream("aac", rate=rate)
+            stream.layout = "stereo" if audio.shape[0] == 2 else "mono"
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(audio, dtype=np.float32),
+                format="fltp",
+                layout=stream.layout.name,
+            )
+            frame.sample_rate = rate
+            frame.pts = 0
+            for packet in [*stream.encode(frame), *stream.encode(None)]:
+                container.mux(packet)
+        return {path.name: path.read_bytes() for path in Path(folder).iterdir()}
 
 
 def hls_playlist(segment_urls: list[str], seconds_per_segment: float) -> bytes:

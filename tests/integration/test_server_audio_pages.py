@@ -35,7 +35,14 @@ from test_server_harness import (
 
 from audio_fixtures import REPO, deecho_command, stop_process
 from deecho.api.models import ByIdResponse, Conversion, SubmitResponse, TaskStatus
-from media_site import MediaSite, adts_segments, hls_playlist, media_site, network_address
+from media_site import (
+    MediaSite,
+    adts_segments,
+    dash_files,
+    hls_playlist,
+    media_site,
+    network_address,
+)
 
 RATE = 16000
 VENDOR_PAGE = REPO.parent / "shared" / "reference" / "deecho-api-doc.txt"
@@ -182,6 +189,17 @@ def test_an_hls_playlist_of_aac_segments_completes_at_full_length(
     assert conversion.conversion_duration == pytest.approx(8.0, abs=0.05)
     fetched = site.requests[before:]
     assert all(fetched.count(name) == 1 for name in names), fetched
+
+
+def test_a_dash_manifest_completes_at_full_length(served: Served, site: MediaSite) -> None:
+    audio = echoed_speech(6.0, rate=44100, channels=2, seed=4)
+    for name, body in dash_files(audio, 44100, 2.0).items():
+        kind = "application/dash+xml" if name.endswith(".mpd") else "audio/mp4"
+        site.file(f"/dash/{name}", body, kind)
+    conversion = served.wait_done(served.submit_url(site.url("/dash/take.mpd")))
+    assert conversion.task_status == TaskStatus.COMPLETED, conversion.reason
+    assert conversion.conversion_duration == pytest.approx(6.0, abs=0.05)
+    assert "/dash/init-stream0.m4s" in site.requests
 
 
 # --- what is refused, and why ------------------------------------------------------------------
