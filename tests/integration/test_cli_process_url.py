@@ -45,3 +45,18 @@ def test_a_url_without_audio_exits_66_with_one_line(tmp_path: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "no audio or video found" in lines[0], result.stderr
     assert list(tmp_path.iterdir()) == []  # nothing left behind, not even a temporary folder
+
+
+def test_the_workspace_fetches_a_url_before_it_opens(tmp_path: Path) -> None:
+    """`deecho tui URL` downloads first: a URL without audio ends there, as process does."""
+    with media_site() as site:
+        site.html("/notes.html", "<p>no player here</p>")
+        result = subprocess.run(
+            [*deecho_command(), "tui", site.url("/notes.html")],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 66, result.stderr
+    assert "no audio or video found" in result.stderr and "Traceback" not in result.stderr

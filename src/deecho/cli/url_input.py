@@ -41,8 +41,24 @@ def _bar() -> Callable[[float, str], None] | None:
     return show
 
 
-def download_url(url: str, folder: Path, *, overwrite: bool = False) -> Path:
-    """Fetch the recording at `url` into `folder`; returns its path there."""
+def _free_path(folder: Path, name: str) -> Path:
+    """`folder/name`, or `folder/stem (2).ext` and so on when that is taken."""
+    target = folder / name
+    number = 2
+    while target.exists():
+        target = folder / f"{Path(name).stem} ({number}){Path(name).suffix}"
+        number += 1
+    return target
+
+
+def download_url(
+    url: str, folder: Path, *, overwrite: bool = False, keep_existing: bool = False
+) -> Path:
+    """Fetch the recording at `url` into `folder`; returns its path there.
+
+    A file already there by that name is refused (`OutputError`), replaced with
+    `overwrite`, or kept with `keep_existing` (the download then takes a free name).
+    """
     from deecho.urls import UrlPolicy, fetch_audio
 
     # The user's own machine fetching for the user: private hosts (a NAS) are theirs to reach.
@@ -57,7 +73,7 @@ def download_url(url: str, folder: Path, *, overwrite: bool = False) -> Path:
         finally:
             if bar is not None:
                 sys.stderr.write("\n")
-        target = folder / fetched.name
+        target = _free_path(folder, fetched.name) if keep_existing else folder / fetched.name
         if target.exists() and not overwrite:
             raise OutputError(f"{target} exists; use --force to replace it")
         os.replace(fetched.path, target)
