@@ -196,3 +196,13 @@ def test_the_running_task_says_what_was_fetched(tmp_path: Path) -> None:
     fraction, stage = read_progress(tmp_path) or (0.0, "")
     assert fraction == pytest.approx(0.45)
     assert stage == 'removing echo, fetched "Studio take" (3:12)'
+
+
+def test_the_byte_cap_counts_the_first_fetch_and_yt_dlp_s_together(tmp_path: Path) -> None:
+    """A 3 MB page fits a 4 MB cap once; fetched again by yt-dlp, the two do not."""
+    page = b"<html><body>" + b"<p>liner notes</p>" * (3_000_000 // 18) + b"</body></html>"
+    with media_site() as site:
+        site.file("/long.html", page, "text/html")
+        with pytest.raises(FetchError, match="larger than the 4000000 byte limit"):
+            fetch_audio(site.url("/long.html"), tmp_path, LOOPBACK, 4_000_000, 30)
+        assert site.requests.count("/long.html") >= 1

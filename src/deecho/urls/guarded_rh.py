@@ -65,12 +65,25 @@ class _CountedResponse(RequestsResponseAdapter):
         budget.track(response)
 
     def read(self, amt: int | None = None) -> bytes:
-        self._stop_if_spent()
         try:
             data: bytes = super().read(amt)
         except RequestError:
             self._stop_if_spent()  # a read cut by the watchdog: the deadline is the reason
             raise
+        return data
+
+    def _real_read(self, amt: int | None = None) -> bytes:
+        """Counted chunk by chunk: a body of unknown length stops at the cap, not at its end."""
+        if amt is not None:
+            return self._counted(amt)
+        chunks = []
+        while chunk := self._counted(1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _counted(self, amt: int) -> bytes:
+        self._stop_if_spent()
+        data: bytes = self.fp.read(amt, decode_content=True)
         try:
             self._budget.count(len(data))
         except (FetchError, UnsafeUrlError) as exc:
