@@ -112,6 +112,10 @@ class _SoundFileReader:
         self._file.close()
 
 
+#: FFmpeg's demuxers for bare codec streams, whose durations are bitrate estimates.
+_RAW_STREAM_FORMATS = frozenset({"aac", "ac3", "eac3", "dts", "mp3"})
+
+
 class _PyAVReader:
     """Decodes with FFmpeg through PyAV; seeks by decoding from the start.
 
@@ -138,7 +142,12 @@ class _PyAVReader:
             self._container.close()
             raise AudioDecodeError(f"{path.name}: the audio stream has no sample rate or channels")
         duration_s = 0.0
-        if stream.duration is not None and stream.time_base is not None:
+        raw = (self._container.format.name or "") in _RAW_STREAM_FORMATS
+        if raw and stream.time_base is not None:
+            # A raw stream (ADTS .aac, as HLS segments join into) declares no length: FFmpeg
+            # guesses one from the bitrate (10 % short was seen), so its packets are counted.
+            duration_s = self._demuxed_seconds(stream.time_base)
+        elif stream.duration is not None and stream.time_base is not None:
             duration_s = float(stream.duration * stream.time_base)
         elif self._container.duration is not None:
             duration_s = self._container.duration / 1_000_000
@@ -151,6 +160,14 @@ class _PyAVReader:
             frames=round(duration_s * rate),
         )
         self._restart()
+
+    def _demuxed_seconds(self, time_base: Any) -> float:
+        """The stream's length summed from its packets' durations: reads, decodes nothing."""
+        total = 0
+        with self._av.open(str(self._path)) as container:
+            for packet in container.demux(audio=0):
+                total += packet.duration or 0
+        return float(total * time_base)
 
     def _restart(self) -> None:
         self._container.close()

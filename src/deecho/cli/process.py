@@ -37,7 +37,11 @@ def register(subparsers: Any) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("input", type=Path, metavar="INPUT", help="audio file to clean")
+    parser.add_argument(
+        "input",
+        metavar="INPUT",
+        help="audio file to clean, or an http(s) URL (a file, a page, an HLS/DASH playlist)",
+    )
     parser.add_argument(
         "-o",
         "--output",
@@ -211,6 +215,18 @@ def _summary(result: ProcessResult) -> str:
     return "\n".join(lines)
 
 
+def _local_input(args: argparse.Namespace) -> Path:
+    """INPUT as a file; a URL is downloaded first (beside --output, else here)."""
+    from deecho.urls import is_url
+
+    if not is_url(args.input):
+        return Path(args.input)
+    from deecho.cli.url_input import download_url
+
+    folder = args.output.parent if args.output else Path.cwd()
+    return download_url(args.input, folder, overwrite=args.force)
+
+
 def run(args: argparse.Namespace) -> int:
     from deecho.backends import get_backend
     from deecho.backends.job import run_job
@@ -221,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
     amounts = amounts_from(args, settings)
     prep = prep_options(args)
     request = ProcessRequest(
-        input=args.input,
+        input=_local_input(args),
         output=args.output,
         echo_output=args.echo_output,
         prep=prep,

@@ -21,7 +21,7 @@ def register(subparsers: Any) -> None:
             " Keys: ? lists them all; Ctrl+P opens the command palette."
         ),
     )
-    parser.add_argument("file", nargs="?", type=Path, help="audio file to open")
+    parser.add_argument("file", nargs="?", help="audio file to open, or an http(s) URL")
     parser.add_argument(
         "--backend",
         help="local (default), musicgpt, or the URL of a `deecho serve` instance"
@@ -35,7 +35,13 @@ def open_workspace(args: argparse.Namespace) -> int:
     from deecho.config import load_settings
     from deecho.tui.app import DeechoApp
 
-    file: Path | None = getattr(args, "file", None)
+    given: str | None = getattr(args, "file", None)
+    file = None if given is None else Path(given)
+    # a plain prefix test: opening a file must not load the HTTP stack (test_import_hygiene)
+    if given is not None and given.lower().startswith(("http://", "https://")):
+        from deecho.cli.url_input import download_url
+
+        file = download_url(given, Path.cwd(), keep_existing=True)  # then opened as a file
     if file is not None and not file.is_file():
         raise UsageError(f"{file}: no such file; give an audio file, or none for the picker")
     settings = load_settings()

@@ -97,10 +97,14 @@ class _ProgressFile:
     Written at most twice a second, atomically (temp file, then rename).
     """
 
-    def __init__(self, task_dir: Path, start: float = 0.0, span: float = 1.0) -> None:
+    def __init__(
+        self, task_dir: Path, start: float = 0.0, span: float = 1.0, fetched: str | None = None
+    ) -> None:
         self.path = task_dir / PROGRESS_FILE
         self.start = start
         self.span = span
+        self.fetched = fetched
+        """What an audio_url brought (title, length), said in the task's message."""
         self._last = 0.0
 
     def __call__(self, fraction: float, stage: str) -> None:
@@ -111,15 +115,23 @@ class _ProgressFile:
         value = self.start + self.span * max(0.0, min(1.0, fraction))
         temp = self.path.with_suffix(".tmp")
         with contextlib.suppress(OSError):
-            temp.write_text(json.dumps({"fraction": round(value, 3), "stage": stage}))
+            said = {"fraction": round(value, 3), "stage": stage, "fetched": self.fetched}
+            temp.write_text(json.dumps(said))
             os.replace(temp, self.path)
 
 
 def read_progress(task_dir: Path) -> tuple[float, str] | None:
-    """(fraction 0..1, stage) of a running task, when its worker has said."""
+    """(fraction 0..1, stage) of a running task, when its worker has said.
+
+    The stage names what an audio_url brought when it is known:
+    `removing echo, fetched "Title" (3:12)`.
+    """
     try:
         data = json.loads((task_dir / PROGRESS_FILE).read_text())
-        return float(data["fraction"]), str(data["stage"])
+        stage = str(data["stage"])
+        if data.get("fetched"):
+            stage = f"{stage}, fetched {data['fetched']}"
+        return float(data["fraction"]), stage
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -131,20 +143,33 @@ def warm_up() -> None:
     import deecho.pipeline  # noqa: F401  (numpy, scipy, the engine)
 
 
-def _fetch_input(spec: JobSpec, task_dir: Path) -> Path:
-    from deecho.server.urlguard import UrlPolicy, fetch_to_file
+def _fetch_input(spec: JobSpec, task_dir: Path) -> tuple[Path, str | None]:
+    """The task's audio_url on disk as `input.EXT`, and the page's title when it came via one."""
+    from deecho.urls import UrlPolicy, fetch_audio
 
     assert spec.audio_url is not None
     policy = UrlPolicy(
         allow_private=spec.allow_private_urls, allow_loopback=spec.allow_loopback_urls
     )
-    temp_path, name = fetch_to_file(
-        spec.audio_url, task_dir, policy, spec.fetch_max_bytes, spec.fetch_timeout_s
+    fetched = fetch_audio(
+        spec.audio_url,
+        task_dir,
+        policy,
+        spec.fetch_max_bytes,
+        spec.fetch_timeout_s,
+        max_duration_s=spec.max_duration_s,
+        progress=_ProgressFile(task_dir, 0.0, 0.0),
     )
-    suffix = Path(name).suffix.lower()
+    suffix = Path(fetched.name).suffix.lower()
     target = task_dir / f"input{suffix if suffix.isascii() and len(suffix) <= 9 else ''}"
-    os.replace(temp_path, target)
-    return target
+    os.replace(fetched.path, target)
+    return target, fetched.title
+
+
+def _fetched_note(title: str | None, duration_s: float) -> str:
+    """What was fetched, for the task's message while it runs: title and length."""
+    minutes, seconds = divmod(round(duration_s), 60)
+    return f'"{title}" ({minutes}:{seconds:02d})' if title else f"{minutes}:{seconds:02d} of audio"
 
 
 def _write_mp3(wav_path: Path, mp3_path: Path) -> None:
@@ -187,11 +212,13 @@ def _process(spec: JobSpec) -> JobOutcome:
     from deecho.pipeline import ProcessRequest, process_file
 
     task_dir = Path(spec.task_dir)
+    title = None
     if spec.input_path and Path(spec.input_path).exists():
         input_path = Path(spec.input_path)
     else:
-        input_path = _fetch_input(spec, task_dir)
+        input_path, title = _fetch_input(spec, task_dir)
     info = probe(input_path)
+    fetched = _fetched_note(title, info.duration_s) if spec.audio_url else None
     if info.duration_s > spec.max_duration_s:
         return JobOutcome(
             TaskStatus.FAILED.value,
@@ -209,9 +236,9 @@ def _process(spec: JobSpec) -> JobOutcome:
             overwrite=True,
             amounts=_amounts(spec),
         ),
-        progress=_ProgressFile(task_dir, 0.0, 0.9),
+        progress=_ProgressFile(task_dir, 0.0, 0.9, fetched),
     )
-    encoding = _ProgressFile(task_dir)
+    encoding = _ProgressFile(task_dir, fetched=fetched)
     encoding(0.9, "encoding MP3")
     _write_mp3(paths["no_echo_wav"], paths["no_echo"])
     encoding(0.95, "encoding MP3")
