@@ -3,14 +3,15 @@
 A submit whose upload does not fit is refused with 507 and leaves nothing behind; a
 task whose results do not fit ends ERROR (the server's fault) with the reason; the
 database stays intact and the server keeps serving; once space is freed the next task
-completes.
+completes, and a task whose end the full database could not take is recorded then.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
-from test_server_harness import live_server, write_wav
+from test_server_harness import live_server, wait_for, write_wav
 
 from deecho.api.models import TaskStatus
 from fault_fixtures import fill, tmpfs
@@ -62,3 +63,30 @@ def test_results_that_do_not_fit_end_error_with_the_reason(tmp_path: Path) -> No
         filler.unlink()
         again = live.submit_file(write_wav(tmp_path / "again.wav", 3.0))
         assert live.wait_done(again.json()["task_id"]).task_status == TaskStatus.COMPLETED
+
+
+def test_a_database_that_fills_up_mid_task_still_ends_the_task(tmp_path: Path) -> None:
+    """The disk fills while a task runs: its results and then its row's update do not fit.
+
+    Once space is back, the task must end (with the reason) without a restart: a row
+    left IN_PROGRESS would have the client poll forever.
+    """
+    with (
+        tmpfs(tmp_path / "disk", 24 << 20) as disk,
+        live_server(disk / "data") as live,
+    ):
+        response = live.submit_file(write_wav(tmp_path / "take.wav", 20.0))
+        assert response.status_code == 200, response.text
+        task_id = response.json()["task_id"]
+        assert wait_for(
+            lambda: live.app_state().store.get(task_id).status == TaskStatus.IN_PROGRESS, 60
+        )
+        filler = fill(disk, leave_bytes=0)
+        time.sleep(8.0)  # the worker meets the full disk, then the runner, recording the end
+        filler.unlink()
+        conversion = live.wait_done(task_id, timeout_s=90)
+        assert conversion.is_done, f"still {conversion.status} after the space came back"
+        assert conversion.task_status in (TaskStatus.ERROR, TaskStatus.COMPLETED)
+        if conversion.task_status == TaskStatus.ERROR:
+            assert "disk is full" in conversion.reason
+        assert live.session.get(f"{live.base}/health", timeout=10).status_code == 200

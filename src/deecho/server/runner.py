@@ -46,6 +46,9 @@ class JobRunner:
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._running: dict[str, Future[JobOutcome]] = {}
+        # Ends the database could not take (its disk full): retried until it can, so a task
+        # never stays IN_PROGRESS for its client after the space is back.
+        self._unrecorded: dict[str, tuple[StoredTask, JobOutcome]] = {}
         self._executor: Executor | None = None
         self._dask_client: Any = None
         self._capacity = max(1, config.workers)
@@ -112,6 +115,7 @@ class JobRunner:
     def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
+                self._record_unrecorded()
                 self._fill()
                 self._sweep_expired()
             except Exception:  # keep dispatching; a bad row must not stop the queue
@@ -126,7 +130,7 @@ class JobRunner:
             if task is None:
                 return
             if task.attempts > self.config.max_attempts:
-                self._finish(
+                self._record(
                     task,
                     JobOutcome(
                         TaskStatus.FAILED.value,
@@ -189,11 +193,26 @@ class JobRunner:
             return
         except Exception as exc:  # e.g. a Dask worker lost
             outcome = JobOutcome(TaskStatus.ERROR.value, f"internal error: {exc}")
+        self._record(task, outcome)
+        self._wake.set()
+
+    def _record(self, task: StoredTask, outcome: JobOutcome) -> None:
+        """Record a task's end; one the database cannot take now is kept and retried."""
         try:
             self._finish(task, outcome)
-        except Exception:
-            log.exception("could not record the end of %s", task.task_id)
-        self._wake.set()
+        except Exception as exc:
+            with self._lock:
+                first = task.task_id not in self._unrecorded
+                self._unrecorded[task.task_id] = (task, outcome)
+            if first:
+                log.error("could not record the end of %s (%s); will retry", task.task_id, exc)
+
+    def _record_unrecorded(self) -> None:
+        with self._lock:
+            waiting = list(self._unrecorded.values())
+            self._unrecorded.clear()
+        for task, outcome in waiting:
+            self._record(task, outcome)
 
     def _replace_pool(self) -> None:
         with self._lock:
