@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import os
 import tempfile
+import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import tomli_w
 from platformdirs import user_config_dir, user_data_dir
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from deecho.errors import SettingsError
 
 if TYPE_CHECKING:
     from deecho.engine.report import Amounts
@@ -135,8 +138,27 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Read the settings from the environment and the settings file."""
-    return Settings(**overrides)
+    """Read the settings from the environment and the settings file.
+
+    A file that is not TOML, or a value of the wrong kind there or in a DEECHO_*
+    variable, is a SettingsError naming the file and the first wrong setting: the
+    user can fix a typo in their settings, where a traceback would not tell them how.
+    """
+    try:
+        return Settings(**overrides)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{config_file()}: not valid TOML ({exc}); fix or remove it") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"{config_file()}: not UTF-8 text; fix or remove it") from None
+    except OSError as exc:
+        raise SettingsError(f"{config_file()}: cannot read it ({exc.strerror})") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise SettingsError(
+            f"setting {name} = {first.get('input')!r}: {first['msg'].lower()}"
+            f" (in {config_file()} or DEECHO_{name.upper().replace('.', '__')})"
+        ) from None
 
 
 def _plain(value: Any) -> Any:

@@ -33,6 +33,7 @@ __all__ = [
     "OutputError",
     "RateLimitedError",
     "ResultMismatchError",
+    "SettingsError",
     "TaskFailedError",
     "TaskTimeoutError",
     "UsageError",
@@ -46,6 +47,7 @@ EX_SOFTWARE = 70
 EX_CANTCREAT = 73
 EX_TEMPFAIL = 75
 EX_NOPERM = 77
+EX_CONFIG = 78
 
 
 class DeechoError(Exception):
@@ -58,6 +60,12 @@ class UsageError(DeechoError):
     """An option or argument has a value deecho cannot use."""
 
     exit_code = EX_USAGE
+
+
+class SettingsError(DeechoError):
+    """The settings file (or a DEECHO_* variable) cannot be read or holds a wrong value."""
+
+    exit_code = EX_CONFIG
 
 
 class AudioError(DeechoError):

@@ -14,10 +14,12 @@ import io
 import math
 import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import soundfile as sf
+import tomli_w
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from starlette.requests import Request
@@ -25,7 +27,8 @@ from starlette.requests import Request
 from audio_fixtures import tone_burst_signal
 from deecho.audio.io import read_audio
 from deecho.audio.prep import parse_time
-from deecho.errors import DeechoError, UsageError
+from deecho.config import load_settings
+from deecho.errors import DeechoError, SettingsError, UsageError
 from deecho.server.uploads import FormError, UploadTooLarge, read_submit_form
 
 EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -196,3 +199,77 @@ def test_multipart_parser_reads_or_refuses_mutated_forms(
     if form.file_path is not None:
         assert form.file_path.parent == spool  # the sender's file name never picks the path
         assert form.file_bytes == form.file_path.stat().st_size
+
+
+# --- the settings loader ----------------------------------------------------------------------
+
+_SETTING_VALUES = st.one_of(
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+    st.lists(st.integers(), max_size=3),
+)
+_SETTING_NAMES = st.sampled_from(
+    ["api_key", "musicgpt_api_key", "musicgpt_base_url", "max_upload_mb", "engine", "server",
+     "workspace", "unknown"]
+)  # fmt: skip
+
+
+@st.composite
+def settings_files(draw: st.DrawFn) -> bytes:
+    """A settings file: TOML built from real setting names and any values, or mutated bytes."""
+    document: dict[str, object] = {}
+    for name in draw(st.lists(_SETTING_NAMES, max_size=4)):
+        value = draw(_SETTING_VALUES)
+        if name in ("engine", "server", "workspace"):
+            value = draw(st.dictionaries(st.text(min_size=1, max_size=12), _SETTING_VALUES))
+        document[name] = value
+    text = tomli_w.dumps(document).encode()
+    if draw(st.booleans()):
+        position = draw(st.integers(0, len(text)))
+        text = text[:position] + draw(st.binary(max_size=8)) + text[position:]
+    return text
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(content=settings_files())
+def test_settings_file_loads_or_is_refused_with_one_line(
+    folder: Path, content: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = folder / "config.toml"
+    path.write_bytes(content)
+    monkeypatch.setenv("DEECHO_CONFIG_FILE", str(path))
+    try:
+        load_settings()
+    except SettingsError as exc:
+        message = str(exc)
+        assert "\n" not in message and message.startswith(("setting ", str(path)))
+        event("refused")
+
+
+# --- the byId query ---------------------------------------------------------------------------
+
+_QUERY_NAMES = st.sampled_from(["conversionType", "task_id", "conversion_id", "TASK_ID", "x"])
+
+
+@pytest.fixture(scope="module")
+def by_id_client(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from deecho.server import create_app
+    from deecho.server.config import ServerConfig
+
+    app = create_app(ServerConfig(data_dir=tmp_path_factory.mktemp("byid"), api_key="k"))
+    with TestClient(app) as client:
+        yield client
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(query=st.lists(st.tuples(_QUERY_NAMES, st.text(max_size=40)), max_size=4))
+def test_by_id_answers_every_query_with_a_documented_status(
+    by_id_client: Any, query: list[tuple[str, str]]
+) -> None:
+    answer = by_id_client.get("/api/public/v1/byId", params=query, headers={"Authorization": "k"})
+    assert answer.status_code in (200, 400, 404), answer.text
+    assert answer.json()["success"] is (answer.status_code == 200)
