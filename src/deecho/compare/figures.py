@@ -105,6 +105,19 @@ class CompareFigures:
     """The null depth over [0, shared_band_hz): beside `residual_db`, the full band's."""
     notes: tuple[str, ...] = field(default_factory=tuple)
 
+    def brief(self) -> dict[str, Any]:
+        """The few figures a row of many files shows (`deecho batch --compare`)."""
+        return {
+            "residual_db": self.residual_db,
+            "shared_band_hz": self.shared_band_hz,
+            "residual_shared_band_db": self.residual_shared_band_db,
+            "energy_removed_db": self.energy_removed_db,
+            "correlation": self.correlation,
+            "offset_ms": self.offset_ms,
+            "drift_ppm": self.drift_ppm,
+            "overlap_s": self.overlap_s,
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """The `--json` object: plain numbers, lists and strings only."""
         return {
