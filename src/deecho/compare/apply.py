@@ -21,7 +21,7 @@ import scipy.signal as ss
 import soxr
 
 from deecho.compare.measure import Measurement
-from deecho.compare.takes import BLOCK_FRAMES, SlidingWindow, Take
+from deecho.compare.takes import SlidingWindow, Take
 
 #: An offset left within this fraction of a sample is not worth a phase shift: its
 #: error is below -90 dB even at 0.45 of the sample rate.
@@ -29,8 +29,18 @@ FRACTION_EPS = 1e-5
 #: Context read either side of a block before a phase shift or band limit, so the
 #: FFT's wrap-around stays outside the block (error about -110 dB on broadband noise).
 _PAD = 1 << 14
-#: Output starts searched for the one that leaves the smallest fraction.
-_START_SEARCH = 1 << 20
+#: Output starts searched for the one that leaves the smallest fraction (with drift d,
+#: a start within d of any fraction is found among 1/d of them: 50,000 at 20 ppm).
+_START_SEARCH = 1 << 17
+#: Outputs of a restarted stream before the first kept one: soxr's filter then reads real
+#: input (and an FFT's context is there too).
+_WARM = _PAD + 4096
+#: Outputs per restart of the stream (about 22 s at 48 kHz).
+_SEGMENT = 1 << 20
+#: Input samples handed to soxr at a time.
+_FEED = 1 << 16
+#: Input kept before the last read, so the next segment can start a little earlier.
+_KEEP = 2 * (_WARM + _START_SEARCH + _FEED) + _PAD
 
 
 @functools.lru_cache(maxsize=8)
@@ -72,46 +82,53 @@ def filtered_read(
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
-def _best_start(offset_in: float, step: float, lowest: int) -> tuple[int, int, float]:
-    """(k, q, left): feeding the stream from input sample q (q <= 0: zeros first) puts
-    original sample 0 at output k + left, `left` the smallest in the search."""
+def _best_start(position: float, step: float, lowest: int) -> tuple[int, int, float]:
+    """(k, q, left): fed from input sample q, the stream's output k + left holds input
+    `position`; k >= lowest, with `left` under FRACTION_EPS where the search finds one."""
     ks = lowest + np.arange(_START_SEARCH, dtype=np.float64)
-    positions = offset_in - ks * step
-    misses = positions - np.round(positions)
+    starts = position - ks * step
+    misses = starts - np.round(starts)
     # The first start close enough, so few outputs are made only to be dropped.
     close = np.flatnonzero(np.abs(misses) <= FRACTION_EPS * step)
     best = int(close[0]) if len(close) else int(np.argmin(np.abs(misses)))
     k = int(ks[best])
-    q = round(offset_in - k * step)
-    return k, q, float(misses[best]) / step
+    return k, round(position - k * step), float(misses[best]) / step
 
 
-def _resampled(processed: Take, q: int, in_rate: float, out_rate: int) -> Iterator[np.ndarray]:
-    """soxr's output, fed from input sample q (zeros before the take)."""
-    channels = processed.info.channels
+def _stream_outputs(
+    source: SlidingWindow, q: int, in_rate: float, out_rate: int, channels: int, count: int
+) -> np.ndarray:
+    """The first `count` outputs of a soxr stream fed from input sample q on (silence
+    before the take and past its end)."""
     stream = soxr.ResampleStream(in_rate, out_rate, channels, dtype="float32", quality="VHQ")
-    if q < 0:
-        silence = np.zeros((min(-q, BLOCK_FRAMES), channels), dtype=np.float32)
-        left = -q
-        while left > 0:
-            out = stream.resample_chunk(silence[: min(left, BLOCK_FRAMES)])
-            left -= min(left, BLOCK_FRAMES)
-            if len(out):
-                yield np.ascontiguousarray(out.T)
-    for block in processed.blocks(max(q, 0)):
-        out = stream.resample_chunk(np.ascontiguousarray(block.T))
+    parts, have, position = [], 0, q
+    while have < count:
+        piece = source.read(position, position + _FEED)
+        position += _FEED
+        out = stream.resample_chunk(np.ascontiguousarray(piece.T))
         if len(out):
-            yield np.ascontiguousarray(out.T)
-    out = stream.resample_chunk(np.zeros((0, channels), dtype=np.float32), last=True)
-    if len(out):
-        yield np.ascontiguousarray(out.T)
+            parts.append(out.T)
+            have += len(out)
+    return np.ascontiguousarray(np.concatenate(parts, axis=1)[:, :count])
+
+
+def _segments(lengths: list[int]) -> Iterator[list[int]]:
+    """Consecutive blocks grouped into segments of about _SEGMENT samples."""
+    group: list[int] = []
+    for length in lengths:
+        group.append(length)
+        if sum(group) >= _SEGMENT:
+            yield group
+            group = []
+    if group:
+        yield group
 
 
 def aligned_blocks(
     processed: Take,
     rate: int,
     found: Measurement,
-    lengths: Iterator[int] | list[int],
+    lengths: list[int],
     band_hz: float | None = None,
 ) -> Iterator[np.ndarray]:
     """The processed take on the original's timeline from `found.start` on, in blocks of
@@ -121,18 +138,33 @@ def aligned_blocks(
     if step == 1.0:
         window = SlidingWindow(processed.blocks(), processed.info.channels)
         position = found.offset + found.start
-    else:
-        offset_in = found.offset * own / rate
-        # Original sample t sits at output t + k + left; outputs before `start` are not read.
-        lowest = math.ceil(offset_in / step)
-        k, q, left = _best_start(offset_in, step, lowest)
-        window = SlidingWindow(
-            _resampled(processed, q, own * found.ratio, rate), processed.info.channels
-        )
-        position = found.start + k + (left if abs(left) > FRACTION_EPS else 0.0)
-    for length in lengths:
-        yield filtered_read(window, position, length, rate, band_hz)
-        position += length
+        for length in lengths:
+            yield filtered_read(window, position, length, rate, band_hz)
+            position += length
+        return
+    # soxr places its outputs on a grid whose step it rounds (about 1e-10 relative:
+    # 0.02 samples an hour), so each segment restarts the stream at an exact position.
+    source = SlidingWindow(processed.blocks(), processed.info.channels, keep=_KEEP)
+    channels = processed.info.channels
+    first = found.start
+    for group in _segments(lengths):
+        position = found.offset * own / rate + step * first  # input position of `first`
+        k, q, left = _best_start(position, step, _WARM)
+        shifted = abs(left) > FRACTION_EPS or band_hz is not None
+        count = k + sum(group) + (_PAD if shifted else 0) + 1
+        outputs = _stream_outputs(source, q, own * found.ratio, rate, channels, count)
+        if not shifted:
+            at = k
+            for length in group:
+                yield outputs[:, at : at + length]
+                at += length
+        else:
+            window = SlidingWindow(iter([outputs]), channels)
+            at_fraction = k + left
+            for length in group:
+                yield filtered_read(window, at_fraction, length, rate, band_hz)
+                at_fraction += length
+        first += sum(group)
 
 
 def original_blocks(

@@ -34,7 +34,7 @@ from deecho.compare.figures import (
 )
 from deecho.compare.measure import Measurement, measure
 from deecho.compare.running import NullTest, Picture, Totals
-from deecho.compare.takes import BLOCK_FRAMES, ArrayTake, FileTake, Take
+from deecho.compare.takes import BLOCK_FRAMES, ArrayTake, FileTake, Take, prefetched
 from deecho.errors import AudioDecodeError
 
 log = logging.getLogger(__name__)
@@ -292,10 +292,12 @@ def compare_takes(
     test = NullTest(rate, length, channels, picture=picture)
     excerpt = _Excerpt(length, rate) if engine_estimates else None
     lengths = _block_lengths(length, test.window)
-    pairs = zip(
-        apply.original_blocks(original, found.start, lengths, band_hz),
-        apply.aligned_blocks(processed, rate, found, lengths, band_hz),
-        strict=True,
+    pairs = prefetched(
+        zip(
+            apply.original_blocks(original, found.start, lengths, band_hz),
+            apply.aligned_blocks(processed, rate, found, lengths, band_hz),
+            strict=True,
+        )
     )
     position = 0
     for original_block, aligned_block in pairs:

@@ -7,10 +7,12 @@ serves arbitrary spans of such a stream with a bounded buffer.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 
@@ -107,18 +109,25 @@ def _as_channels(audio: np.ndarray, what: str) -> np.ndarray:
 class SlidingWindow:
     """Arbitrary spans [lo, hi) of a block stream, read once from the top.
 
-    Spans must move forward (each `lo` at or after the previous one); what lies
-    before the last `lo` is forgotten, so the buffer holds one span and one block.
-    Positions before the stream's start and past its end read as silence.
+    Spans must move forward (each `lo` at or after the previous one less `keep`); what
+    lies more than `keep` before the last `lo` is forgotten, so the buffer holds one span,
+    one block and `keep`. Positions before the stream's start and past its end read as
+    silence.
     """
 
-    def __init__(self, blocks: Iterator[np.ndarray], channels: int, base: int = 0) -> None:
+    def __init__(
+        self, blocks: Iterator[np.ndarray], channels: int, base: int = 0, keep: int = 0
+    ) -> None:
         self._blocks = blocks
+        self._keep = keep
         self._buffer = np.zeros((channels, 0), dtype=np.float32)
         self._base = base  # stream position of self._buffer[:, 0]
         self._ended = False
+        self._start = base
 
     def read(self, lo: int, hi: int) -> np.ndarray:
+        if lo < self._base and self._base > self._start:
+            raise RuntimeError(f"read from {lo}, but samples before {self._base} were dropped")
         parts = [self._buffer]
         have = self._base + self._buffer.shape[1]
         while not self._ended and have < hi:
@@ -130,7 +139,7 @@ class SlidingWindow:
                 have += block.shape[1]
         if len(parts) > 1:
             self._buffer = np.concatenate(parts, axis=1)
-        keep_from = min(max(0, lo - self._base), self._buffer.shape[1])
+        keep_from = min(max(0, lo - self._keep - self._base), self._buffer.shape[1])
         self._buffer = self._buffer[:, keep_from:]
         self._base += keep_from
         out = np.zeros((self._buffer.shape[0], hi - lo), dtype=np.float32)
@@ -138,3 +147,47 @@ class SlidingWindow:
         if last > first:
             out[:, first - lo : last - lo] = self._buffer[:, first - self._base : last - self._base]
         return out
+
+
+Item = TypeVar("Item")
+_DONE = object()
+
+
+def prefetched(items: Iterator[Item], depth: int = 2) -> Iterator[Item]:
+    """`items`, produced `depth` ahead in a thread: reading, resampling and the FFTs
+    (which release the GIL) run beside whatever consumes them, on a second core.
+    An exception in the producer is raised in the consumer; leaving early stops it."""
+    ready: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not offer(item):
+                    return
+            offer(_DONE)
+        except BaseException as exc:  # handed to the consumer, raised there
+            offer(exc)
+
+    worker = threading.Thread(target=produce, name="deecho-compare-read", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        worker.join(timeout=5)
