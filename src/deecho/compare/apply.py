@@ -96,20 +96,18 @@ def _best_start(position: float, step: float, lowest: int) -> tuple[int, int, fl
 
 
 def _stream_outputs(
-    source: SlidingWindow, q: int, in_rate: float, out_rate: int, channels: int, count: int
-) -> np.ndarray:
-    """The first `count` outputs of a soxr stream fed from input sample q on (silence
-    before the take and past its end)."""
+    source: SlidingWindow, q: int, in_rate: float, out_rate: int, channels: int
+) -> Iterator[np.ndarray]:
+    """A soxr stream's outputs, fed from input sample q on (silence before the take and
+    past its end: the caller stops reading)."""
     stream = soxr.ResampleStream(in_rate, out_rate, channels, dtype="float32", quality="VHQ")
-    parts, have, position = [], 0, q
-    while have < count:
+    position = q
+    while True:
         piece = source.read(position, position + _FEED)
         position += _FEED
         out = stream.resample_chunk(np.ascontiguousarray(piece.T))
         if len(out):
-            parts.append(out.T)
-            have += len(out)
-    return np.ascontiguousarray(np.concatenate(parts, axis=1)[:, :count])
+            yield np.ascontiguousarray(out.T)
 
 
 def _segments(lengths: list[int]) -> Iterator[list[int]]:
@@ -150,20 +148,13 @@ def aligned_blocks(
     for group in _segments(lengths):
         position = found.offset * own / rate + step * first  # input position of `first`
         k, q, left = _best_start(position, step, _WARM)
-        shifted = abs(left) > FRACTION_EPS or band_hz is not None
-        count = k + sum(group) + (_PAD if shifted else 0) + 1
-        outputs = _stream_outputs(source, q, own * found.ratio, rate, channels, count)
-        if not shifted:
-            at = k
-            for length in group:
-                yield outputs[:, at : at + length]
-                at += length
-        else:
-            window = SlidingWindow(iter([outputs]), channels)
-            at_fraction = k + left
-            for length in group:
-                yield filtered_read(window, at_fraction, length, rate, band_hz)
-                at_fraction += length
+        outputs = SlidingWindow(
+            _stream_outputs(source, q, own * found.ratio, rate, channels), channels
+        )
+        at = k + (left if abs(left) > FRACTION_EPS else 0.0)
+        for length in group:
+            yield filtered_read(outputs, at, length, rate, band_hz)
+            at += length
         first += sum(group)
 
 
