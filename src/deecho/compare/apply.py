@@ -17,7 +17,6 @@ from collections.abc import Iterator
 
 import numpy as np
 import scipy.fft as sfft
-import scipy.signal as ss
 import soxr
 
 from deecho.compare.measure import Measurement
@@ -53,6 +52,8 @@ def _phase(n: int, fraction: float) -> np.ndarray:
 def _band_mask(n: int, rate: int, cutoff_hz: float) -> np.ndarray:
     """|H|² of a 10th-order Butterworth low-pass on rfft bins: what a zero-phase
     forward-backward pass of it (`metrics.band_limit`) does to a spectrum."""
+    import scipy.signal as ss  # here, not at the top: it costs a second or two (scipy.stats)
+
     sos = ss.butter(10, cutoff_hz, fs=rate, output="sos")
     _, response = ss.sosfreqz(sos, worN=np.fft.rfftfreq(n, 1 / rate), fs=rate)
     return np.abs(response).astype(np.float32) ** 2
