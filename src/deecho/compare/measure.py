@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -226,8 +227,11 @@ def _measure_long(original: Take, processed: Take, progress: Progress | None) ->
     rate = original.info.sample_rate
     o_frames = original.info.frames
     p_frames = round(processed.info.frames * rate / processed.info.sample_rate)
-    o_coarse = _decimated(original, progress, 0.2, 0.0)
-    p_coarse = _decimated(processed, progress, 0.2, 0.2)
+    # Both takes at once: decoding and soxr release the GIL, so a second core helps.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        o_job = pool.submit(_decimated, original, progress, 0.4, 0.0)
+        p_coarse = _decimated(processed, None, 0.2, 0.2)
+        o_coarse = o_job.result()
     choice, coarse = _coarse_line(o_coarse, p_coarse)
     scale = rate / COARSE_HZ
     # Coarse samples to full rate: lag(t) = scale * offset_c + slope * t.
@@ -244,8 +248,10 @@ def _measure_long(original: Take, processed: Take, progress: Progress | None) ->
         )
         for s in starts
     ]
-    o_excerpts = _spans_of(original, o_spans)
-    p_excerpts = _processed_excerpts(processed, rate, p_spans)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reading = pool.submit(_spans_of, original, o_spans)
+        p_excerpts = _processed_excerpts(processed, rate, p_spans)
+        o_excerpts = reading.result()
     if progress is not None:
         progress(0.6)
 
