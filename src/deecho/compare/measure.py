@@ -175,7 +175,8 @@ def _spans_of(take: Take, spans: list[tuple[int, int]]) -> list[np.ndarray]:
             for index, (lo, hi) in enumerate(spans):
                 a, b = max(lo, position), min(hi, end)
                 if b > a:
-                    pieces[index].append(mono[a - position : b - position])
+                    # A copy, so the block's mono mix is not kept alive by a slice of it.
+                    pieces[index].append(mono[a - position : b - position].copy())
         position = end
         if position >= last:
             break
