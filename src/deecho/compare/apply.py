@@ -1,12 +1,14 @@
 """The processed take read on the original's timeline, block by block, from its file.
 
 One pass whatever the length: a rate change and a clock drift are undone together by
-a soxr stream (VHQ), whose output sample n is its input at q + n * R exactly. The
-stream's start q and the output index chosen for original sample 0 are picked so
-that what is left of the offset is under `FRACTION_EPS` of a sample (with drift, the
-output grid slides past the input by `R - 1` a sample, so some start lands within
-that of any fraction); only what is left beyond that, or an offset without any
-resampling, is read off by an FFT phase shift with `_PAD` samples of context.
+a soxr stream (VHQ), whose output sample n is its input at q + n * R. soxr rounds R
+(by about 1e-10, 0.02 samples an hour), so the stream is restarted every `_SEGMENT`
+outputs at an exact position. Each time, its start q and the output index taken for
+the segment's first sample are picked so that what is left of the offset is under
+`FRACTION_EPS` of a sample (with drift the output grid slides past the input by
+R - 1 a sample, so some start lands within that of any fraction); only what is left
+beyond that, or an offset without any resampling, is read off by an FFT phase shift
+with `_PAD` samples of context.
 """
 
 from __future__ import annotations
