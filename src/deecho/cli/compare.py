@@ -125,7 +125,7 @@ def format_table(result: CompareFigures, original_name: str, processed_name: str
     row("null depth", f"{result.residual_db:.2f} dB")
     shared = result.residual_shared_band_db
     if shared is not None and result.shared_band_hz is not None:
-        row("  shared band", f"{shared:.2f} dB over 0-{result.shared_band_hz:g} Hz")
+        row("  shared", f"{shared:.2f} dB over 0-{result.shared_band_hz:g} Hz, the band both carry")
     if summary.median_db is not None:
         row(
             "  over time",
