@@ -21,9 +21,9 @@ import functools
 import json
 import math
 import os
-import resource
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 import scipy.signal as ss
+import soundfile as sf
+import soxr
 
 from deecho.audio.io import read_audio, write_audio
 from deecho.compare import align_and_compare
@@ -280,9 +282,48 @@ def mp3_case(results: dict[str, list[Figures]]) -> dict[str, tuple[str, bool]]:
     return verdicts
 
 
-def _cpu_children() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def _peak_rss_mb(pid: int, known: float) -> float:
+    """The process's own peak RSS so far (VmHWM). Not wait4's ru_maxrss: Linux carries the
+    forking parent's peak into a child across exec, and this benchmark's own is larger."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return max(known, int(line.split()[1]) / 1024)
+    except OSError:
+        pass
+    return known
+
+
+def _measured(command: list[str]) -> dict[str, Any]:
+    """Run a whole process; its wall and CPU seconds, peak RSS (MB) and its JSON report."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=out, stderr=err, text=True)
+        peak = 0.0
+        while True:  # polled: the peak of the last 50 ms before exit can be missed
+            done, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if done:
+                break
+            peak = _peak_rss_mb(process.pid, peak)
+            time.sleep(0.05)
+        wall = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    report = json.loads(stdout) if process.returncode == 0 else {}
+    return {
+        "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "rss_mb": peak,
+        "returncode": process.returncode,
+        "error": stderr.strip()[-200:],
+        "drift_ppm": report.get("drift_ppm"),
+        "offset_samples": report.get("offset_samples"),
+        "residual_db": report.get("residual_db"),
+        "residual_shared_band_db": report.get("residual_shared_band_db"),
+    }
 
 
 def speed_case() -> dict[str, Any]:
@@ -301,22 +342,9 @@ def speed_case() -> dict[str, Any]:
         ("deecho compare --json --skip-echoes", ["--skip-echoes"]),
         ("deecho compare --json --png", ["--png", str(OUT_DIR / "long.png")]),
     ):
-        cpu0, start = _cpu_children(), time.perf_counter()
-        done = subprocess.run(
-            [deecho, "compare", str(original), str(processed), "--json", *extra],
-            capture_output=True,
-            text=True,
+        runs[label] = _measured(
+            [deecho, "compare", str(original), str(processed), "--json", *extra]
         )
-        wall, cpu = time.perf_counter() - start, _cpu_children() - cpu0
-        report = json.loads(done.stdout) if done.returncode == 0 else {}
-        runs[label] = {
-            "wall_s": wall,
-            "cpu_s": cpu,
-            "returncode": done.returncode,
-            "error": done.stderr.strip()[-200:],
-            "drift_ppm": report.get("drift_ppm"),
-            "residual_db": report.get("residual_db"),
-        }
     orig, orig_rate = read_audio(original)
     proc, proc_rate = read_audio(processed)
     start = time.perf_counter()
@@ -325,12 +353,64 @@ def speed_case() -> dict[str, Any]:
     return runs
 
 
+#: Long takes live outside the repository (1.4 GB for an hour of 16-bit stereo).
+LONG_DIR = Path(tempfile.gettempdir()) / "deecho-bench-compare"
+LONG_OFFSET, LONG_DRIFT_PPM, LONG_GAIN = 1234, 20.0, 0.7
+
+
+def long_takes(minutes: float) -> tuple[Path, Path]:
+    """Stereo 48 kHz 16-bit takes: noise-burst drums to 16 kHz, and a copy LONG_OFFSET
+    samples late, LONG_DRIFT_PPM long (soxr VHQ) and LONG_GAIN as loud; written in blocks."""
+    rate, channels, chunk = 48_000, 2, 10 * 48_000
+    folder = LONG_DIR / f"{minutes:g}min"
+    original, processed = folder / "original.wav", folder / "processed.wav"
+    if original.exists() and processed.exists():
+        return original, processed
+    folder.mkdir(parents=True, exist_ok=True)
+    stream = soxr.ResampleStream(1.0, 1.0 + LONG_DRIFT_PPM * 1e-6, channels, quality="VHQ")
+    total = round(minutes * 60 * rate)
+    with (
+        sf.SoundFile(str(original), "w", rate, channels, "PCM_16") as o,
+        sf.SoundFile(str(processed), "w", rate, channels, "PCM_16") as p,
+    ):
+        p.write(np.zeros((LONG_OFFSET, channels), dtype=np.float32))
+        for index, first in enumerate(range(0, total, chunk)):
+            frames = min(chunk, total - first)
+            block = 0.12 * noise_bursts(index, channels, frames, rate, top_hz=16_000).T
+            o.write(block.astype(np.float32))
+            p.write(LONG_GAIN * stream.resample_chunk(block.astype(np.float32)))
+        p.write(LONG_GAIN * stream.resample_chunk(np.zeros((0, channels), np.float32), last=True))
+    return original, processed
+
+
+def long_case(minutes: float = 60.0) -> dict[str, Any]:
+    """An hour of stereo with drift through the whole CLI: wall, CPU and peak RSS."""
+    original, processed = long_takes(minutes)
+    deecho = str(Path(sys.executable).with_name("deecho"))
+    runs: dict[str, Any] = {}
+    for label, extra in (
+        ("deecho compare --json", []),
+        ("deecho compare --json --png", ["--png", str(LONG_DIR / "long.png")]),
+    ):
+        runs[label] = _measured(
+            [deecho, "compare", str(original), str(processed), "--json", *extra]
+        )
+        runs[label]["load"] = load_average()
+        print(label, json.dumps(runs[label]), flush=True)
+    return runs
+
+
 def load_average() -> str:
     one, five, _ = os.getloadavg()
     return f"{one:.1f} / {five:.1f}"
 
 
-def markdown(rows: list[dict[str, Any]], speed: dict[str, Any] | None) -> str:
+def markdown(
+    rows: list[dict[str, Any]],
+    speed: dict[str, Any] | None,
+    long: dict[str, Any] | None = None,
+    minutes: float = 60.0,
+) -> str:
     lines = [
         START,
         "## Align and compare (`python -m bench.compare`)",
@@ -359,19 +439,49 @@ def markdown(rows: list[dict[str, Any]], speed: dict[str, Any] | None) -> str:
             "",
             "3-minute stereo, 48 kHz, 25 ppm drift, 32-bit float WAVs; `deecho compare` as a whole",
             "process (start-up, reading both files, the engine's echo/RT60 estimates included;",
-            "target ≤ 10 s on 2 cores). This machine's 2 cores were shared with other jobs (load",
+            "target ≤ 5 s on 2 cores). This machine's 2 cores were shared with other jobs (load",
             f"average {speed.pop('_load')} during the run), so wall time here is mostly waiting;",
             "CPU s (user + sys of the process) is what it costs, and about what it takes on two",
-            "idle cores. The peer is timed in-process (no start-up, no file reading).",
+            "idle cores. Peak RSS is the process's own (VmHWM, polled every 50 ms). The peer is",
+            "timed in-process (no start-up, no file reading).",
             "",
-            "| run | wall s | CPU s | drift ppm | null dB |",
-            "|---|---|---|---|---|",
+            "| run | wall s | CPU s | peak RSS MB | drift ppm | null dB |",
+            "|---|---|---|---|---|---|",
         ]
         for label, run in speed.items():
             lines.append(
                 f"| {label} | {run['wall_s']:.2f} | {_maybe(run.get('cpu_s'), 2)} "
+                f"| {_maybe(run.get('rss_mb'), 0)} "
                 f"| {_maybe(run.get('drift_ppm'), 3)} | {_maybe(run.get('residual_db'), 1)} |"
             )
+    if long:
+        lines += [
+            "",
+            f"{minutes:g}-minute stereo, 48 kHz, 16-bit WAVs (noise-burst drums to 16 kHz; the",
+            f"processed copy {LONG_OFFSET} samples late, {LONG_DRIFT_PPM:g} ppm long by soxr VHQ,",
+            f"{LONG_GAIN} as loud), made in {LONG_DIR} by `long_takes`; `deecho compare` as a",
+            "whole process (targets for an hour: peak RSS ≤ 600 MB, wall ≤ 60 s on 2 cores).",
+            "",
+            "| run | wall s | CPU s | peak RSS MB | offset smp | drift ppm | null dB"
+            " | shared-band null dB | load |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for label, run in long.items():
+            lines.append(
+                f"| {label} | {run['wall_s']:.1f} | {_maybe(run.get('cpu_s'), 1)} "
+                f"| {_maybe(run.get('rss_mb'), 0)} | {_maybe(run.get('offset_samples'), 4)} "
+                f"| {_maybe(run.get('drift_ppm'), 3)} | {_maybe(run.get('residual_db'), 1)} "
+                f"| {_maybe(run.get('residual_shared_band_db'), 1)} | {run.get('load', '')} |"
+            )
+        lines += [
+            "",
+            "Memory is met with room to spare and does not grow with length but for the 1 kHz",
+            "mono copies the lag is found on (29 MB a take-hour). The wall-time targets (3",
+            "minutes ≤ 5 s, an hour ≤ 60 s) could not be shown here: at this load wall time is",
+            "mostly waiting for a core. CPU s is the work; the reading, resampling and FFTs run",
+            "in a second thread beside the figures (and an hour's two reads in two), so on two",
+            "idle cores the wall time should fall below the CPU time.",
+        ]
     lines.append(END)
     return "\n".join(lines)
 
@@ -387,6 +497,20 @@ BEFORE = [
     "most among those within 1 dB wins (with a note that the material repeats); the drift",
     "and the fractional offset are fitted together over the whole overlap and undone by",
     "soxr (VHQ).",
+    "",
+    "Compare now streams (issue 12, item 1): both files are read in blocks; takes up to 4",
+    "minutes are measured whole as before, longer ones from a 1 kHz mono copy (the lag) and",
+    "12 full-rate excerpts of 8 s (offset and drift fitted together); the processed take",
+    "is put on the original's timeline by a soxr stream restarted every 2^20 samples at an",
+    "exact position (soxr rounds its step by about 1e-10: left running for an hour it",
+    "drifted 0.01 samples and the null of the hour below fell from −63 dB at the start to",
+    "−40 dB at the end, −44.2 dB overall); every figure is summed block by block, the gain",
+    "by a running estimate whose error is corrected exactly at the end. Before streaming",
+    "(main at 0c63689) the whole-file compare of the 3-minute stereo takes below peaked at",
+    "902 MB RSS (wait4, run alone under load 10; so 15-20 GB for an hour) and took 7.3 CPU",
+    "s, null −90.8 dB; the rows above measured then:",
+    "fractional −77.0 dB, polarity −132.2 dB, 44.1 → 48 kHz −71.2 dB, drift −102.9 dB,",
+    "loop −77.9 dB, broadband −71.0 / −65.5 dB.",
 ]
 
 
@@ -408,8 +532,23 @@ def write_readme(section: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="accuracy only, README untouched")
+    parser.add_argument(
+        "--long-only", action="store_true", help="only the hour-long takes, README untouched"
+    )
+    parser.add_argument("--long-minutes", type=float, default=60.0, help="length of the long takes")
+    parser.add_argument(
+        "--timing-only",
+        action="store_true",
+        help="rerun the whole-process timings, keep the accuracy rows of the last full run",
+    )
     args = parser.parse_args(argv)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
+    if args.long_only:
+        long_case(args.long_minutes)
+        return 0
+    if args.timing_only:
+        kept = json.loads((OUT_DIR / "results.json").read_text())["rows"]
+        return _timings(kept, args.long_minutes)
     rows: list[dict[str, Any]] = []
     for case in [*accuracy_cases(), repeat_case(), *broadband_cases()]:
         orig, rate = case.original()
@@ -427,14 +566,21 @@ def main(argv: list[str] | None = None) -> int:
         {"case": "MP3 round trip, 44.1 kHz", "target": "difference 500 ± 1 smp", **verdicts}
     )
     print(f"mp3: {verdicts}", flush=True)
-    speed = None
-    if not args.quick:
-        speed = speed_case()
-        speed["_load"] = load_average()
-        print(json.dumps(speed, indent=2), flush=True)
-    (OUT_DIR / "results.json").write_text(json.dumps({"rows": rows, "speed": speed}, indent=2))
-    if not args.quick:
-        write_readme(markdown(rows, dict(speed) if speed else None))
+    if args.quick:
+        (OUT_DIR / "results.json").write_text(json.dumps({"rows": rows}, indent=2))
+        return 0
+    return _timings(rows, args.long_minutes)
+
+
+def _timings(rows: list[dict[str, Any]], minutes: float) -> int:
+    """The whole-process runs (3 minutes, then the long takes); README rewritten with them."""
+    speed = speed_case()
+    speed["_load"] = load_average()
+    print(json.dumps(speed, indent=2), flush=True)
+    long = long_case(minutes)
+    results = {"rows": rows, "speed": speed, "long": long}
+    (OUT_DIR / "results.json").write_text(json.dumps(results, indent=2))
+    write_readme(markdown(rows, dict(speed), long, minutes))
     return 0
 
 

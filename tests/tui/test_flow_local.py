@@ -134,7 +134,7 @@ async def test_open_trim_normalize_process_compare_keep(
         def no_alignment(*args: object, **kwargs: object) -> None:
             raise AssertionError("the reopened job was compared again")
 
-        monkeypatch.setattr(comparison, "_align", no_alignment)
+        monkeypatch.setattr(comparison, "measure", no_alignment)
         await pilot.press("e")
         await settle(pilot, lambda: any(p.suffix == ".png" for p in reopened.kept))
     png = folder / "take.deecho-compare.2.png"

@@ -140,7 +140,6 @@ def test_stereo_against_stereo_compares_each_channel() -> None:
     processed = STEREO.render(RATE, 4 * RATE, delay_s=0.05, gain=0.8)
     result = compare(processed, orig)
     assert result.channels_compared == 2
-    assert result.original.shape[0] == result.aligned.shape[0] == 2
     assert result.offset_samples == pytest.approx(0.05 * RATE, abs=0.05)
     assert result.residual_db <= -40
 

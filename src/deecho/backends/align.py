@@ -29,6 +29,7 @@ import numpy as np
 
 from deecho.audio.io import iter_blocks, opened
 from deecho.compare import align as estimator
+from deecho.compare.takes import SlidingWindow
 from deecho.errors import ResultMismatchError
 
 __all__ = [
@@ -278,33 +279,6 @@ def measure_alignment(prepped: Path, result: Path) -> Alignment:
     return outcome(offset, slope * 1e6, correlation)
 
 
-class _Window:
-    """A sliding view of the result's samples (own rate), read once from the top."""
-
-    def __init__(self, blocks: Iterator[np.ndarray], channels: int) -> None:
-        self._blocks = blocks
-        self._buffer = np.zeros((channels, 0), dtype=np.float32)
-        self._base = 0  # result position of self._buffer[:, 0]
-        self._ended = False
-
-    def read(self, lo: int, hi: int) -> np.ndarray:
-        """Result samples [lo, hi); silence before the start and past the end."""
-        while not self._ended and self._base + self._buffer.shape[1] < hi:
-            block = next(self._blocks, None)
-            if block is None:
-                self._ended = True
-            else:
-                self._buffer = np.concatenate([self._buffer, block], axis=1)
-        keep_from = max(0, lo - self._base)
-        self._buffer = self._buffer[:, keep_from:]
-        self._base += keep_from
-        out = np.zeros((self._buffer.shape[0], hi - lo), dtype=np.float32)
-        first, last = max(lo, self._base), min(hi, self._base + self._buffer.shape[1])
-        if last > first:
-            out[:, first - lo : last - lo] = self._buffer[:, first - self._base : last - self._base]
-        return out
-
-
 def aligned_blocks(
     result: Path, alignment: Alignment, channels: int, block_frames: int
 ) -> Iterator[np.ndarray]:
@@ -313,7 +287,7 @@ def aligned_blocks(
     ratio = alignment.ratio
     start = alignment.offset_samples * alignment.result_rate / alignment.sample_rate
     with opened(result) as reader:
-        window = _Window(iter_blocks(reader, 0, None, block_frames), reader.info.channels)
+        window = SlidingWindow(iter_blocks(reader, 0, None, block_frames), reader.info.channels)
         for first in range(0, alignment.frames, block_frames):
             length = min(block_frames, alignment.frames - first)
             position = start + float(first * ratio)

@@ -60,6 +60,7 @@ class BatchSettings:
     jobs: int = 1
     scheduler: str | None = None
     concurrency: int = 4
+    compare: bool = False
 
     def prep_for(self, item: BatchItem) -> PrepOptions:
         if item.start_s is None and item.end_s is None:
@@ -211,6 +212,7 @@ class BatchRun:
             overwrite=job.overwrite,
             backend=settings.backend,
             promises_audio=job.item.promises_audio,
+            compare=settings.compare,
         )
 
     # --- doing it --------------------------------------------------------------------------

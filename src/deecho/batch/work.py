@@ -37,6 +37,8 @@ class WorkItem:
     overwrite: bool
     backend: str
     promises_audio: bool
+    compare: bool = False
+    """Also run the null test of the output against the input (`deecho batch --compare`)."""
 
 
 #: Set by SIGTERM while a job runs: the job stops at its next block, and its writers
@@ -114,7 +116,18 @@ def _run(work: WorkItem) -> dict[str, Any]:
         close = getattr(backend, "close", None)
         if close is not None:
             close()
-    return result.to_dict()
+    row = result.to_dict()
+    if work.compare:
+        row["compare"] = _compare(work.input, work.output)
+    return row
+
+
+def _compare(original: Path, no_echo: Path) -> dict[str, Any]:
+    """The null test's brief figures: the same streamed comparison as `deecho compare`."""
+    from deecho.compare import compare_files
+
+    found = compare_files(original, no_echo, engine_estimates=False, picture=False)
+    return found.figures().brief()
 
 
 def run_item(work: WorkItem) -> Outcome:

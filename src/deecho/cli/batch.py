@@ -87,6 +87,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--force", action="store_true", help="replace outputs this batch did not make"
     )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="also null-test each output against its input (a compare column in the report)",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
     parser.set_defaults(handler=run)
 
@@ -110,7 +115,11 @@ class _Report:
         if outcome.reason:
             line += f": {outcome.reason}"
         elif outcome.result:
-            line += f" ({outcome.result.get('seconds', 0.0):.1f} s)"
+            line += f" ({outcome.result.get('seconds', 0.0):.1f} s"
+            compared = outcome.result.get("compare")
+            if compared:
+                line += f", null {compared['residual_db']:.1f} dB"
+            line += ")"
         print(line, file=sys.stderr, flush=True)
         if self.as_json:
             print(json.dumps(outcome.row(str(item.input))), flush=True)
@@ -162,6 +171,7 @@ def run(args: argparse.Namespace) -> int:
         jobs=args.jobs or default_jobs(),
         scheduler=args.scheduler,
         concurrency=args.concurrency,
+        compare=args.compare,
     )
     if settings.backend != "local":
         from deecho.backends import get_backend

@@ -42,17 +42,14 @@ def run(args: argparse.Namespace) -> int:
     png: Path | None = args.png
     if png is not None:  # before the slow imports: a bad path fails at once
         _check_png_target(png, [args.original, args.processed])
-    from deecho.audio.io import read_audio
-    from deecho.compare import align_and_compare
+    from deecho.compare import compare_files
 
-    original, original_rate = read_audio(args.original)
-    processed, processed_rate = read_audio(args.processed)
-    result = align_and_compare(
-        original,
-        original_rate,
-        processed,
-        processed_rate,
+    # Both files are read from disk in blocks: memory does not grow with their length.
+    result = compare_files(
+        args.original,
+        args.processed,
         engine_estimates=not args.skip_echoes,
+        picture=png is not None,
     )
     if png is not None:
         _write_png(result, png, f"{args.original.name}  vs  {args.processed.name}")
@@ -126,6 +123,9 @@ def format_table(result: CompareFigures, original_name: str, processed_name: str
     lines.append("")
     summary = result.residual_over_time
     row("null depth", f"{result.residual_db:.2f} dB")
+    shared = result.residual_shared_band_db
+    if shared is not None and result.shared_band_hz is not None:
+        row("  shared", f"{shared:.2f} dB over 0-{result.shared_band_hz:g} Hz, the band both carry")
     if summary.median_db is not None:
         row(
             "  over time",

@@ -3,7 +3,12 @@
 numpy/scipy only; the picture lives in `deecho.compare.plot`, imported on demand.
 """
 
-from deecho.compare.comparison import CompareResult, align_and_compare
+from deecho.compare.comparison import (
+    CompareResult,
+    align_and_compare,
+    compare_files,
+    compare_takes,
+)
 from deecho.compare.figures import CompareFigures
 
-__all__ = ["CompareFigures", "CompareResult", "align_and_compare"]
+__all__ = ["CompareFigures", "CompareResult", "align_and_compare", "compare_files", "compare_takes"]

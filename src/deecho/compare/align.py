@@ -26,7 +26,6 @@ from fractions import Fraction
 
 import numpy as np
 import scipy.fft as sfft
-import scipy.signal as ss
 import soxr
 
 #: Exponent of the partial PHAT whitening: 1 is full PHAT (sharpest peak, but it
@@ -75,6 +74,8 @@ def to_rate(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     """Resample (channels, n) audio with a long Kaiser-windowed polyphase filter."""
     if from_rate == to_rate:
         return audio
+    import scipy.signal as ss  # here, not at the top: it costs a second or two (scipy.stats)
+
     g = math.gcd(from_rate, to_rate)
     up, down = to_rate // g, from_rate // g
     # 24 zero crossings a side and beta 9 keep images below -90 dB, flat to ~0.9 Nyquist.
@@ -357,6 +358,8 @@ def drift_ratio(drift: float) -> Fraction:
 def _polyphase_filter(up: int, down: int, sharp: bool = False) -> np.ndarray:
     """resample_poly's own default design (Kaiser, beta 5, 10 zero crossings a side), or with
     `sharp` to_rate's (beta 9, 24 zero crossings: images below -90 dB, flat to ~0.9 Nyquist)."""
+    import scipy.signal as ss  # here, not at the top: it costs a second or two (scipy.stats)
+
     crossings, beta = (24, 9.0) if sharp else (10, 5.0)
     half_len = crossings * max(up, down)
     taps = ss.firwin(2 * half_len + 1, 1.0 / max(up, down), window=("kaiser", beta))
@@ -392,7 +395,9 @@ def stretch(
     pre = (-(center + target)) % down
     skip = (center + target + pre) // down
     padded = np.concatenate([np.zeros(pre), taps])
-    out = ss.upfirdn(padded, source, up, down, axis=-1)[:, skip : skip + length]
+    from scipy.signal import upfirdn  # (see _polyphase_filter)
+
+    out = upfirdn(padded, source, up, down, axis=-1)[:, skip : skip + length]
     if out.shape[1] < length:
         out = np.pad(out, ((0, 0), (0, length - out.shape[1])))
     return np.asarray(out, dtype=np.float32)

@@ -1,22 +1,30 @@
-"""`align_and_compare`: put the processed take on top of the original and measure what changed.
+"""`compare_takes`: put the processed take on top of the original and measure what changed.
 
 This is the null test of DeltaWave or Audio DiffMaker: the processed take is
 resampled to the original's rate, its clock drift and offset are undone, and
 its gain and polarity are matched by least squares; whatever does not cancel is
 what the processing changed.
+
+It streams: the offset and drift are measured on a bounded amount of audio
+(`measure`), then both takes are read in blocks, the processed one resampled and
+shifted onto the original's timeline (`apply`), and every figure is accumulated
+block by block (`running`). `compare_files` reads from disk, `align_and_compare`
+from arrays; both run the same code.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from deecho.compare import align, metrics, repeats
+from deecho.compare import apply, metrics, repeats
 from deecho.compare.figures import (
     CompareFigures,
     CompareTrace,
@@ -24,20 +32,25 @@ from deecho.compare.figures import (
     ResidualOverTime,
     TakeFigures,
 )
+from deecho.compare.measure import Measurement, measure
+from deecho.compare.running import NullTest, Picture, Totals
+from deecho.compare.takes import BLOCK_FRAMES, ArrayTake, FileTake, Take, prefetched
 from deecho.errors import AudioDecodeError
 
 log = logging.getLogger(__name__)
 
 #: Below this correlation the alignment is likely a chance match, and the result says so.
 POOR_CORRELATION = 0.3
-#: More channels than this means the array was passed as (samples, channels).
-MAX_CHANNELS = 64
 #: Shortest overlap worth comparing, seconds.
 MIN_OVERLAP_S = 0.05
 #: Longest stretch handed to the engine's echo and RT60 estimators, seconds.
 ESTIMATOR_EXCERPT_S = 20.0
 #: Metrics over a band-limited view when the rates differ: fraction of the lower Nyquist.
 SHARED_BAND_FRACTION = 0.9
+#: A shared band within this fraction of the compared band is the compared band.
+SAME_BAND = 0.98
+
+Progress = Callable[[float], None]
 
 
 @dataclass
@@ -77,11 +90,11 @@ class CompareResult:
     echoes_after: list[dict[str, Any]] | None
     rt60_before_s: float | None
     rt60_after_s: float | None
+    shared_band_hz: float | None = None
+    residual_shared_band_db: float | None = None
     notes: list[str] = field(default_factory=list)
-    # Arrays for the picture and the workspace (channels_compared, overlap samples).
-    original: np.ndarray = field(default_factory=lambda: np.zeros((1, 0)), repr=False)
-    aligned: np.ndarray = field(default_factory=lambda: np.zeros((1, 0)), repr=False)
-    difference: np.ndarray = field(default_factory=lambda: np.zeros((1, 0)), repr=False)
+    # Per-block summaries for the picture (None when none was asked for) and the workspace.
+    picture: Picture | None = field(default=None, repr=False)
     over_time: metrics.OverTime | None = field(default=None, repr=False)
     lag_times_s: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     lag_samples: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
@@ -143,6 +156,8 @@ class CompareResult:
             compared_band_hz=self.compared_band_hz,
             alignment_windows=self.alignment_windows,
             alignment_spread_samples=None if spread is None else round(spread, 4),
+            shared_band_hz=self.shared_band_hz,
+            residual_shared_band_db=_rounded(self.residual_shared_band_db, 2),
             notes=tuple(self.notes),
         )
 
@@ -155,7 +170,7 @@ class CompareResult:
         beside the figures to draw this comparison again."""
         return CompareTrace(
             overlap_start_frame=round(self.overlap_start_s * self.sample_rate),
-            overlap_frames=int(self.original.shape[-1]),
+            overlap_frames=round(self.overlap_s * self.sample_rate),
             lag_times_s=tuple(float(value) for value in self.lag_times_s),
             lag_samples=tuple(float(value) for value in self.lag_samples),
         )
@@ -163,92 +178,6 @@ class CompareResult:
 
 def _rounded(value: float | None, digits: int) -> float | None:
     return None if value is None else round(float(value), digits)
-
-
-def _as_channels(audio: np.ndarray, what: str) -> np.ndarray:
-    array = np.asarray(audio, dtype=np.float32)
-    if array.ndim == 1:
-        array = array[np.newaxis, :]
-    if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
-        raise AudioDecodeError(f"{what}: no audio to compare (shape {np.shape(audio)})")
-    if array.shape[0] > MAX_CHANNELS:
-        raise AudioDecodeError(
-            f"{what}: {array.shape[0]} channels; audio must be (channels, samples)"
-        )
-    if not np.isfinite(array).all():
-        raise AudioDecodeError(f"{what}: holds NaN or infinite samples")
-    return array
-
-
-@dataclass(frozen=True)
-class _Alignment:
-    offset: float  # processed position (at the original's rate) of original sample 0
-    drift: float  # fractional clock difference, processed relative to original
-    drift_corrected: bool  # False when too small to move the lag measurably
-    aligned: np.ndarray  # processed, on the original's timeline, original's length
-    start: int  # overlap in original samples [start, stop)
-    stop: int
-    found: align.LocalLags  # lags measured on the drift-corrected take
-    first: align.LocalLags  # lags measured on the take as it came (they show the drift)
-    line: align.LagLine
-    choice: repeats.LagChoice  # the lags tried, when the material repeats
-
-
-def _align(original: np.ndarray, processed: np.ndarray, rate: int) -> _Alignment:
-    """Estimate and undo offset and drift of `processed` (already at `rate`).
-
-    Local lags over the whole overlap give a first line (offset and drift); once
-    that drift is resampled away (mono, for measuring), the lags measured again
-    over the whole overlap give the offset and what drift is left, fitted
-    together. The take is then read once with both: soxr for the clock, an FFT
-    phase shift for the offset.
-    """
-    o_mono = original.mean(axis=0, dtype=np.float64)
-    p_mono = processed.mean(axis=0, dtype=np.float64)
-    choice = repeats.choose_lag(o_mono, p_mono, rate)
-    first = align.local_lags(o_mono, p_mono, rate, choice.guess)
-    line = align.fit_lag_line(first, choice.guess)
-    found = first
-    fitted = line.windows_used >= 4
-    ratio = 1.0  # processed samples per original sample, once the drift is undone
-    if fitted and abs(line.slope) * len(o_mono) >= align.MIN_DRIFT_EFFECT_SAMPLES:
-        ratio = 1.0 + line.slope
-        frames = math.floor((len(p_mono) - 1) / ratio) + 1
-        stretched = align.undo_clock(p_mono[np.newaxis, :], ratio, frames)[0]
-        guess = line.offset / ratio
-        found = align.local_lags(o_mono, stretched.astype(np.float64), rate, guess)
-        line = align.fit_lag_line(found, guess)
-        # Lags are positions in the stretched take, which reads `processed` at ratio * m.
-        offset = ratio * line.offset
-        if line.windows_used >= 4:
-            ratio *= 1.0 + line.slope
-        shift = offset / ratio
-    else:
-        # Drift too small to matter: one offset for the whole take, the fitted lag at
-        # the middle of the overlap.
-        usable = found.centers[found.usable]
-        middle = float(np.median(usable)) if len(usable) else 0.0
-        shift = offset = line.offset + (line.slope * middle if fitted else 0.0)
-    stretched_frames = math.floor((processed.shape[1] - 1) / ratio) + 1
-    if ratio != 1.0:
-        processed = align.undo_clock(processed, ratio, stretched_frames)
-    aligned = align.shift(processed, shift, original.shape[1])
-    # A position a hair outside the take (estimation noise) still reads it fine.
-    start = max(0, math.ceil(-shift - 0.01))
-    stop = min(original.shape[1], math.floor(stretched_frames - 1 - shift + 0.01) + 1)
-    drift = ratio - 1.0 if ratio != 1.0 else (line.slope if fitted else 0.0)
-    return _Alignment(
-        offset=offset,
-        drift=drift,
-        drift_corrected=ratio != 1.0,
-        aligned=aligned,
-        start=start,
-        stop=max(start, stop),
-        found=found,
-        first=first,
-        line=line,
-        choice=choice,
-    )
 
 
 def _repeat_note(choice: repeats.LagChoice, rate: int) -> str:
@@ -263,12 +192,10 @@ def _repeat_note(choice: repeats.LagChoice, rate: int) -> str:
 def _engine_estimates(
     original: np.ndarray, aligned: np.ndarray, rate: int, notes: list[str]
 ) -> tuple[Any, Any, float | None, float | None]:
-    """Echoes and RT60 of both takes, by the engine's own blind estimators.
+    """Echoes and RT60 of both takes (mono excerpts), by the engine's own blind estimators.
 
-    Only the middle ESTIMATOR_EXCERPT_S of the overlap is measured, so a long
-    file costs no more than a song's worth of analysis; the two takes are
-    analysed in two threads (the estimators spend their time in FFTs, which
-    release the GIL).
+    The two takes are analysed in two threads (the estimators spend their time in
+    FFTs, which release the GIL).
     """
     try:
         from deecho.engine import estimate_echoes, estimate_rt60
@@ -276,18 +203,208 @@ def _engine_estimates(
         notes.append("echo and RT60 figures need deecho.engine's estimators, not installed yet")
         return None, None, None, None
 
-    length = original.shape[-1]
-    excerpt = min(length, round(ESTIMATOR_EXCERPT_S * rate))
-    begin = (length - excerpt) // 2
-
-    def estimate(take: np.ndarray) -> tuple[list[dict[str, Any]], float | None]:
-        mono = np.ascontiguousarray(take[:, begin : begin + excerpt].mean(axis=0, keepdims=True))
-        echoes = [echo.to_dict() for echo in estimate_echoes(mono, rate)]
-        return echoes, estimate_rt60(mono, rate)
+    def estimate(mono: np.ndarray) -> tuple[list[dict[str, Any]], float | None]:
+        take = np.ascontiguousarray(mono[np.newaxis, :], dtype=np.float32)
+        echoes = [echo.to_dict() for echo in estimate_echoes(take, rate)]
+        return echoes, estimate_rt60(take, rate)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         before, after = pool.map(estimate, (original, aligned))
     return before[0], after[0], before[1], after[1]
+
+
+class _Excerpt:
+    """The middle ESTIMATOR_EXCERPT_S of the overlap, mono, gathered as blocks pass."""
+
+    def __init__(self, length: int, rate: int) -> None:
+        self.size = min(length, round(ESTIMATOR_EXCERPT_S * rate))
+        self.begin = (length - self.size) // 2
+        self.original = np.zeros(self.size, dtype=np.float32)
+        self.aligned = np.zeros(self.size, dtype=np.float32)
+
+    def add(self, position: int, original: np.ndarray, aligned: np.ndarray) -> None:
+        lo = max(position, self.begin)
+        hi = min(position + original.shape[1], self.begin + self.size)
+        if hi > lo:
+            where = slice(lo - self.begin, hi - self.begin)
+            self.original[where] = original[:, lo - position : hi - position].mean(axis=0)
+            self.aligned[where] = aligned[:, lo - position : hi - position].mean(axis=0)
+
+
+def _block_lengths(length: int, window: int) -> list[int]:
+    """Blocks of whole residual windows (so no window straddles two), the rest last."""
+    block = window * max(1, BLOCK_FRAMES // window)
+    lengths = [block] * (length // block)
+    if length % block:
+        lengths.append(length % block)
+    return lengths
+
+
+def _compared(block: np.ndarray, mono: bool) -> np.ndarray:
+    return block.mean(axis=0, keepdims=True) if mono else block
+
+
+def compare_takes(
+    original: Take,
+    processed: Take,
+    *,
+    engine_estimates: bool = True,
+    picture: bool = True,
+    progress: Progress | None = None,
+) -> CompareResult:
+    """Align `processed` onto `original` and measure what differs, reading both in blocks.
+
+    The processed take may be at another sample rate, have another channel count or
+    length, start early or late by up to its whole length, run on a clock off by some
+    ppm, and have another gain or inverted polarity. `engine_estimates=False` skips the
+    engine's echo and RT60 estimators (their fields are then None); `picture=False`
+    skips the summaries the PNG is drawn from. `progress` is called with 0..1.
+    """
+    rate = original.info.sample_rate
+    processed_rate = processed.info.sample_rate
+    notes: list[str] = []
+
+    def report(share: float, offset: float) -> Progress | None:
+        if progress is None:
+            return None
+        return lambda done: progress(offset + share * done)
+
+    found = measure(original, processed, report(0.3, 0.0))
+    if found.stop - found.start < MIN_OVERLAP_S * rate:
+        raise AudioDecodeError(
+            "the two files do not overlap once aligned; check that PROCESSED was made from ORIGINAL"
+        )
+    if found.choice.repeats:
+        notes.append(_repeat_note(found.choice, rate))
+    mono = original.info.channels != processed.info.channels
+    if mono:
+        notes.append(
+            f"{original.info.channels} channel(s) against {processed.info.channels}:"
+            " compared as mono mixes"
+        )
+    band_hz = None
+    if processed_rate != rate:
+        band_hz = round(SHARED_BAND_FRACTION * min(rate, processed_rate) / 2, 1)
+        notes.append(f"sample rates differ: null figures cover 0-{band_hz:g} Hz, the shared band")
+
+    length = found.stop - found.start
+    channels = 1 if mono else original.info.channels
+    test = NullTest(rate, length, channels, picture=picture)
+    excerpt = _Excerpt(length, rate) if engine_estimates else None
+    lengths = _block_lengths(length, test.window)
+    pairs = prefetched(
+        zip(
+            apply.original_blocks(original, found.start, lengths, band_hz),
+            apply.aligned_blocks(processed, rate, found, lengths, band_hz),
+            strict=True,
+        )
+    )
+    position = 0
+    for original_block, aligned_block in pairs:
+        o, a = _compared(original_block, mono), _compared(aligned_block, mono)
+        test.add(o, a)
+        if excerpt is not None:
+            excerpt.add(position, o, a)
+        position += o.shape[1]
+        if progress is not None:
+            progress(0.3 + 0.6 * position / length)
+    totals = test.totals()
+    if found.line.windows_used == 0 or abs(totals.correlation) < POOR_CORRELATION:
+        notes.append(
+            f"the processed file hardly matched the original (correlation"
+            f" {totals.correlation:.2f}): check that PROCESSED was made from ORIGINAL;"
+            " the alignment is a guess"
+        )
+    estimates: tuple[Any, Any, float | None, float | None] = (None, None, None, None)
+    if excerpt is not None:
+        estimates = _engine_estimates(excerpt.original, excerpt.aligned, rate, notes)
+    if progress is not None:
+        progress(1.0)
+    return _result(found, totals, test, estimates, original, processed, band_hz, channels, notes)
+
+
+def _shared_band(
+    totals: Totals, rate: int, band_hz: float | None
+) -> tuple[float | None, float | None]:
+    """The band both takes carry and the null over it; None when it is the compared band."""
+    top = band_hz if band_hz is not None else rate / 2
+    edge = min(totals.band_edge_hz, top)
+    if edge >= SAME_BAND * top or totals.residual_shared_db is None:
+        return round(top, 1), totals.residual_db
+    return round(edge, 1), totals.residual_shared_db
+
+
+def _result(
+    found: Measurement,
+    totals: Totals,
+    test: NullTest,
+    estimates: tuple[Any, Any, float | None, float | None],
+    original: Take,
+    processed: Take,
+    band_hz: float | None,
+    channels: int,
+    notes: list[str],
+) -> CompareResult:
+    rate = original.info.sample_rate
+    gain = totals.gain
+    shared_hz, shared_db = _shared_band(totals, rate, band_hz)
+    usable = found.first.usable
+    echoes_before, echoes_after, rt60_before, rt60_after = estimates
+    return CompareResult(
+        offset_samples=found.offset,
+        drift_ppm=found.drift * 1e6,
+        drift_corrected=found.drift_corrected,
+        gain_db=metrics.db(gain * gain) if gain else metrics.FLOOR_DB,
+        polarity=-1 if gain < 0 else 1,
+        sample_rate=rate,
+        correlation=totals.correlation,
+        residual_db=totals.residual_db,
+        si_sdr_db=totals.si_sdr_db,
+        energy_removed_db=totals.energy_removed_db,
+        overlap_start_s=found.start / rate,
+        overlap_s=(found.stop - found.start) / rate,
+        original_rate=rate,
+        processed_rate=processed.info.sample_rate,
+        original_channels=original.info.channels,
+        processed_channels=processed.info.channels,
+        channels_compared=channels,
+        original_duration_s=original.info.frames / rate,
+        processed_duration_s=processed.info.frames / processed.info.sample_rate,
+        alignment_windows=found.line.windows_used,
+        alignment_spread_samples=(found.line.spread if math.isfinite(found.line.spread) else None),
+        compared_band_hz=band_hz,
+        octave_bands=totals.octave_bands,
+        echoes_before=echoes_before,
+        echoes_after=echoes_after,
+        rt60_before_s=rt60_before,
+        rt60_after_s=rt60_after,
+        shared_band_hz=shared_hz,
+        residual_shared_band_db=shared_db,
+        notes=notes,
+        picture=test.picture(gain),
+        over_time=totals.over_time,
+        lag_times_s=found.first.centers[usable] / rate,
+        lag_samples=found.first.lags[usable],
+    )
+
+
+def compare_files(
+    original: Path,
+    processed: Path,
+    *,
+    engine_estimates: bool = True,
+    picture: bool = True,
+    progress: Progress | None = None,
+) -> CompareResult:
+    """`compare_takes` on two files, read from disk in blocks (memory does not grow with
+    their length)."""
+    return compare_takes(
+        FileTake(Path(original)),
+        FileTake(Path(processed)),
+        engine_estimates=engine_estimates,
+        picture=picture,
+        progress=progress,
+    )
 
 
 def align_and_compare(
@@ -297,118 +414,53 @@ def align_and_compare(
     processed_rate: int,
     *,
     engine_estimates: bool = True,
+    picture: bool = True,
 ) -> CompareResult:
-    """Align `processed` onto `original` and measure what differs.
-
-    Both are (channels, n) or (n,) float arrays. The processed take may be at
-    another sample rate, have another channel count or length, start early or
-    late by up to its whole length, run on a clock off by some ppm, and have
-    another gain or inverted polarity. `engine_estimates=False` skips the
-    engine's echo and RT60 estimators (their fields are then None), for callers
-    that only need the alignment.
-    """
-    original = _as_channels(original, "original")
-    processed = _as_channels(processed, "processed")
-    rate = int(original_rate)
-    notes: list[str] = []
-    at_rate = align.to_rate(processed, int(processed_rate), rate)
-    found = _align(original, at_rate, rate)
-    if found.stop - found.start < MIN_OVERLAP_S * rate:
-        raise AudioDecodeError(
-            "the two files do not overlap once aligned; check that PROCESSED was made from ORIGINAL"
-        )
-    if found.choice.repeats:
-        notes.append(_repeat_note(found.choice, rate))
-
-    compared_orig = np.ascontiguousarray(original[:, found.start : found.stop])
-    compared_proc = np.ascontiguousarray(found.aligned[:, found.start : found.stop])
-    if compared_orig.shape[0] != compared_proc.shape[0]:
-        notes.append(
-            f"{original.shape[0]} channel(s) against {processed.shape[0]}: compared as mono mixes"
-        )
-        compared_orig = compared_orig.mean(axis=0, keepdims=True)
-        compared_proc = compared_proc.mean(axis=0, keepdims=True)
-    band_hz = None
-    if int(processed_rate) != rate:
-        band_hz = round(SHARED_BAND_FRACTION * min(rate, int(processed_rate)) / 2, 1)
-        notes.append(f"sample rates differ: null figures cover 0-{band_hz:g} Hz, the shared band")
-        compared_orig = metrics.band_limit(compared_orig, rate, band_hz)
-        compared_proc = metrics.band_limit(compared_proc, rate, band_hz)
-
-    gain = metrics.ls_gain(compared_orig, compared_proc)
-    correlation = metrics.correlation(compared_orig, compared_proc)
-    if found.line.windows_used == 0 or abs(correlation) < POOR_CORRELATION:
-        notes.append(
-            f"the processed file hardly matched the original (correlation {correlation:.2f}): "
-            "check that PROCESSED was made from ORIGINAL; the alignment is a guess"
-        )
-    difference = metrics.residual(compared_orig, compared_proc, gain)
-    e_orig, e_proc = metrics.energy(compared_orig), metrics.energy(compared_proc)
-    echoes_before, echoes_after, rt60_before, rt60_after = (
-        _engine_estimates(compared_orig, compared_proc, rate, notes)
-        if engine_estimates
-        else (None, None, None, None)
+    """`compare_takes` on two (channels, n) or (n,) float arrays already in memory."""
+    return compare_takes(
+        ArrayTake(original, int(original_rate), "original"),
+        ArrayTake(processed, int(processed_rate), "processed"),
+        engine_estimates=engine_estimates,
+        picture=picture,
     )
-    usable = found.first.usable
-    return CompareResult(
-        offset_samples=found.offset,
-        drift_ppm=found.drift * 1e6,
-        drift_corrected=found.drift_corrected,
-        gain_db=metrics.db(gain * gain) if gain else metrics.FLOOR_DB,
-        polarity=-1 if gain < 0 else 1,
-        sample_rate=rate,
-        correlation=correlation,
-        residual_db=metrics.db(metrics.energy(difference) / e_orig) if e_orig else 0.0,
-        si_sdr_db=metrics.si_sdr_db(compared_orig, compared_proc),
-        energy_removed_db=metrics.db(e_orig) - metrics.db(e_proc),
-        overlap_start_s=found.start / rate,
-        overlap_s=(found.stop - found.start) / rate,
-        original_rate=rate,
-        processed_rate=int(processed_rate),
-        original_channels=original.shape[0],
-        processed_channels=processed.shape[0],
-        channels_compared=compared_orig.shape[0],
-        original_duration_s=original.shape[1] / rate,
-        processed_duration_s=processed.shape[1] / int(processed_rate),
-        alignment_windows=found.line.windows_used,
-        alignment_spread_samples=(found.line.spread if math.isfinite(found.line.spread) else None),
-        compared_band_hz=band_hz,
-        octave_bands=metrics.octave_bands(compared_orig, compared_proc, difference, rate),
-        echoes_before=echoes_before,
-        echoes_after=echoes_after,
-        rt60_before_s=rt60_before,
-        rt60_after_s=rt60_after,
-        notes=notes,
-        original=compared_orig,
-        aligned=compared_proc,
-        difference=difference,
-        over_time=metrics.over_time(compared_orig, compared_proc, difference, rate),
-        lag_times_s=found.first.centers[usable] / rate,
-        lag_samples=found.first.lags[usable],
-    )
+
+
+def _take_of(source: np.ndarray | Path, rate: int, what: str) -> Take:
+    if isinstance(source, Path):
+        return FileTake(source)
+    return ArrayTake(source, rate, what)
 
 
 def kept_result(
-    figures: CompareFigures, trace: CompareTrace, original: np.ndarray, aligned: np.ndarray
+    figures: CompareFigures,
+    trace: CompareTrace,
+    original: np.ndarray | Path,
+    aligned: np.ndarray | Path,
 ) -> CompareResult:
     """A comparison drawn again from what was kept: its figures and trace, and the two takes
     on one timeline (the original, and the processed take already aligned on it, as a job
-    keeps them). Nothing is measured again but the difference and its level over time,
-    which are a subtraction and a windowed sum; the figures are the ones kept."""
-    original = _as_channels(original, "original")
-    aligned = _as_channels(aligned, "processed")
+    keeps them), as arrays or files. Nothing is measured again: the two are read in blocks
+    for the picture's summaries and the residual over time; the figures are the ones kept."""
     rate = figures.sample_rate
-    start, stop = trace.overlap_start_frame, trace.overlap_start_frame + trace.overlap_frames
-    compared_orig = np.ascontiguousarray(original[:, start:stop])
-    compared_proc = np.ascontiguousarray(aligned[:, start:stop])
-    if figures.channels_compared != compared_orig.shape[0]:
-        compared_orig = compared_orig.mean(axis=0, keepdims=True)
-        compared_proc = compared_proc.mean(axis=0, keepdims=True)
-    if figures.compared_band_hz is not None:
-        compared_orig = metrics.band_limit(compared_orig, rate, figures.compared_band_hz)
-        compared_proc = metrics.band_limit(compared_proc, rate, figures.compared_band_hz)
-    gain = figures.polarity * 10.0 ** (figures.gain_db / 20.0)
-    difference = metrics.residual(compared_orig, compared_proc, gain)
+    original_take = _take_of(original, rate, "original")
+    aligned_take = _take_of(aligned, rate, "processed")
+    start = trace.overlap_start_frame
+    stop = min(start + trace.overlap_frames, original_take.info.frames)
+    if stop <= start:
+        raise AudioDecodeError("the kept comparison's stretch lies outside the original")
+    channels = original_take.info.channels
+    mono = figures.channels_compared != channels or aligned_take.info.channels != channels
+    test = NullTest(rate, stop - start, 1 if mono else channels, picture=True)
+    lengths = _block_lengths(stop - start, test.window)
+    band_hz = figures.compared_band_hz
+    pairs = zip(
+        apply.original_blocks(original_take, start, lengths, band_hz),
+        apply.original_blocks(aligned_take, start, lengths, band_hz),
+        strict=True,
+    )
+    for original_block, aligned_block in pairs:
+        test.add(_compared(original_block, mono), _compared(aligned_block, mono))
+    totals = test.totals()
     return CompareResult(
         offset_samples=figures.offset_samples,
         drift_ppm=figures.drift_ppm,
@@ -421,27 +473,27 @@ def kept_result(
         si_sdr_db=figures.si_sdr_db,
         energy_removed_db=figures.energy_removed_db,
         overlap_start_s=start / rate,
-        overlap_s=compared_orig.shape[-1] / rate,
+        overlap_s=(stop - start) / rate,
         original_rate=figures.original.sample_rate,
         processed_rate=figures.processed.sample_rate,
         original_channels=figures.original.channels,
         processed_channels=figures.processed.channels,
-        channels_compared=compared_orig.shape[0],
+        channels_compared=1 if mono else channels,
         original_duration_s=figures.original.duration_s,
         processed_duration_s=figures.processed.duration_s,
         alignment_windows=figures.alignment_windows,
         alignment_spread_samples=figures.alignment_spread_samples,
-        compared_band_hz=figures.compared_band_hz,
+        compared_band_hz=band_hz,
         octave_bands=list(figures.octave_bands),
         echoes_before=None if figures.echoes_before is None else list(figures.echoes_before),
         echoes_after=None if figures.echoes_after is None else list(figures.echoes_after),
         rt60_before_s=figures.rt60_before_s,
         rt60_after_s=figures.rt60_after_s,
+        shared_band_hz=figures.shared_band_hz,
+        residual_shared_band_db=figures.residual_shared_band_db,
         notes=list(figures.notes),
-        original=compared_orig,
-        aligned=compared_proc,
-        difference=difference,
-        over_time=metrics.over_time(compared_orig, compared_proc, difference, rate),
+        picture=test.picture(figures.polarity * 10.0 ** (figures.gain_db / 20.0)),
+        over_time=totals.over_time,
         lag_times_s=np.asarray(trace.lag_times_s, dtype=np.float64),
         lag_samples=np.asarray(trace.lag_samples, dtype=np.float64),
     )

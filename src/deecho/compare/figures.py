@@ -99,7 +99,24 @@ class CompareFigures:
     compared_band_hz: float | None
     alignment_windows: int
     alignment_spread_samples: float | None
+    shared_band_hz: float | None = None
+    """Where the band both takes carry ends (an MP3's low-pass, a lower rate's band)."""
+    residual_shared_band_db: float | None = None
+    """The null depth over [0, shared_band_hz): beside `residual_db`, the full band's."""
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def brief(self) -> dict[str, Any]:
+        """The few figures a row of many files shows (`deecho batch --compare`)."""
+        return {
+            "residual_db": self.residual_db,
+            "shared_band_hz": self.shared_band_hz,
+            "residual_shared_band_db": self.residual_shared_band_db,
+            "energy_removed_db": self.energy_removed_db,
+            "correlation": self.correlation,
+            "offset_ms": self.offset_ms,
+            "drift_ppm": self.drift_ppm,
+            "overlap_s": self.overlap_s,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """The `--json` object: plain numbers, lists and strings only."""
@@ -113,6 +130,8 @@ class CompareFigures:
             "sample_rate": self.sample_rate,
             "correlation": self.correlation,
             "residual_db": self.residual_db,
+            "shared_band_hz": self.shared_band_hz,
+            "residual_shared_band_db": self.residual_shared_band_db,
             "si_sdr_db": self.si_sdr_db,
             "energy_removed_db": self.energy_removed_db,
             "overlap_start_s": self.overlap_start_s,
@@ -164,6 +183,8 @@ class CompareFigures:
             compared_band_hz=data.get("compared_band_hz"),
             alignment_windows=int(alignment.get("windows", 0)),
             alignment_spread_samples=alignment.get("spread_samples"),
+            shared_band_hz=data.get("shared_band_hz"),
+            residual_shared_band_db=data.get("residual_shared_band_db"),
             notes=tuple(data.get("notes") or ()),
         )
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft as sfft
-import scipy.signal as ss
 
 from deecho.compare.figures import OctaveBand
 
@@ -179,5 +178,7 @@ def octave_bands(
 
 def band_limit(audio: np.ndarray, rate: int, cutoff_hz: float) -> np.ndarray:
     """Zero-phase low-pass, so both takes lose the same band without moving in time."""
+    import scipy.signal as ss  # here, not at the top: it costs a second or two (scipy.stats)
+
     sos = ss.butter(10, cutoff_hz, fs=rate, output="sos")
     return np.asarray(ss.sosfiltfilt(sos, audio, axis=-1), dtype=np.float32)

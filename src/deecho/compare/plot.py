@@ -16,47 +16,12 @@ import numpy as np
 
 from deecho.compare.comparison import CompareResult
 from deecho.compare.metrics import FLOOR_DB
+from deecho.compare.running import LOWEST_HZ
 
-#: Columns of the waveform envelopes and spectrograms: about one per pixel.
-_COLUMNS = 1400
-_SPECTRUM_SIZE = 2048
-#: Rows of the log-frequency spectrogram images, and their lowest frequency.
-_ROWS = 360
-_LOWEST_HZ = 20.0
 _FREQUENCY_TICKS_HZ = (50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000)
 _ORIGINAL = "#1f5fa8"
 _PROCESSED = "#e07b10"
 _RESIDUAL = "#c0282d"
-
-
-def _envelope(audio: np.ndarray, columns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Min and max of the mono mix per column (index, low, high), cheap for hour-long takes."""
-    mono = audio.mean(axis=0)
-    per = max(1, len(mono) // columns)
-    count = max(1, len(mono) // per)
-    blocks = mono[: count * per].reshape(count, per)
-    return np.arange(count) * per + per / 2, blocks.min(axis=1), blocks.max(axis=1)
-
-
-def _spectrogram(audio: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
-    """Power in dBFS on (log-frequency row, time), with at most _COLUMNS frames.
-
-    Rows are _ROWS log-spaced bands from _LOWEST_HZ to Nyquist, each the
-    loudest FFT bin inside it (the next bin up where a band holds none),
-    so an image draws it fast. Returns the frame times (s) and the levels.
-    """
-    mono = audio.mean(axis=0).astype(np.float64)
-    size = _SPECTRUM_SIZE if len(mono) >= _SPECTRUM_SIZE else max(16, len(mono))
-    hop = max(size // 4, (len(mono) - size) // _COLUMNS + 1)
-    starts = np.arange(0, max(1, len(mono) - size + 1), hop)
-    window = np.hanning(size)
-    frames = np.stack([mono[s : s + size] for s in starts]) * window
-    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2 / (np.sum(window) ** 2 / 4)
-    freqs = np.fft.rfftfreq(size, 1 / rate)
-    edges = np.geomspace(_LOWEST_HZ, rate / 2, _ROWS + 1)[:-1]
-    first = np.searchsorted(freqs, edges).clip(max=len(freqs) - 1)
-    rows = np.maximum.reduceat(power, first, axis=1)
-    return (starts + size / 2) / rate, 10 * np.log10(rows.T + 1e-20)
 
 
 def _describe(result: CompareResult) -> str:
@@ -67,6 +32,7 @@ def _describe(result: CompareResult) -> str:
         f"gain     {result.gain_db:+.3f} dB"
         + ("   polarity INVERTED" if result.polarity < 0 else ""),
         f"null     {result.residual_db:.1f} dB   corr {result.correlation:.6f}",
+        *_shared_line(result),
         f"SI-SDR   {result.si_sdr_db:.1f} dB",
         f"removed  {result.energy_removed_db:+.2f} dB of energy",
         f"overlap  {result.overlap_s:.2f} s at {result.sample_rate} Hz",
@@ -81,6 +47,12 @@ def _describe(result: CompareResult) -> str:
             f"RT60     {_seconds(result.rt60_before_s)} -> {_seconds(result.rt60_after_s)}"
         )
     return "\n".join(lines)
+
+
+def _shared_line(result: CompareResult) -> list[str]:
+    if result.residual_shared_band_db is None or result.shared_band_hz is None:
+        return []
+    return [f"  0-{result.shared_band_hz / 1000:.1f} kHz {result.residual_shared_band_db:.1f} dB"]
 
 
 def _echo_delays(echoes: list[dict[str, Any]], most: int = 3) -> str:
@@ -121,13 +93,15 @@ def draw(result: CompareResult, title: str = "") -> Any:
     figure.suptitle(title or "deecho compare", fontsize=15, fontweight="bold")
     rate = result.sample_rate
     start_s = result.overlap_start_s
-    gain = result.gain if result.gain else 1.0
+    picture = result.picture
+    if picture is None:
+        raise ValueError("this comparison kept no picture; compare again with picture=True")
 
     waves = figure.add_subplot(grid[0, :])
-    x, low, high = _envelope(result.original, _COLUMNS)
-    seconds = start_s + x / rate
+    seconds = start_s + picture.columns / rate
+    low, high = picture.original_low, picture.original_high
     waves.fill_between(seconds, low, high, color=_ORIGINAL, alpha=0.55, lw=0, label="original")
-    _, p_low, p_high = _envelope(result.aligned / gain, _COLUMNS)
+    p_low, p_high = picture.processed_low, picture.processed_high
     waves.plot(seconds, p_high, color=_PROCESSED, lw=0.7, label="processed, aligned, gain-matched")
     waves.plot(seconds, p_low, color=_PROCESSED, lw=0.7)
     waves.set_title("Waveforms overlaid (envelope per pixel)", loc="left")
@@ -136,9 +110,10 @@ def draw(result: CompareResult, title: str = "") -> Any:
     waves.margins(x=0)
 
     diff = figure.add_subplot(grid[1, :], sharex=waves)
-    _, d_low, d_high = _envelope(result.difference, _COLUMNS)
-    diff.fill_between(seconds, d_low, d_high, color=_RESIDUAL, lw=0)
-    peak = float(np.max(np.abs(result.difference), initial=0.0))
+    diff.fill_between(
+        seconds, picture.difference_low, picture.difference_high, color=_RESIDUAL, lw=0
+    )
+    peak = picture.difference_peak
     peak_db = 20 * math.log10(peak) if peak > 0 else FLOOR_DB
     diff.set_title(
         f"Difference: original − processed/gain (own scale; peak {peak_db:.1f} dBFS)", loc="left"
@@ -179,19 +154,19 @@ def draw(result: CompareResult, title: str = "") -> Any:
     over.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=9, ncol=3, frameon=False)
 
     spectra = [
-        ("Original", result.original),
-        ("Processed (aligned)", result.aligned),
-        ("Difference", result.difference),
+        ("Original", picture.original_levels),
+        ("Processed (aligned)", picture.processed_levels),
+        ("Difference", picture.difference_levels),
     ]
-    _, reference = _spectrogram(result.original, rate)
+    reference = picture.original_levels
     top = float(np.percentile(reference, 99.5)) if reference.size else 0.0
     image = None
-    log_low, log_high = math.log10(_LOWEST_HZ), math.log10(rate / 2)
+    log_low, log_high = math.log10(LOWEST_HZ), math.log10(rate / 2)
     spectrum_axes = []
-    for column, (name, audio) in enumerate(spectra):
+    times = picture.spectrum_times_s
+    for column, (name, levels) in enumerate(spectra):
         axes = figure.add_subplot(grid[3, column])
         spectrum_axes.append(axes)
-        times, levels = _spectrogram(audio, rate)
         span = (
             (start_s + times[0], start_s + times[-1]) if len(times) > 1 else (start_s, start_s + 1)
         )
@@ -205,7 +180,7 @@ def draw(result: CompareResult, title: str = "") -> Any:
             extent=(float(span[0]), float(span[1]), log_low, log_high),
             interpolation="nearest",
         )
-        ticks = [f for f in _FREQUENCY_TICKS_HZ if _LOWEST_HZ <= f <= rate / 2]
+        ticks = [f for f in _FREQUENCY_TICKS_HZ if LOWEST_HZ <= f <= rate / 2]
         axes.set_yticks(
             [math.log10(f) for f in ticks],
             [f"{f:g}" if f < 1000 else f"{f // 1000:g}k" for f in ticks],

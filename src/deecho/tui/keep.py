@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from deecho.audio.io import AudioInfo, AudioWriter, iter_blocks, opened, probe, read_audio
+from deecho.audio.io import AudioInfo, AudioWriter, iter_blocks, opened, probe
 from deecho.errors import OutputError
 
 if TYPE_CHECKING:
@@ -76,10 +76,9 @@ def _write_png(outcome: CompareOutcome, png_path: Path, title: str) -> bool:
 
     result = outcome.result
     if result is None:
-        original, _ = read_audio(outcome.prepped)
-        aligned, _ = read_audio(outcome.no_echo)
-        frames = min(original.shape[-1], aligned.shape[-1])
+        # Streamed from the two files: nothing is aligned again, no take held whole.
+        frames = min(probe(outcome.prepped).frames, probe(outcome.no_echo).frames)
         trace = outcome.trace or CompareTrace(overlap_start_frame=0, overlap_frames=frames)
-        result = kept_result(outcome.figures, trace, original, aligned)
+        result = kept_result(outcome.figures, trace, outcome.prepped, outcome.no_echo)
     save_png(result, png_path, title)
     return png_path.is_file()

@@ -23,7 +23,13 @@ from deecho.audio.loudness import LevelMeter, Levels
 from deecho.audio.prep import PrepOptions, apply_prep
 from deecho.backends.base import Backend, JobStatus
 from deecho.errors import CancelledError, DeechoError
-from deecho.overview import Overview, overview_of_array, overview_of_blocks, read_frames_for
+from deecho.overview import (
+    Overview,
+    overview_of_array,
+    overview_of_blocks,
+    overview_of_file,
+    read_frames_for,
+)
 from deecho.tui.keep import export_report, keep_result, unique_beside
 
 if TYPE_CHECKING:
@@ -198,17 +204,16 @@ def compare_job(
     job: ProcessResult, workdir: Path, cancelled: Cancelled | None = None
 ) -> CompareOutcome:
     """The figures of a finished job: its aligned no_echo against the prepped input it came
-    from, with where the backend's result sat (offset, drift, overlap) as the job measured it."""
-    from deecho.compare import align_and_compare
+    from, with where the backend's result sat (offset, drift, overlap) as the job measured it.
+    Streamed from the files, as `deecho compare` does: memory does not grow with length."""
+    from deecho.compare import compare_files
 
     prepped = workdir / "prepped.wav"
     assert job.echo_output is not None
-    original, rate = read_audio(prepped)
-    aligned, _ = read_audio(job.output)
-    removed, _ = read_audio(job.echo_output)
     _check(cancelled)
-    result = align_and_compare(original, rate, aligned, rate)
+    result = compare_files(prepped, job.output, progress=lambda _: _check(cancelled))
     _check(cancelled)
+    rate = result.sample_rate
     alignment = job.alignment or {}
     if alignment:
         # What the job measured on the backend's own file, not on the already aligned one.
@@ -234,13 +239,21 @@ def compare_job(
         figures=figures,
         residual_db=residual,
         residual_window_s=window,
-        original_overview=overview_of_array(original, rate),
-        no_echo_overview=overview_of_array(aligned, rate),
-        echo_overview=overview_of_array(removed, rate),
+        original_overview=_overview(prepped, cancelled),
+        no_echo_overview=_overview(job.output, cancelled),
+        echo_overview=_overview(job.echo_output, cancelled),
         report_json=report_json,
         result=result,
         trace=result.trace(),
     )
+
+
+def _overview(path: Path, cancelled: Cancelled | None) -> Overview:
+    """A file's envelope, read in blocks."""
+    found = overview_of_file(path, cancelled=cancelled)
+    _check(cancelled)
+    assert found is not None  # None only when cancelled, which _check raised
+    return found
 
 
 #: What the history keeps beside the compare figures, to redraw a past job.
