@@ -15,7 +15,7 @@ never cuts deeper than `FLOOR`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -45,25 +45,26 @@ class LateGain:
     """Streams the gain frame by frame, carrying the last frames across calls."""
 
     scale: float  # from late_scale
-    recent: list[np.ndarray] = field(default_factory=list)  # the last LAG_FRAMES cleaned powers
-    previous: np.ndarray | None = None  # the last frame's power after the gain
+    recent: np.ndarray | None = None  # (channels, LAG_FRAMES, bins): the last cleaned powers
+    previous: np.ndarray | None = None  # (channels, bins): the last frame's power after the gain
 
     def run(self, dry: np.ndarray) -> np.ndarray:
         """Amplitude gains for `dry` (channels, frames, bins), the prediction's output."""
         power = dry.real**2 + dry.imag**2
-        gains = np.empty(power.shape, dtype=np.float32)
-        if self.previous is None:
+        if self.recent is None or self.previous is None:
+            # Before the first frames there is no reverb to take: a late level of ~0.
+            self.recent = np.zeros_like(power[:, :LAG_FRAMES, :])
             self.previous = np.zeros_like(power[:, 0, :])
-        for t in range(power.shape[1]):
-            now = power[:, t, :]
-            if len(self.recent) >= LAG_FRAMES:
-                late = np.maximum(self.scale * self.recent.pop(0), 1e-30)
-            else:
-                late = np.full_like(now, 1e-30)
-            self.recent.append(now)
-            posterior = np.maximum(now / late - 1.0, 0.0)
-            prior = _SMOOTHING * self.previous / late + (1.0 - _SMOOTHING) * posterior
+        known = np.concatenate([self.recent, power], axis=1)
+        late = np.maximum(self.scale * known[:, : power.shape[1], :], 1e-30)
+        self.recent = known[:, power.shape[1] :, :]
+        posterior = (1.0 - _SMOOTHING) * np.maximum(power / late - 1.0, 0.0)
+        gains = np.empty(power.shape, dtype=np.float32)
+        previous = self.previous
+        for t in range(power.shape[1]):  # only the decision-directed recursion is serial
+            prior = _SMOOTHING * previous / late[:, t, :] + posterior[:, t, :]
             gain = np.maximum(prior / (1.0 + prior), _FLOOR)
             gains[:, t, :] = gain
-            self.previous = gain * gain * now
+            previous = gain * gain * power[:, t, :]
+        self.previous = previous
         return gains
