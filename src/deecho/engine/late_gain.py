@@ -53,7 +53,8 @@ class LateGain:
         power = dry.real**2 + dry.imag**2
         if self.recent is None or self.previous is None:
             # Before the first frames there is no reverb to take: a late level of ~0.
-            self.recent = np.zeros_like(power[:, :LAG_FRAMES, :])
+            channels, _, bins = power.shape
+            self.recent = np.zeros((channels, LAG_FRAMES, bins), dtype=power.dtype)
             self.previous = np.zeros_like(power[:, 0, :])
         known = np.concatenate([self.recent, power], axis=1)
         late = np.maximum(self.scale * known[:, : power.shape[1], :], 1e-30)
