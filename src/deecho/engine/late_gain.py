@@ -1,7 +1,7 @@
 """The late reverb the prediction left behind, taken out by a real gain per bin.
 
 After delayed prediction (engine/wpe.py) some late reverb is left in every bin. Its power
-is modelled as in Lebart et al. (2001): the cleaned power `lag` frames ago, decayed at the
+is modelled as in Lebart et al. (2001): the cleaned power `LAG_FRAMES` ago, decayed at the
 room's RT60. Unlike Lebart's model, which assumes everything heard earlier was reverberant
 sound, the model is scaled by how reverberant the room is, the estimated reverb-to-direct
 energy ratio (as Habets' generalised model does with its DRR term). Without that, a light
@@ -10,7 +10,7 @@ reverb), while a heavy room wanted more than a fixed gain gave.
 
 The gain is a Wiener gain on a decision-directed a-priori ratio (Ephraim and Malah, 1984):
 the previous frame's cleaned power steadies it, so it leaves no musical noise, and it
-never cuts deeper than `FLOOR`.
+never cuts deeper than `_FLOOR` (-15 dB).
 """
 
 from __future__ import annotations
