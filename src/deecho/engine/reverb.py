@@ -11,8 +11,9 @@ We estimate the filters once, on the analysis excerpts, and then apply them
 frame by frame in a streaming STFT, so long files cost one STFT, a short FIR per
 bin across frames, and one inverse STFT (engine/wpe.py). Only bins below 5 kHz
 are filtered: that is where reverberant energy (and SI-SDR) lives, and it
-keeps the cost down. A real per-bin gain (Lebart-style, driven by the blind
-RT60) then takes out part of the late tail the prediction left.
+keeps the cost down. A real per-bin gain (engine/late_gain.py: Lebart's model
+at the blind RT60, scaled by how reverberant the room is) then takes out part of
+the late tail the prediction left.
 
 Do no harm: delayed prediction cancels anything predictable, reverb or not. A
 held note is predictable from its own past, and plain WPE cancels it (nara_wpe
@@ -42,6 +43,7 @@ import numpy as np
 import scipy.fft
 from threadpoolctl import threadpool_limits
 
+from deecho.engine.late_gain import LateGain, late_scale
 from deecho.engine.late_level import LateTracker, band_of_bins, calibrate, smoothed_power
 from deecho.engine.rt60 import measure_decays
 from deecho.engine.wpe import (
@@ -94,14 +96,6 @@ _CAP_TONAL = 1.0
 # A bin whose prediction over the excerpts is more than this many times the late
 # reverb the room can make there is predicting notes, not the room.
 _TONAL_BIN_EXCESS = 2.0
-# The residual late reverb after prediction, as a real gain per bin (Lebart et
-# al., 2001): the power expected to be left from `_LATE_GAIN_LAG` frames ago,
-# decayed at the room's RT60, over-estimated by `_LATE_GAIN_OVERSHOOT` and
-# never cut deeper than `_LATE_GAIN_FLOOR` (power). Measured on speech rooms it
-# adds 0.3-0.9 dB SI-SDR on top of the prediction.
-_LATE_GAIN_LAG = 3
-_LATE_GAIN_OVERSHOOT = 2.5
-_LATE_GAIN_FLOOR = 0.3
 _MAX_LATE_SHARE = 0.95  # the DRR estimate stops at -13 dB
 _BATCH_FRAMES = 256  # frames processed at once: bounds memory for any block size
 
@@ -312,11 +306,6 @@ def _reduction_db(before: np.ndarray, after: np.ndarray) -> float:
     return 10.0 * float(np.log10(energy_before / energy_after))
 
 
-def _late_decay(hop_s: float, rt60_s: float) -> float:
-    """Share of the power `_LATE_GAIN_LAG` frames ago expected to be left as late reverb now."""
-    return _LATE_GAIN_OVERSHOOT * _power_decay(hop_s, rt60_s) ** _LATE_GAIN_LAG
-
-
 class ReverbSuppressor:
     """Streams audio through the plan's prediction filters (STFT, per-bin FIR, overlap-add)."""
 
@@ -337,18 +326,10 @@ class ReverbSuppressor:
         self._late_level = np.broadcast_to(plan.late_level, (channels, self._bins))[:, None, :]
         self._power_decay = _power_decay(plan.hop / plan.sample_rate, plan.rt60_s)
         self._tracker = self._new_tracker()
+        self._late_gain = LateGain(late_scale(plan.late_share, self._power_decay))
 
     def _new_tracker(self) -> LateTracker:
         return LateTracker(self._late_level[:, 0, :], self._power_decay, self._plan.delay)
-
-    def _late_gain(self, dry: np.ndarray, before: np.ndarray) -> np.ndarray:
-        """Amplitude gain that takes out the late reverb the prediction left behind."""
-        decay = _late_decay(self._plan.hop / self._plan.sample_rate, self._plan.rt60_s)
-        late = decay * (before.real**2 + before.imag**2)
-        power = np.maximum(dry.real**2 + dry.imag**2, 1e-30)
-        gain = np.maximum(1.0 - late / power, _LATE_GAIN_FLOOR)
-        # strength 1 applies the gain, 0 leaves the bin as it is
-        return (gain ** (0.5 * self._plan.strength)).astype(np.float32)
 
     def run(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         size, hop = self._plan.frame_size, self._plan.hop
@@ -358,6 +339,7 @@ class ReverbSuppressor:
         tail = np.zeros((self._channels, size - hop), dtype=np.float32)
         to_skip = lead  # output samples that only cover the leading zeros
         self._tracker = self._new_tracker()
+        self._late_gain = LateGain(self._late_gain.scale)
         total = 0
         emitted = 0
         for block in blocks:
@@ -410,8 +392,8 @@ class ReverbSuppressor:
             dry = low - _capped(prediction, self._late_level * driven, self._plan.material.cap)
             history = known[:, -self._history_frames :]
             if self._plan.material is Material.SPEECH:
-                before = known[:, base - _LATE_GAIN_LAG : base - _LATE_GAIN_LAG + n]
-                dry *= self._late_gain(dry, before)
+                # strength 1 applies the gain, 0 leaves the bin as it is
+                dry *= self._late_gain.run(dry) ** np.float32(self._plan.strength)
             spectra[:, :, : self._bins] = dry
             frames = scipy.fft.irfft(spectra, n=size, axis=-1)
             frames *= self._synthesis
