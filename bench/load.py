@@ -5,9 +5,9 @@
 
 Against a real `deecho serve --workers 2` subprocess on loopback:
 1. 20 client threads each send their share of the tasks, one at a time, of 1 to
-   8 s (in turn): half as uploads, half as `audio_url` links to a file server the bench runs, every one
-   with a webhook; each client polls byId every 0.5 s until its task ends, then
-   sends the next. Every API call's latency is kept with the minute it fell in.
+   8 s (in turn): half as uploads, half as `audio_url` links to a file server the
+   bench runs, every one with a webhook; each client polls byId every 0.5 s until
+   its task ends, then sends the next. Every API call's latency is kept with the minute it fell in.
 2. The server's resident memory is sampled against the number of tasks ended.
 3. Eta honesty: 200 tiny tasks, then one long recording behind them; the long
    task's `eta` at submit is compared with the time it really took to complete.
