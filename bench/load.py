@@ -4,10 +4,10 @@
     .venv/bin/python -m bench.load --tasks 200 --eta-audio-s 600   # a shorter run
 
 Against a real `deecho serve --workers 2` subprocess on loopback:
-1. 20 client threads each send their share of the tasks, one at a time: half as
-   uploads, half as `audio_url` links to a file server the bench runs, every one
-   with a webhook; each client polls byId every 0.5 s until its task ends, then
-   sends the next. Every API call's latency is kept with the minute it fell in.
+1. 20 client threads each send their share of the tasks, one at a time, of 1 to
+   8 s (in turn): half as uploads, half as `audio_url` links to a file server the
+   bench runs, every one with a webhook; each client polls byId every 0.5 s until
+   its task ends, then sends the next. Every API call's latency is kept with the minute it fell in.
 2. The server's resident memory is sampled against the number of tasks ended.
 3. Eta honesty: 200 tiny tasks, then one long recording behind them; the long
    task's `eta` at submit is compared with the time it really took to complete.
@@ -73,12 +73,12 @@ def _p(values: list[float], q: float) -> float:
 
 
 class _Files(http.server.ThreadingHTTPServer):
-    """Serves the take for `audio_url` tasks and counts the webhooks it is sent."""
+    """Serves the takes for `audio_url` tasks and counts the webhooks it is sent."""
 
     daemon_threads = True
 
-    def __init__(self, take: bytes) -> None:
-        self.take = take
+    def __init__(self, takes: dict[str, bytes]) -> None:
+        self.takes = takes
         self.webhooks = 0
         self.lock = threading.Lock()
         outer = self
@@ -88,11 +88,12 @@ class _Files(http.server.ThreadingHTTPServer):
                 pass
 
             def do_GET(self) -> None:
+                body = outer.takes[self.path.strip("/")]
                 self.send_response(200)
                 self.send_header("Content-Type", "audio/wav")
-                self.send_header("Content-Length", str(len(outer.take)))
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(outer.take)
+                self.wfile.write(body)
 
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("content-length") or 0))
@@ -112,7 +113,7 @@ class _Files(http.server.ThreadingHTTPServer):
 def _client(
     server: Server,
     files: _Files,
-    take: Path,
+    takes: list[Path],
     count: int,
     first: int,
     started: float,
@@ -122,10 +123,11 @@ def _client(
     session = requests.Session()
     for number in range(first, first + count):
         as_url = number % 2 == 1
+        take = takes[(number // 2) % len(takes)]
         t0 = time.monotonic()
         data = {"webhook_url": f"{files.base}/hook"}
         if as_url:
-            data["audio_url"] = f"{files.base}/take.wav"
+            data["audio_url"] = f"{files.base}/{take.name}"
             answer = session.post(f"{server.base}/deecho", headers=HEADERS, data=data, timeout=60)
         else:
             with take.open("rb") as stream:
@@ -225,8 +227,11 @@ def run(args: argparse.Namespace) -> LoadResults:
     )
     with tempfile.TemporaryDirectory(prefix="deecho-load-") as temp:
         folder = Path(temp)
-        take = make_take(folder / "take.wav", args.seconds, rate=16000, channels=1)
-        files = _Files(take.read_bytes())
+        takes = [
+            make_take(folder / f"take-{seconds:g}s.wav", seconds, rate=16000, channels=1)
+            for seconds in args.seconds
+        ]
+        files = _Files({take.name: take.read_bytes() for take in takes})
         threading.Thread(target=files.serve_forever, daemon=True).start()
         server = Server(folder, args.workers)
         stop = threading.Event()
@@ -239,7 +244,7 @@ def run(args: argparse.Namespace) -> LoadResults:
             clients = [
                 threading.Thread(
                     target=_client,
-                    args=(server, files, take, share, i * share, started, results, lock),
+                    args=(server, files, takes, share, i * share, started, results, lock),
                 )
                 for i in range(args.clients)
             ]
@@ -253,7 +258,7 @@ def run(args: argparse.Namespace) -> LoadResults:
             stop.set()
             sampler.join()
             if args.eta_audio_s > 0:
-                _eta(server, folder, take, results, args.eta_audio_s)
+                _eta(server, folder, takes[0], results, args.eta_audio_s)
         finally:
             stop.set()
             server.stop()
@@ -299,7 +304,8 @@ def readme_section(results: LoadResults, figures: dict[str, Any]) -> str:
     return (
         f"{START_MARK}\n"
         f"`python -m bench.load --tasks {results.tasks}`: `deecho serve --workers "
-        f"{results.workers}` as a subprocess; {results.clients} clients, half uploads and "
+        f"{results.workers}` as a subprocess; {results.clients} clients sending takes of 1, 2, 4 "
+        f"and 8 s in turn, half uploads and "
         f"half `audio_url` links, every task with a webhook, each client polling byId every "
         f"0.5 s until its task ends. Machine: {results.cpu_count} cores, load average "
         f"{results.load_average_at_start[0]:.1f} at the start (shared with other work).\n\n"
@@ -338,7 +344,13 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--seconds", type=float, default=1.0, help="length of each task's take")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        nargs="+",
+        default=[1.0, 2.0, 4.0, 8.0],
+        help="lengths of the takes the clients send, in turn (the eta run's tiny ones: the first)",
+    )
     parser.add_argument("--eta-audio-s", type=float, default=3600.0, help="0 skips the eta run")
     parser.add_argument("--write-readme", action="store_true")
     args = parser.parse_args()

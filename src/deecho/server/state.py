@@ -76,9 +76,11 @@ class ServerState:
 
     def eta_s(self, duration_s: float) -> int:
         """Seconds until this task's result: its own processing plus its share of the queue."""
-        speed, ahead_s = self.store.estimate_inputs(self.config.initial_speed)
+        pace, ahead, ahead_s = self.store.estimate_inputs()
         workers = max(1, self.config.workers)
-        return math.ceil(1.0 + speed * (duration_s + ahead_s / workers))
+        default = self.config.initial_speed
+        own = pace.seconds(duration_s, 1, default)
+        return math.ceil(1.0 + own + pace.seconds(ahead_s, ahead, default) / workers)
 
     def credits(self, duration_s: float | None) -> float:
         if not duration_s:
@@ -140,7 +142,7 @@ class ServerState:
             webhook = (task.webhook_url, self.webhook_payload(finished, error).to_wire())
         self.store.finish(task.task_id, status, outcome.message, error, webhook, **fields)
         if status == TaskStatus.COMPLETED and duration_s:
-            self.store.record_speed(outcome.processing_s, duration_s)
+            self.store.record_pace(outcome.processing_s, duration_s)
         if webhook is not None:
             self.sender.wake()
 

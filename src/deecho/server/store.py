@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from deecho.api.models import TaskStatus
+from deecho.server.pace import Pace
 
 __all__ = ["StoredTask", "TaskStore", "WebhookDelivery", "iso_time"]
 
@@ -71,9 +72,10 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 #: Columns added after the first release, nullable, added to older databases on open.
 _ADDED_COLUMNS = ("echo_amount", "reverb_amount")
 _ACTIVE = (TaskStatus.IN_QUEUE.value, TaskStatus.IN_PROGRESS.value)
-# The eta's two inputs, asked alone or together (estimate_inputs) from the same SQL.
-_SPEED_SQL = "SELECT value FROM meta WHERE key = 'speed'"
+# The eta's inputs, asked alone or together (estimate_inputs) from the same SQL.
+_PACE_SQL = "SELECT value FROM meta WHERE key = 'pace'"
 _QUEUED_SQL = "SELECT COALESCE(SUM(duration_s), 0) FROM tasks WHERE status IN (?, ?)"
+_QUEUED_COUNT_SQL = "SELECT COUNT(*) FROM tasks WHERE status IN (?, ?)"
 
 
 def iso_time(epoch_s: float) -> str:
@@ -218,14 +220,16 @@ class TaskStore:
         """Seconds of audio waiting or running (unknown durations count as zero)."""
         return float(self._query(_QUEUED_SQL, _ACTIVE)[0][0])
 
-    def estimate_inputs(self, default_speed: float) -> tuple[float, float]:
-        """`speed(default_speed)` and `queued_audio_seconds()` in one statement.
+    def estimate_inputs(self) -> tuple[Pace, int, float]:
+        """`pace()`, and the tasks and audio seconds queued or running, in one statement.
 
-        Every submit asks for both to word its eta; one round trip instead of two
+        Every submit asks for them to word its eta; one round trip instead of three
         takes the store's lock once on the event loop's thread.
         """
-        speed, queued = self._query(f"SELECT ({_SPEED_SQL}), ({_QUEUED_SQL})", _ACTIVE)[0]
-        return (default_speed if speed is None else float(speed)), float(queued)
+        pace, count, queued = self._query(
+            f"SELECT ({_PACE_SQL}), ({_QUEUED_COUNT_SQL}), ({_QUEUED_SQL})", _ACTIVE * 2
+        )[0]
+        return Pace.from_json(pace), int(count), float(queued)
 
     def claim_next(self) -> StoredTask | None:
         """Move the oldest queued task to IN_PROGRESS and return it (None when none waits)."""
@@ -302,22 +306,21 @@ class TaskStore:
 
     # --- speed measurement -------------------------------------------------------------------
 
-    def speed(self, default: float) -> float:
-        """Processing seconds per second of audio, a running average of finished tasks."""
-        rows = self._query(_SPEED_SQL)
-        return float(rows[0][0]) if rows else default
+    def pace(self) -> Pace:
+        """How long finished tasks took: per task and per second of audio."""
+        rows = self._query(_PACE_SQL)
+        return Pace.from_json(rows[0][0] if rows else None)
 
-    def record_speed(self, processing_s: float, duration_s: float) -> None:
+    def record_pace(self, processing_s: float, duration_s: float) -> None:
         if duration_s <= 0:
             return
-        measured = processing_s / duration_s
-        # Exponential average: recent tasks matter most, one odd task does not swing the eta.
-        value = 0.7 * self.speed(measured) + 0.3 * measured
+        pace = self.pace()
+        pace.add(duration_s, processing_s)
         with self._transaction() as db:
             db.execute(
-                "INSERT INTO meta (key, value) VALUES ('speed', ?)"
+                "INSERT INTO meta (key, value) VALUES ('pace', ?)"
                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (repr(value),),
+                (pace.to_json(),),
             )
 
     # --- webhooks ----------------------------------------------------------------------------
