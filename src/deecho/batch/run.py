@@ -26,6 +26,7 @@ from deecho.audio.prep import PrepOptions
 from deecho.batch import work
 from deecho.batch.inputs import BatchItem
 from deecho.batch.outcome import BatchStatus, Outcome
+from deecho.batch.report import ReportFiles
 from deecho.batch.state import BatchState, Record, content_hash
 from deecho.errors import EX_SOFTWARE, OutputError
 from deecho.executors import Workers, open_workers
@@ -289,7 +290,17 @@ class BatchRun:
         return lost
 
     def run(self, items: list[BatchItem], on_outcome: OnOutcome) -> None:
-        """Each file once (or skipped); `on_outcome` hears of each as it ends."""
+        """Each file once (or skipped); `on_outcome` hears of each as it ends, and the
+        report files in OUTDIR get its row."""
+        with ReportFiles(self.outdir) as report:
+
+            def ended(item: BatchItem, outcome: Outcome) -> None:
+                report.add(item.input, outcome)
+                on_outcome(item, outcome)
+
+            self._run(items, ended)
+
+    def _run(self, items: list[BatchItem], on_outcome: OnOutcome) -> None:
         jobs = self._plan(items, on_outcome)
         while jobs:
             lost = self._round(jobs, on_outcome)
