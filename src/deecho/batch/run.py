@@ -27,7 +27,7 @@ from deecho.batch import work
 from deecho.batch.inputs import BatchItem
 from deecho.batch.outcome import BatchStatus, Outcome
 from deecho.batch.report import ReportFiles
-from deecho.batch.state import BatchState, Record, content_hash
+from deecho.batch.state import BatchState, Record, RemoteTask, content_hash
 from deecho.errors import EX_SOFTWARE, OutputError
 from deecho.executors import Workers, open_workers
 
@@ -214,7 +214,15 @@ class BatchRun:
             backend=settings.backend,
             promises_audio=job.item.promises_audio,
             compare=settings.compare,
+            remote_task=self._remote_task(job),
         )
+
+    def _remote_task(self, job: _Job) -> RemoteTask | None:
+        """A remote backend's task is kept in the state file (its jobs run in our threads)."""
+        if self.settings.backend == "local" or job.content is None:
+            return None
+        assert self._state is not None
+        return RemoteTask(self._state.path, job.key, job.content, job.settings)
 
     # --- doing it --------------------------------------------------------------------------
 

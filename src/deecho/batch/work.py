@@ -20,6 +20,7 @@ from deecho.batch.outcome import BatchStatus, Outcome
 from deecho.errors import EX_SOFTWARE, AudioDecodeError, DeechoError
 
 if TYPE_CHECKING:
+    from deecho.batch.state import RemoteTask
     from deecho.config import Settings
     from deecho.engine.report import Amounts
 
@@ -39,6 +40,8 @@ class WorkItem:
     promises_audio: bool
     compare: bool = False
     """Also run the null test of the output against the input (`deecho batch --compare`)."""
+    remote_task: RemoteTask | None = None
+    """Where a remote backend's task for this file is kept (None for the local engine)."""
 
 
 #: Set by SIGTERM while a job runs: the job stops at its next block, and its writers
@@ -111,7 +114,9 @@ def _run(work: WorkItem) -> dict[str, Any]:
         target.parent.mkdir(parents=True, exist_ok=True)
     backend = get_backend(work.backend, _settings())
     try:
-        result = run_job(_request(work), backend, cancelled=_stopping.is_set)
+        result = run_job(
+            _request(work), backend, cancelled=_stopping.is_set, ledger=work.remote_task
+        )
     finally:
         close = getattr(backend, "close", None)
         if close is not None:

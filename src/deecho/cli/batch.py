@@ -193,6 +193,13 @@ def run(args: argparse.Namespace) -> int:
     if settings.backend != "local":
         from deecho.backends import get_backend
 
+        if settings.scheduler:
+            # The state file keeps each remote task (no credit spent twice); it lives here.
+            raise UsageError(
+                "--scheduler runs the local engine on a cluster; a remote --backend is"
+                " driven from here: use --concurrency N instead"
+            )
+
         get_backend(settings.backend, loaded)  # a bad name or a missing key: say so once
     items = _items(args)
     with contextlib.ExitStack() as stack:
