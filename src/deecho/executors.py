@@ -46,6 +46,10 @@ class Workers:
         # The pool has no public way to reach its processes, hence _processes.
         return [p for p in getattr(self.executor, "_processes", {}).values() if p.is_alive()]
 
+    def alive_pids(self) -> set[int]:
+        """The local worker processes still alive (none for threads or Dask)."""
+        return {process.pid for process in self._processes()}
+
     def ask_to_stop(self) -> None:
         """SIGTERM each local worker process: its job stops at the next block (see the
         worker's handler) and its writers remove their temporary files."""

@@ -217,8 +217,11 @@ def _write(
                 after.append(no_echo[:, : excerpt_frames - written])
             written += original.shape[1]
             progress(written / max(1, frames))
+        # Measured before the outputs are renamed into place, so that a job whose outputs
+        # are there has nothing left to do but say so (a batch killed then redoes little).
+        rt60_before, rt60_after = _rt60(before, rate), _rt60(after, rate)
     clipped = no_echo_out.clipped_samples + (echo_out.clipped_samples if echo_out else 0)
-    return _Written(clipped, _rt60(before, rate), _rt60(after, rate))
+    return _Written(clipped, rt60_before, rt60_after)
 
 
 def _submitted(
