@@ -103,10 +103,12 @@ def test_public_api_is_pinned() -> None:
             "EchoPlan",
             "EngineReport",
             "EngineResult",
+            "Room",
             "analyze",
             "estimate_echoes",
             "estimate_rt60",
             "excerpt_spans",
+            "fit_room",
             "remove_echo",
         ]
     )

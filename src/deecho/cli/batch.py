@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import sys
 import time
@@ -21,6 +22,7 @@ from deecho.errors import EX_DATAERR, EX_UNAVAILABLE, UsageError
 if TYPE_CHECKING:
     from deecho.batch import BatchItem, Outcome
     from deecho.cli.progress import BatchProgress
+    from deecho.engine import Room
 
 _EPILOG = """\
 exit status: 0 every file done (or skipped: done earlier, not audio), 65 some files failed
@@ -82,6 +84,18 @@ def register(subparsers: Any) -> None:
         default=4,
         metavar="N",
         help="files in flight at once on a remote --backend (default 4)",
+    )
+    room = parser.add_argument_group("one room, many clips")
+    room.add_argument(
+        "--same-room",
+        action="store_true",
+        help="fit the echo once on excerpts of all inputs and apply it to each file",
+    )
+    room.add_argument(
+        "--room-from",
+        type=Path,
+        metavar="FILE",
+        help="fit the room's echo on FILE instead (implies --same-room)",
     )
     parser.add_argument(
         "--retry-failed", action="store_true", help="try again the files that failed before"
@@ -171,6 +185,27 @@ def _items(args: argparse.Namespace) -> list[BatchItem]:
     return items
 
 
+def _room(args: argparse.Namespace, items: list[BatchItem]) -> Room:
+    """--same-room: the room's echo, fitted here once, said on stderr."""
+    from deecho.batch.room import POOL_S, fit_room_from
+
+    if args.room_from is not None:
+        if not args.room_from.is_file():
+            raise UsageError(f"--room-from {args.room_from}: no such file")
+        sources = [args.room_from]
+    else:
+        sources = [item.input for item in items]
+    room = fit_room_from(sources)
+    echoes = "; ".join(f"{echo.delay_ms:.1f} ms × {echo.gain:.2f}" for echo in room.echoes)
+    print(
+        f"deecho batch: one room for every file, fitted on up to {POOL_S:.0f} s of"
+        f" {len(sources)} file(s): {echoes or 'no echo found'}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return room
+
+
 def run(args: argparse.Namespace) -> int:
     from deecho.batch import BatchRun, BatchSettings
     from deecho.cli.progress import BatchProgress, on_terminal
@@ -193,6 +228,9 @@ def run(args: argparse.Namespace) -> int:
     if settings.backend != "local":
         from deecho.backends import get_backend
 
+        if args.same_room or args.room_from is not None:
+            raise UsageError("--same-room works with the local engine; leave out --backend")
+
         if settings.scheduler:
             # The state file keeps each remote task (no credit spent twice); it lives here.
             raise UsageError(
@@ -202,6 +240,8 @@ def run(args: argparse.Namespace) -> int:
 
         get_backend(settings.backend, loaded)  # a bad name or a missing key: say so once
     items = _items(args)
+    if args.same_room or args.room_from is not None:
+        settings = dataclasses.replace(settings, room=_room(args, items))
     with contextlib.ExitStack() as stack:
         display = stack.enter_context(BatchProgress(len(items))) if on_terminal() else None
         report = _Report(len(items), args.json, display)
