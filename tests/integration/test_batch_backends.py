@@ -1,4 +1,5 @@
-"""`deecho batch --backend musicgpt`: each file through the one job path, against the stub.
+"""`deecho batch --backend`: each file through the one job path, against the MusicGPT stub
+and a live `deecho serve`.
 
 The stub answers the first uploads with 429 and Retry-After; the client waits and
 retries, and a rerun sends nothing: a file done is never paid for twice.
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 from test_cli_batch import RATE, clip, rows, wait_for
+from test_client_cli import live_server  # noqa: F401  (a fixture: a real `deecho serve`)
 
 from audio_fixtures import deecho_command
 from stubs.musicgpt import MusicGPTStub, Reply
@@ -138,3 +140,25 @@ def kept_tasks(out: Path) -> set[str]:
             return {task for (task,) in db.execute("SELECT task_id FROM remote_tasks")}
     except sqlite3.OperationalError:  # the batch has not made the table yet
         return set()
+
+
+def test_a_batch_on_a_live_deecho_serve(
+    live_server: tuple[str, dict[str, str]],  # noqa: F811  (the fixture imported above)
+    tmp_path: Path,
+) -> None:
+    url, env = live_server
+    for seed in range(3):
+        clip(tmp_path / "in" / f"take{seed}.wav", seed=seed)
+    out = tmp_path / "out"
+    command = [*deecho_command(), "batch", str(tmp_path / "in"), "-o", str(out),
+               "--backend", url, "--concurrency", "2", "--json"]  # fmt: skip
+    env = dict(env, DEECHO_POLL_INTERVAL_S="0.5")
+    first = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert first.returncode == 0, first.stderr
+    report = rows(first)
+    assert {row["status"] for row in report.values()} == {"done"}
+    assert {row["backend"] for row in report.values()} == {url}
+    for seed in range(3):
+        assert sf.info(out / f"take{seed}.no_echo.wav").frames == 2 * RATE
+    again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert {row["status"] for row in rows(again).values()} == {"skipped"}
