@@ -84,10 +84,12 @@ class WorkerMemory:
     def _watch(self) -> None:
         while not self._stop.is_set():
             try:
-                for child in self.batch.children(recursive=True):
-                    if "forkserver" in " ".join(child.cmdline()):
-                        continue
-                    self.samples.append((time.perf_counter(), child.pid, child.memory_info().rss))
+                for server in self.batch.children():
+                    if "forkserver" not in " ".join(server.cmdline()):
+                        continue  # the resource tracker
+                    for worker in server.children():
+                        rss = worker.memory_info().rss
+                        self.samples.append((time.perf_counter(), worker.pid, rss))
             except psutil.Error:
                 pass
             time.sleep(0.2)
