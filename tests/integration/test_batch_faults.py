@@ -96,3 +96,27 @@ def test_workers_killed_five_times_lose_no_file_and_write_none_twice(tmp_path: P
     assert no_partials(out)
     written_twice = {name for name, inodes in watch.inodes.items() if len(inodes) > 1}
     assert not written_twice
+
+
+@pytest.mark.timeout(300)
+def test_a_long_batch_gets_fresh_workers_without_hanging(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Workers are renewed every TASKS_PER_WORKER files (a pool of its own, not the pool's
+    max_tasks_per_child, which hangs the pool when a worker reaches it)."""
+    from deecho.audio.prep import PrepOptions
+    from deecho.batch import BatchRun, BatchSettings, find_items
+    from deecho.batch import run as batch_run
+    from deecho.engine import Amounts
+
+    monkeypatch.setattr(batch_run, "TASKS_PER_WORKER", 2)
+    for seed in range(5):
+        clip(tmp_path / "in" / f"take{seed}.wav", seconds=1.0, seed=seed)
+    out = tmp_path / "out"
+    items = find_items([tmp_path / "in"], out)
+    settings = BatchSettings(prep=PrepOptions(), amounts=Amounts(), jobs=1)
+    ended = []
+    with BatchRun(out, settings) as batch:
+        batch.run(items, lambda item, outcome: ended.append(outcome.status.value))
+    assert ended == ["done"] * 5
+    assert set(recorded(out).values()) == {"done"}

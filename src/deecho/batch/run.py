@@ -32,7 +32,7 @@ from deecho.batch.outcome import BatchStatus, Outcome
 from deecho.batch.report import ReportFiles
 from deecho.batch.state import BatchState, Record, RemoteTask, content_hash
 from deecho.errors import EX_SOFTWARE, OutputError
-from deecho.executors import Workers, open_workers
+from deecho.executors import TASKS_PER_WORKER, Workers, open_workers
 
 if TYPE_CHECKING:
     from deecho.engine import Room
@@ -372,10 +372,23 @@ class BatchRun:
 
             self._run(items, ended)
 
+    def _chunk(self) -> int:
+        """Files per pool: a fresh pool of worker processes after TASKS_PER_WORKER files
+        each (see deecho.executors), so a slow leak cannot pile up over a long batch."""
+        if self.settings.scheduler or self.settings.backend != "local":
+            return 1 << 30  # Dask's workers and our threads are not ours to recycle
+        return TASKS_PER_WORKER * max(1, self.settings.jobs)
+
     def _run(self, items: list[BatchItem], on_outcome: OnOutcome) -> None:
         jobs = self._plan(items, on_outcome)
+        size = self._chunk()
         while jobs:
-            lost = self._round(jobs, on_outcome)
+            lost = []
+            for start in range(0, len(jobs), size):
+                lost += self._round(jobs[start : start + size], on_outcome)
+                if start + size < len(jobs) and self._workers is not None:
+                    self._workers.close()
+                    self._workers = None
             jobs = []
             for job in lost:
                 if job.attempts >= MAX_ATTEMPTS:
