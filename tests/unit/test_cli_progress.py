@@ -7,7 +7,7 @@ import io
 from rich.console import Console
 
 from deecho.backends.base import JobStatus
-from deecho.cli.progress import BatchProgress, job_progress
+from deecho.cli.progress import BatchProgress, job_progress, stage_progress
 from deecho.kinds import JobState
 
 
@@ -39,3 +39,13 @@ def test_the_job_bar_follows_the_stages():
     assert "removing echo" in shown
     assert "50%" in shown
     assert "0:01:15 left" in shown
+
+
+def test_the_download_bar_takes_fractions_and_stages():
+    console, screen = terminal()
+    with stage_progress(console) as step:
+        assert step is not None
+        step(0.25, "downloading take.flac")
+    shown = screen.getvalue()
+    assert "downloading take.flac" in shown
+    assert "25%" in shown

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from deecho.backends.base import JobStatus
 
-__all__ = ["BatchProgress", "job_progress", "on_terminal"]
+__all__ = ["BatchProgress", "job_progress", "on_terminal", "stage_progress"]
 
 
 def on_terminal() -> bool:
@@ -62,6 +62,22 @@ def job_progress(console: Console | None = None) -> Iterator[Callable[[JobStatus
             )
 
         yield show
+
+
+@contextmanager
+def stage_progress(console: Console | None = None) -> Iterator[Callable[[float, str], None] | None]:
+    """A bar fed `(fraction, stage)`, e.g. a URL's download; None off a terminal."""
+    with job_progress(console) as show:
+        if show is None:
+            yield None
+            return
+        from deecho.backends.base import JobStatus
+        from deecho.kinds import JobState
+
+        def step(fraction: float, stage: str) -> None:
+            show(JobStatus(JobState.DOWNLOADING, fraction=fraction, stage=stage[:30]))
+
+        yield step
 
 
 class BatchProgress:
