@@ -32,7 +32,9 @@ CSV_COLUMNS = (
     "rt60_after_s",
     "seconds",
     "backend",
+    "null_db",
 )
+"""`null_db`: with `--compare`, the null test's residual of the output against its input."""
 
 
 def _echoes(echoes: list[dict[str, Any]] | None) -> str:
@@ -72,6 +74,7 @@ class ReportFiles:
         row = outcome.row(str(input_path))
         self._jsonl.write(json.dumps(row) + "\n")
         self._jsonl.flush()
-        cells = {**row, "echoes": _echoes(row["echoes"])}
+        compared = row.get("compare") or {}
+        cells = {**row, "echoes": _echoes(row["echoes"]), "null_db": compared.get("residual_db")}
         self._writer.writerow([_cell(cells[column]) for column in CSV_COLUMNS])
         self._csv.flush()
