@@ -11,6 +11,7 @@
     │   ├── InsufficientCreditsError 69  the vendor wants more credits (HTTP 402)
     │   ├── RateLimitedError         75  HTTP 429; carries retry_after_s
     │   ├── TaskFailedError          69  the task ended FAILED or ERROR
+    │   ├── TaskGoneError            69  the backend does not know the task (expired?)
     │   ├── ResultMismatchError      69  the result is not the audio sent (cannot be aligned)
     │   └── TaskTimeoutError         75  the task did not finish in time
     └── CancelledError               130 the job was cancelled; nothing was written
@@ -35,6 +36,7 @@ __all__ = [
     "ResultMismatchError",
     "SettingsError",
     "TaskFailedError",
+    "TaskGoneError",
     "TaskTimeoutError",
     "UsageError",
 ]
@@ -130,6 +132,10 @@ class RateLimitedError(BackendError):
 
 class TaskFailedError(BackendError):
     """The task ended FAILED or ERROR on the backend."""
+
+
+class TaskGoneError(BackendError):
+    """The backend does not know the task (expired, or another key's)."""
 
 
 class ResultMismatchError(BackendError):

@@ -62,6 +62,9 @@ class ProcessRequest:
     overwrite: bool = False
     bit_depth: str = "float"
     amounts: engine.Amounts | None = None
+    room: engine.Room | None = None
+    """An echo model fitted on many recordings of one place (`deecho batch --same-room`),
+    taken instead of searching this file alone."""
 
     @property
     def output_path(self) -> Path:
@@ -172,8 +175,18 @@ def _prepped_blocks(
     return apply_prep(raw, plan, info.sample_rate, info.channels)
 
 
-def _analyze(reader: AudioReader, plan: PrepPlan, amounts: engine.Amounts) -> engine.EchoPlan:
+def _analyze(
+    reader: AudioReader,
+    plan: PrepPlan,
+    amounts: engine.Amounts,
+    room: engine.Room | None = None,
+) -> engine.EchoPlan:
     info = reader.info
+    if room is not None and room.sample_rate != info.sample_rate:
+        raise UsageError(
+            f"the audio is at {info.sample_rate} Hz, but the room was fitted at"
+            f" {room.sample_rate} Hz; clean it in a batch of its own rate"
+        )
     excerpts = []
     for span_start, span_stop in engine.excerpt_spans(plan.frames, info.sample_rate):
         blocks = list(
@@ -183,7 +196,7 @@ def _analyze(reader: AudioReader, plan: PrepPlan, amounts: engine.Amounts) -> en
         )
         if blocks:
             excerpts.append(np.concatenate(blocks, axis=1))
-    return engine.analyze(excerpts, info.sample_rate, amounts)
+    return engine.analyze(excerpts, info.sample_rate, amounts, room=room)
 
 
 class _Tee:
@@ -236,7 +249,7 @@ def process_file(
         plan = plan_file_prep(reader, request.prep)
         _checked(cancelled)
         report_progress(0.05, "analyzing")
-        echo_plan = _analyze(reader, plan, request.removal)
+        echo_plan = _analyze(reader, plan, request.removal, request.room)
         _checked(cancelled)
         canceller = engine.EchoCanceller(echo_plan, info.sample_rate, info.channels)
         with contextlib.ExitStack() as stack:

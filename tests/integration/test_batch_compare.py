@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 from pathlib import Path
@@ -43,6 +44,11 @@ def test_compare_adds_the_null_test_to_each_row(tmp_path: Path) -> None:
         assert figures["residual_shared_band_db"] is not None
         assert abs(figures["drift_ppm"]) < 1
     assert done.stderr.count("null ") == 2
+    # the CSV report carries the null test's residual beside each file
+    with (out / "deecho-batch.csv").open(newline="") as handle:
+        table = {Path(row["input"]).name: row for row in csv.DictReader(handle)}
+    for name, row in rows.items():
+        assert float(table[name]["null_db"]) == row["compare"]["residual_db"]
 
 
 def test_without_compare_the_rows_have_no_compare_column(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -119,6 +120,20 @@ def test_folder_is_mirrored_and_a_rerun_does_only_what_changed(folder: Path, tmp
         assert process_fields <= report[name].keys()
         assert sf.info(output).frames == 2 * RATE
     assert "1 failed" in first.stderr.splitlines()[-1]
+    assert str(out / "deecho-batch.csv") in first.stderr.splitlines()[-1]
+    # the report files: a row per file, the same rows as --json
+    report_lines = (out / "deecho-batch.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in report_lines] == [
+        json.loads(line) for line in first.stdout.splitlines()
+    ]
+    with (out / "deecho-batch.csv").open(newline="") as handle:
+        table = {Path(row["input"]).name: row for row in csv.DictReader(handle)}
+    assert table["corrupt.wav"]["status"] == "failed"
+    assert "corrupt.wav" in table["corrupt.wav"]["reason"]
+    assert table["a.wav"]["output"] == str(outputs["a.wav"])
+    assert float(table["a.wav"]["duration_s"]) == 2.0
+    assert table["a.wav"]["backend"] == "local"
+    assert table["notes.txt"]["output"] == ""
     mtimes = {name: path.stat().st_mtime_ns for name, path in outputs.items()}
 
     # the same folders named from elsewhere: the state file keys outputs by their place
@@ -128,6 +143,11 @@ def test_folder_is_mirrored_and_a_rerun_does_only_what_changed(folder: Path, tmp
     assert all(row["status"] == "skipped" for row in again_rows.values())
     assert again_rows["a.wav"]["reason"] == "done in an earlier run"
     assert again_rows["a.wav"]["echoes"] is not None  # the earlier report, kept
+    # the rerun's report still covers every file, with the earlier figures
+    with (out / "deecho-batch.csv").open(newline="") as handle:
+        rerun_table = {Path(row["input"]).name: row for row in csv.DictReader(handle)}
+    assert rerun_table.keys() == table.keys()
+    assert rerun_table["a.wav"]["duration_s"] == table["a.wav"]["duration_s"]
     assert "--retry-failed" in again_rows["corrupt.wav"]["reason"]
     assert {name: path.stat().st_mtime_ns for name, path in outputs.items()} == mtimes
 
@@ -215,6 +235,23 @@ def test_ctrl_c_leaves_only_whole_files_and_a_rerun_finishes_the_rest(tmp_path: 
     assert statuses.count("done") == 10 - len(written)
     assert {path: path.stat().st_mtime_ns for path in written} == mtimes
     assert len(list(out.glob("*.wav"))) == 10
+
+
+def test_an_output_the_batch_did_not_make_fails_that_file_only(tmp_path: Path):
+    clip(tmp_path / "in" / "a.wav", seed=1)
+    clip(tmp_path / "in" / "b.wav", seed=2)
+    out = tmp_path / "out"
+    out.mkdir()
+    theirs = out / "a.no_echo.wav"
+    theirs.write_bytes(b"someone else's file")
+    result = batch(tmp_path / "in", "-o", out, "--json")
+    # a file that failed for its own sake: 65, the others done (the exit codes)
+    assert result.returncode == 65, result.stderr
+    report = rows(result)
+    assert report["b.wav"]["status"] == "done"
+    assert report["a.wav"]["status"] == "failed"
+    assert "--force" in report["a.wav"]["reason"]
+    assert theirs.read_bytes() == b"someone else's file"
 
 
 def test_bad_usage_is_one_line(tmp_path: Path):

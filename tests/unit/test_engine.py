@@ -103,10 +103,12 @@ def test_public_api_is_pinned() -> None:
             "EchoPlan",
             "EngineReport",
             "EngineResult",
+            "Room",
             "analyze",
             "estimate_echoes",
             "estimate_rt60",
             "excerpt_spans",
+            "fit_room",
             "remove_echo",
         ]
     )
@@ -260,3 +262,18 @@ def test_amounts_refuse_out_of_range_and_name_the_strength() -> None:
     for bad in (-0.1, 1.5, float("nan")):
         with pytest.raises(ValueError, match="use a value from 0 to 1"):
             Amounts(echo=bad)
+
+
+def test_a_room_fitted_on_short_clips_finds_the_sessions_echo() -> None:
+    dry = speech_like(30.0, seed=21)
+    lag = round(0.4 * RATE)
+    wet = dry.copy()
+    wet[lag:] += 0.4 * dry[:-lag]
+    clips = [wet[start : start + int(2.5 * RATE)] for start in range(0, 25 * RATE, 4 * RATE)]
+    room = engine.fit_room(clips, RATE)
+    assert [round(echo.delay_ms) for echo in room.echoes] == [400]
+    plan = analyze([clips[0]], RATE, room=room)
+    assert [echo.delay_ms for echo in plan.report.echoes] == [echo.delay_ms for echo in room.echoes]
+    pickle.loads(pickle.dumps(room))  # it travels to the workers
+    with pytest.raises(ValueError, match="room fitted at 16000 Hz"):
+        analyze([clips[0]], 22050, room=room)

@@ -49,6 +49,7 @@ from deecho.errors import (
     CancelledError,
     RateLimitedError,
     TaskFailedError,
+    TaskGoneError,
     TaskTimeoutError,
 )
 
@@ -194,7 +195,7 @@ class DeechoClient(Downloads):
             finally:
                 self._last_poll_at = self._clock()
         if response.status_code == 404:
-            raise BackendError(
+            raise TaskGoneError(
                 f"{self.service} has no task {task_id or conversion_id}; it may have expired,"
                 " or it belongs to another API key: submit the file again"
             )

@@ -12,7 +12,15 @@ from deecho.kinds import BackendKind, JobState, TaskStatus
 if TYPE_CHECKING:
     from deecho.engine.report import Amounts, EngineReport
 
-__all__ = ["Backend", "Cancelled", "JobStatus", "Progress", "Submission", "TaskState"]
+__all__ = [
+    "Backend",
+    "Cancelled",
+    "JobStatus",
+    "Progress",
+    "Submission",
+    "TaskLedger",
+    "TaskState",
+]
 
 #: progress(fraction 0..1, stage text), as deecho.pipeline reports it.
 Progress = Callable[[float, str], None]
@@ -35,6 +43,23 @@ class Submission:
     credit_estimate: float | None
     """What the task will cost on the vendor's account; None where nothing is spent."""
     message: str = ""
+
+
+class TaskLedger(Protocol):
+    """Where a job keeps the task a remote backend accepted, so a job run again (after a
+    killed batch) watches that task instead of paying for a new one."""
+
+    def recall(self) -> Submission | None:
+        """The task accepted for this very job earlier, if any."""
+        ...
+
+    def remember(self, task: Submission) -> None:
+        """Keep `task` (durably) before anything else happens."""
+        ...
+
+    def forget(self) -> None:
+        """The task failed or is gone: a later try may submit anew."""
+        ...
 
 
 @dataclass(frozen=True)

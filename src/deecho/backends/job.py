@@ -32,8 +32,8 @@ from deecho.backends.align import (
     measure_alignment,
     on_input_timeline,
 )
-from deecho.backends.base import Backend, Cancelled, JobStatus, Submission, TaskState
-from deecho.errors import CancelledError
+from deecho.backends.base import Backend, Cancelled, JobStatus, Submission, TaskLedger, TaskState
+from deecho.errors import CancelledError, TaskFailedError, TaskGoneError
 from deecho.kinds import JobState
 from deecho.pipeline import (
     BLOCK_FRAMES,
@@ -217,8 +217,48 @@ def _write(
                 after.append(no_echo[:, : excerpt_frames - written])
             written += original.shape[1]
             progress(written / max(1, frames))
+        # Measured before the outputs are renamed into place, so that a job whose outputs
+        # are there has nothing left to do but say so (a batch killed then redoes little).
+        rt60_before, rt60_after = _rt60(before, rate), _rt60(after, rate)
     clipped = no_echo_out.clipped_samples + (echo_out.clipped_samples if echo_out else 0)
-    return _Written(clipped, _rt60(before, rate), _rt60(after, rate))
+    return _Written(clipped, rt60_before, rt60_after)
+
+
+def _submitted(
+    request: ProcessRequest,
+    backend: Backend,
+    audio: Path,
+    cancelled: Cancelled | None,
+    ledger: TaskLedger | None,
+) -> Submission:
+    """The task the ledger kept for this job, else a new one (kept before it is watched)."""
+    if ledger is not None:
+        earlier = ledger.recall()
+        if earlier is not None:
+            return earlier
+    amounts = request.removal if backend.honours_amounts else None
+    task = backend.submit(audio, cancelled, amounts)
+    if ledger is not None:
+        ledger.remember(task)
+    return task
+
+
+def _watched(
+    backend: Backend,
+    task: Submission,
+    watch: _Watch,
+    cancelled: Cancelled | None,
+    ledger: TaskLedger | None,
+) -> TaskState:
+    try:
+        return backend.wait(task, watch.seen, cancelled)
+    except (TaskFailedError, TaskGoneError):
+        # The task is over without a result: a later try (--retry-failed) submits anew.
+        # Anything else (a timeout, 429s, an unreachable service) may still end well,
+        # so the task is kept for the next try to watch.
+        if ledger is not None:
+            ledger.forget()
+        raise
 
 
 def _run(
@@ -227,17 +267,17 @@ def _run(
     on_status: OnStatus,
     cancelled: Cancelled | None,
     workdir: Path,
+    ledger: TaskLedger | None = None,
 ) -> ProcessResult:
     began = time.perf_counter()
     on_status(JobStatus(JobState.PREPARING, fraction=0.0, stage="prepping the input"))
     prepped = _prepare(request, workdir / "prepped.wav")
     _checked(cancelled)
     on_status(JobStatus(JobState.UPLOADING, fraction=_PREP_END, stage="handing over the audio"))
-    amounts = request.removal if backend.honours_amounts else None
-    task = backend.submit(prepped.path, cancelled, amounts)
+    task = _submitted(request, backend, prepped.path, cancelled, ledger)
     watch = _Watch(task, on_status)
     watch.report(_job_state(task.status), task.message, task.eta_s)
-    state = backend.wait(task, watch.seen, cancelled)
+    state = _watched(backend, task, watch, cancelled, ledger)
     watch.fraction = _TASK_END
     watch.report(JobState.DOWNLOADING, "fetching no_echo")
 
@@ -291,16 +331,19 @@ def run_job(
     on_status: OnStatus | None = None,
     cancelled: Cancelled | None = None,
     workdir: Path | None = None,
+    ledger: TaskLedger | None = None,
 ) -> ProcessResult:
     """Remove echo from one file on `backend` and write aligned `no_echo` (and `echo`).
 
     `workdir` keeps the job's own files (`prepped.wav`, the downloaded result); without
-    it they go to a scratch folder removed at the end. Raises a DeechoError with one line
-    (ResultMismatchError when the result is not the audio sent); nothing is written then.
+    it they go to a scratch folder removed at the end. `ledger` keeps the backend's task
+    for this job: run again, the job watches that task rather than submitting anew.
+    Raises a DeechoError with one line (ResultMismatchError when the result is not the
+    audio sent); nothing is written then.
     """
     check_outputs(request)
     report = on_status or (lambda status: None)
     if workdir is not None:
-        return _run(request, backend, report, cancelled, workdir)
+        return _run(request, backend, report, cancelled, workdir, ledger)
     with tempfile.TemporaryDirectory(prefix="deecho-job-") as folder:
-        return _run(request, backend, report, cancelled, Path(folder))
+        return _run(request, backend, report, cancelled, Path(folder), ledger)

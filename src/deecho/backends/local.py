@@ -23,6 +23,7 @@ from deecho.errors import BackendError, CancelledError, DeechoError, TaskFailedE
 from deecho.kinds import BackendKind, TaskStatus
 
 if TYPE_CHECKING:
+    from deecho.engine import Room
     from deecho.engine.report import Amounts, EngineReport
 
 __all__ = ["LocalBackend"]
@@ -48,10 +49,14 @@ class LocalBackend:
     #: How often `wait` looks at the job: it is in this process, asking costs nothing.
     poll_interval_s = 0.1
 
-    def __init__(self, strength: float = 1.0, amounts: Amounts | None = None) -> None:
+    def __init__(
+        self, strength: float = 1.0, amounts: Amounts | None = None, room: Room | None = None
+    ) -> None:
         from deecho.engine.report import Amounts
 
         self.amounts = amounts or Amounts.both(strength)
+        self.room = room
+        """One place's echo model (`deecho batch --same-room`) applied to every file."""
         self._jobs: dict[str, _Job] = {}
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
@@ -78,7 +83,9 @@ class LocalBackend:
     ) -> EngineReport:
         from deecho.pipeline import ProcessRequest, process_file
 
-        request = ProcessRequest(input=prepped_wav, output=target, amounts=amounts, overwrite=True)
+        request = ProcessRequest(
+            input=prepped_wav, output=target, amounts=amounts, overwrite=True, room=self.room
+        )
         return process_file(request, progress=progress, cancelled=cancelled).report
 
     # ---- the task view, for the TUI ----------------------------------------------------------

@@ -12,6 +12,9 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
+import tempfile
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Future, as_completed, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -26,11 +29,13 @@ from deecho.audio.prep import PrepOptions
 from deecho.batch import work
 from deecho.batch.inputs import BatchItem
 from deecho.batch.outcome import BatchStatus, Outcome
-from deecho.batch.state import BatchState, Record, content_hash
+from deecho.batch.report import ReportFiles
+from deecho.batch.state import BatchState, Record, RemoteTask, content_hash
 from deecho.errors import EX_SOFTWARE, OutputError
-from deecho.executors import Workers, open_workers
+from deecho.executors import TASKS_PER_WORKER, Workers, open_workers
 
 if TYPE_CHECKING:
+    from deecho.engine import Room
     from deecho.engine.report import Amounts
 
 __all__ = ["LOCK_FILE", "BatchRun", "BatchSettings"]
@@ -38,6 +43,8 @@ __all__ = ["LOCK_FILE", "BatchRun", "BatchSettings"]
 LOCK_FILE = "deecho-batch.lock"
 #: A file whose worker process died this many times is given up (it may be what kills it).
 MAX_ATTEMPTS = 3
+#: Pool breaks in a row with no job running in the dead worker, before the batch gives up.
+MAX_BLAMELESS_BREAKS = 10
 #: Modules the fork server imports once, so a worker does not pay for them per start.
 _PRELOAD = ("deecho.batch.work", "deecho.backends.job", "deecho.backends.local")
 
@@ -61,6 +68,8 @@ class BatchSettings:
     scheduler: str | None = None
     concurrency: int = 4
     compare: bool = False
+    room: Room | None = None
+    """--same-room: one echo model applied to every file instead of each file's own."""
 
     def prep_for(self, item: BatchItem) -> PrepOptions:
         if item.start_s is None and item.end_s is None:
@@ -71,7 +80,7 @@ class BatchSettings:
 
     def digest(self, item: BatchItem) -> str:
         """What makes an output differ: a file made with other settings is done again."""
-        made_with = {
+        made_with: dict[str, object] = {
             "prep": dataclasses.asdict(self.prep_for(item)),
             "echo": self.amounts.echo,
             "reverb": self.amounts.reverb,
@@ -79,6 +88,10 @@ class BatchSettings:
             "backend": self.backend,
             "echo_output": str(item.echo_output) if item.echo_output else None,
         }
+        if self.room is not None:  # only then: digests of earlier runs stay as they were
+            from deecho.batch.room import room_digest
+
+            made_with["room"] = room_digest(self.room)
         text = json.dumps(made_with, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -120,6 +133,8 @@ class BatchRun:
         self._lock = FileLock(outdir / LOCK_FILE)
         self._state: BatchState | None = None
         self._workers: Workers | None = None
+        self._notes: Path | None = None
+        self._blameless_breaks = 0
 
     def __enter__(self) -> BatchRun:
         try:
@@ -134,6 +149,7 @@ class BatchRun:
                 " or choose another -o"
             ) from None
         self._state = BatchState(self.outdir)
+        self._notes = Path(tempfile.mkdtemp(prefix="deecho-batch-notes-"))
         self._sweep()
         return self
 
@@ -152,6 +168,8 @@ class BatchRun:
             self._sweep()
         if self._state is not None:
             self._state.close()
+        if self._notes is not None:
+            shutil.rmtree(self._notes, ignore_errors=True)
         self._lock.release()
 
     def _sweep(self) -> None:
@@ -213,7 +231,16 @@ class BatchRun:
             backend=settings.backend,
             promises_audio=job.item.promises_audio,
             compare=settings.compare,
+            remote_task=self._remote_task(job),
+            room=settings.room,
         )
+
+    def _remote_task(self, job: _Job) -> RemoteTask | None:
+        """A remote backend's task is kept in the state file (its jobs run in our threads)."""
+        if self.settings.backend == "local" or job.content is None:
+            return None
+        assert self._state is not None
+        return RemoteTask(self._state.path, job.key, job.content, job.settings)
 
     # --- doing it --------------------------------------------------------------------------
 
@@ -226,7 +253,7 @@ class BatchRun:
             settings.scheduler,
             threads=remote and not settings.scheduler,
             initializer=work.worker_init,
-            initargs=(os.getpid(),),
+            initargs=(os.getpid(), str(self._notes) if self._notes else None),
             preload=_PRELOAD,
         )
 
@@ -241,8 +268,7 @@ class BatchRun:
         try:
             outcome = future.result()
         except BrokenProcessPool:
-            job.attempts += 1
-            lost.append(job)
+            lost.append(job)  # `_after_break` says whether it was to blame
             return
         except Exception as exc:  # a Dask worker lost, a result that would not pickle
             reason = f"its worker failed: {type(exc).__name__}: {exc}"
@@ -269,11 +295,15 @@ class BatchRun:
         if self._workers is None:
             self._workers = self._open_workers(len(jobs))
         executor = self._workers.executor
-        futures: dict[Future[Outcome], _Job] = {
-            executor.submit(work.run_item, self._work(job)): job for job in jobs
-        }
+        futures: dict[Future[Outcome], _Job] = {}
         # as_completed works on its own copy: popping here keeps `futures` to the uncollected
         lost: list[_Job] = []
+        for number, job in enumerate(jobs):
+            try:
+                futures[executor.submit(work.run_item, self._work(job))] = job
+            except BrokenProcessPool:  # a worker died while the rest were handed over
+                lost += jobs[number:]
+                break
         try:
             for future in as_completed(futures):
                 job = futures.pop(future)
@@ -282,17 +312,83 @@ class BatchRun:
             self._stop(futures, on_outcome)  # those not collected yet
             raise
         if lost:
-            # Every file in flight lost its process, not only the one that killed it.
-            self._workers.stop_now()
-            self._workers = None
-            self._sweep()
+            lost = self._after_break(lost, on_outcome)
         return lost
 
+    def _after_break(self, lost: list[_Job], on_outcome: OnOutcome) -> list[_Job]:
+        """A worker process died and the pool with it: every file in flight lost its
+        future, not only the one that was running there. The workers' notes say which
+        jobs still ended (recorded, not run again), which was running in a dead process
+        (charged with the death) and which never began (run again, not charged)."""
+        assert self._workers is not None and self._notes is not None
+        notes = self._notes_when_settled()
+        by_output = {str(job.item.output): job for job in lost}
+        again = []
+        for output, job in by_output.items():
+            pid, outcome = notes.get(output, (None, None))
+            if outcome is not None and outcome.exit_code != work.STOPPED_CODE:
+                self._finish(job, outcome, on_outcome)
+                continue
+            if pid is not None and outcome is None:
+                job.attempts += 1  # it was running in the process that died
+            again.append(job)
+        if any(pid is not None and outcome is None for pid, outcome in notes.values()):
+            self._blameless_breaks = 0
+        else:
+            # A worker died between jobs. When they keep dying so, before any job
+            # (a broken install?), charge all, so that this ends.
+            self._blameless_breaks += 1
+            if self._blameless_breaks > MAX_BLAMELESS_BREAKS:
+                for job in again:
+                    job.attempts = MAX_ATTEMPTS
+        self._workers.stop_now()
+        self._workers = None
+        self._sweep()
+        for note in self._notes.iterdir():
+            note.unlink(missing_ok=True)
+        return again
+
+    def _notes_when_settled(self) -> dict[str, tuple[int, Outcome | None]]:
+        """The notes once every job still running lives only in a dead process: the pool
+        asked the others to stop (SIGTERM), and they end their jobs at the next block."""
+        assert self._workers is not None and self._notes is not None
+        deadline = time.monotonic() + STOP_GRACE_S
+        while True:
+            notes = work.read_notes(self._notes)
+            alive = self._workers.alive_pids()
+            running = {pid for pid, outcome in notes.values() if outcome is None}
+            if not running & alive or time.monotonic() > deadline:
+                return notes
+            time.sleep(0.05)
+
     def run(self, items: list[BatchItem], on_outcome: OnOutcome) -> None:
-        """Each file once (or skipped); `on_outcome` hears of each as it ends."""
+        """Each file once (or skipped); `on_outcome` hears of each as it ends, and the
+        report files in OUTDIR get its row."""
+        with ReportFiles(self.outdir) as report:
+
+            def ended(item: BatchItem, outcome: Outcome) -> None:
+                report.add(item.input, outcome)
+                on_outcome(item, outcome)
+
+            self._run(items, ended)
+
+    def _chunk(self) -> int:
+        """Files per pool: a fresh pool of worker processes after TASKS_PER_WORKER files
+        each (see deecho.executors), so a slow leak cannot pile up over a long batch."""
+        if self.settings.scheduler or self.settings.backend != "local":
+            return 1 << 30  # Dask's workers and our threads are not ours to recycle
+        return TASKS_PER_WORKER * max(1, self.settings.jobs)
+
+    def _run(self, items: list[BatchItem], on_outcome: OnOutcome) -> None:
         jobs = self._plan(items, on_outcome)
+        size = self._chunk()
         while jobs:
-            lost = self._round(jobs, on_outcome)
+            lost = []
+            for start in range(0, len(jobs), size):
+                lost += self._round(jobs[start : start + size], on_outcome)
+                if start + size < len(jobs) and self._workers is not None:
+                    self._workers.close()
+                    self._workers = None
             jobs = []
             for job in lost:
                 if job.attempts >= MAX_ATTEMPTS:

@@ -11,6 +11,7 @@ row is committed on its own, so a killed batch loses none that finished.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -18,9 +19,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from deecho.backends.base import Submission
 from deecho.batch.outcome import BatchStatus, Outcome
 
-__all__ = ["STATE_FILE", "BatchState", "Record", "content_hash"]
+__all__ = ["STATE_FILE", "BatchState", "Record", "RemoteTask", "content_hash"]
 
 STATE_FILE = "deecho-batch.sqlite"
 
@@ -35,8 +37,20 @@ CREATE TABLE IF NOT EXISTS files (
     exit_code INTEGER NOT NULL DEFAULT 0,
     result TEXT,
     finished_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS remote_tasks (
+    output TEXT PRIMARY KEY,
+    content_hash TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    conversion_id TEXT NOT NULL,
+    eta_s INTEGER,
+    credit_estimate REAL,
+    submitted_at REAL NOT NULL
 )
 """
+#: Seconds a writer waits for another's transaction (the batch and its job threads).
+_BUSY_TIMEOUT_S = 30.0
 
 
 def content_hash(path: Path) -> str | None:
@@ -49,6 +63,14 @@ def content_hash(path: Path) -> str | None:
     except OSError:
         return None
     return digest.hexdigest()
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, timeout=_BUSY_TIMEOUT_S)
+    db.execute("PRAGMA journal_mode=WAL")
+    # WAL with NORMAL survives a killed process (not a power cut) without an fsync per row.
+    db.execute("PRAGMA synchronous=NORMAL")
+    return db
 
 
 @dataclass(frozen=True)
@@ -64,11 +86,8 @@ class Record:
 class BatchState:
     def __init__(self, outdir: Path) -> None:
         self.path = outdir / STATE_FILE
-        self._db = sqlite3.connect(self.path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # WAL with NORMAL survives a killed process (not a power cut) without an fsync per row.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(_SCHEMA)
+        self._db = _connect(self.path)
+        self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
         self._db.close()
@@ -121,3 +140,53 @@ class BatchState:
                 time.time(),
             ),
         )
+
+
+@dataclass(frozen=True)
+class RemoteTask:
+    """The state file's memory of the task a remote backend accepted for one output
+    (`deecho.backends.base.TaskLedger`): a batch killed while the service worked is
+    rerun to watch that task, and no credit is spent twice for the same file.
+
+    Plain data, so it travels to the thread that runs the job; each call opens its own
+    connection (a sqlite3 connection belongs to one thread).
+    """
+
+    state_file: Path
+    key: str
+    content_hash: str
+    settings: str
+
+    def recall(self) -> Submission | None:
+        with contextlib.closing(_connect(self.state_file)) as db:
+            row = db.execute(
+                "SELECT task_id, conversion_id, eta_s, credit_estimate FROM remote_tasks"
+                " WHERE output = ? AND content_hash = ? AND settings = ?",
+                (self.key, self.content_hash, self.settings),
+            ).fetchone()
+        if row is None:
+            return None
+        task_id, conversion_id, eta_s, credit = row
+        return Submission(
+            task_id, conversion_id, "IN_PROGRESS", eta_s, credit, "watching the earlier task"
+        )
+
+    def remember(self, task: Submission) -> None:
+        with contextlib.closing(_connect(self.state_file)) as db:
+            db.execute(
+                "INSERT OR REPLACE INTO remote_tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    self.key,
+                    self.content_hash,
+                    self.settings,
+                    task.task_id,
+                    task.conversion_id,
+                    task.eta_s,
+                    task.credit_estimate,
+                    time.time(),
+                ),
+            )
+
+    def forget(self) -> None:
+        with contextlib.closing(_connect(self.state_file)) as db:
+            db.execute("DELETE FROM remote_tasks WHERE output = ?", (self.key,))

@@ -15,10 +15,7 @@ from typing import TYPE_CHECKING, Any
 from deecho.errors import UsageError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from deecho.audio.prep import PrepOptions
-    from deecho.backends.base import JobStatus
     from deecho.config import Settings
     from deecho.engine.report import Amounts
     from deecho.pipeline import ProcessResult
@@ -144,27 +141,6 @@ def amounts_from(args: argparse.Namespace, settings: Settings) -> Amounts:
     return Amounts(echo=echo, reverb=reverb)
 
 
-def _progress_bar() -> Callable[[JobStatus], None] | None:
-    """A one-line bar on stderr when it is a terminal; nothing otherwise."""
-    if not sys.stderr.isatty():
-        return None
-    last = [-1]
-
-    def show(status: JobStatus) -> None:
-        fraction, stage = status.fraction or 0.0, status.stage or status.status.lower()
-        percent = int(fraction * 100)
-        if percent == last[0]:
-            return
-        last[0] = percent
-        filled = percent * 30 // 100
-        sys.stderr.write(f"\r{stage:<14} [{'#' * filled}{'.' * (30 - filled)}] {percent:3d}%")
-        if fraction >= 1.0:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-    return show
-
-
 def _summary(result: ProcessResult) -> str:
     data = result.to_dict()
     lines = [
@@ -230,6 +206,7 @@ def _local_input(args: argparse.Namespace) -> Path:
 def run(args: argparse.Namespace) -> int:
     from deecho.backends import get_backend
     from deecho.backends.job import run_job
+    from deecho.cli.progress import job_progress
     from deecho.config import load_settings
     from deecho.pipeline import ProcessRequest
 
@@ -246,7 +223,8 @@ def run(args: argparse.Namespace) -> int:
         bit_depth=args.bit_depth,
     )
     backend = get_backend(args.backend or "local", settings)
-    result = run_job(request, backend, on_status=_progress_bar())
+    with job_progress() as on_status:
+        result = run_job(request, backend, on_status=on_status)
     if args.json:
         print(json.dumps(result.to_dict()))
     else:

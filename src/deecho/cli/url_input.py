@@ -2,7 +2,7 @@
 
 The recording is fetched as the server fetches an `audio_url` (a direct file,
 or the one recording of a page, HLS or DASH manifest through yt-dlp), with a
-progress bar on stderr, and kept as `TITLE.EXT` in the folder asked for, so
+progress bar (rich) on stderr, and kept as `TITLE.EXT` in the folder asked for, so
 the outputs sit beside it and `deecho compare` can use it afterwards.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 from deecho.errors import AudioMissingError, OutputError, UsageError
@@ -21,24 +20,6 @@ __all__ = ["download_url"]
 #: Largest recording the CLI downloads, and longest it waits for one: far above a take.
 MAX_BYTES = 4 * 1024**3
 TIMEOUT_S = 3600.0
-
-
-def _bar() -> Callable[[float, str], None] | None:
-    """A one-line download bar on stderr when it is a terminal; nothing otherwise."""
-    if not sys.stderr.isatty():
-        return None
-    last = [-1]
-
-    def show(fraction: float, stage: str) -> None:
-        percent = int(fraction * 100)
-        if percent == last[0]:
-            return
-        last[0] = percent
-        filled = percent * 30 // 100
-        sys.stderr.write(f"\r{stage[:30]:<30} [{'#' * filled}{'.' * (30 - filled)}] {percent:3d}%")
-        sys.stderr.flush()
-
-    return show
 
 
 def _free_path(folder: Path, name: str) -> Path:
@@ -59,20 +40,18 @@ def download_url(
     A file already there by that name is refused (`OutputError`), replaced with
     `overwrite`, or kept with `keep_existing` (the download then takes a free name).
     """
+    from deecho.cli.progress import stage_progress
     from deecho.urls import UrlPolicy, fetch_audio
 
     # The user's own machine fetching for the user: private hosts (a NAS) are theirs to reach.
     policy = UrlPolicy(allow_private=True, allow_loopback=True)
     folder.mkdir(parents=True, exist_ok=True)
-    bar = _bar()
     with tempfile.TemporaryDirectory(prefix=".deecho-fetch.", dir=folder) as temp:
         try:
-            fetched = fetch_audio(url, Path(temp), policy, MAX_BYTES, TIMEOUT_S, progress=bar)
+            with stage_progress() as bar:
+                fetched = fetch_audio(url, Path(temp), policy, MAX_BYTES, TIMEOUT_S, progress=bar)
         except UsageError as exc:
             raise AudioMissingError(f"{url}: {str(exc).removeprefix('audio_url: ')}") from None
-        finally:
-            if bar is not None:
-                sys.stderr.write("\n")
         target = _free_path(folder, fetched.name) if keep_existing else folder / fetched.name
         if target.exists() and not overwrite:
             raise OutputError(f"{target} exists; use --force to replace it")

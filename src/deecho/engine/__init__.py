@@ -9,9 +9,11 @@ from .canceller import (
     EchoCanceller,
     EchoPlan,
     EngineResult,
+    Room,
     analyze,
     estimate_echoes,
     excerpt_spans,
+    fit_room,
     remove_echo,
 )
 from .report import Amounts, Echo, EngineReport
@@ -24,9 +26,11 @@ __all__ = [
     "EchoPlan",
     "EngineReport",
     "EngineResult",
+    "Room",
     "analyze",
     "estimate_echoes",
     "estimate_rt60",
     "excerpt_spans",
+    "fit_room",
     "remove_echo",
 ]

@@ -34,6 +34,8 @@ RT60_AFTER_MAX_S = 20.0
 # Two channels' cepstral families count as "the same" within these tolerances.
 SAME_LAG_SAMPLES = 2
 SAME_GAIN = 0.05
+# fit_room: how many of the longest excerpts are also fitted alone, as candidates.
+ROOM_CANDIDATES = 8
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,20 @@ class EchoPlan:
     models: tuple[ChannelModel, ...]  # per channel: the echo taps to cancel
     reverb_plan: ReverbPlan | None = None  # None: no reverb suppression
     report: EngineReport = field(default_factory=EngineReport)
+
+
+@dataclass(frozen=True)
+class Room:
+    """The echo model of one place, fitted once on excerpts pooled from many recordings
+    made there (`fit_room`), for `analyze(..., room=)` to apply to each of them: clips too
+    short to show a long echo on their own show it together (picklable)."""
+
+    sample_rate: int
+    models: tuple[ChannelModel, ...]
+
+    @property
+    def echoes(self) -> list[Echo]:
+        return describe_echoes(self.models, self.sample_rate)
 
 
 @dataclass
@@ -67,19 +83,56 @@ def excerpt_spans(total_frames: int, sample_rate: int) -> list[tuple[int, int]]:
     return [(int(start), int(start) + length) for start in starts]
 
 
+def fit_room(excerpts: Sequence[np.ndarray], sample_rate: int) -> Room:
+    """The echo model of the place all `excerpts` (of many recordings) were made in.
+
+    Candidates: the search and fit of `analyze` over all excerpts at once, the same on
+    each of the longest few alone, and no echo; the one that leaves the most plausible
+    dry signal over all the excerpts (`whitening.likeliest`) is the room's. Measured on
+    clips of 2-4 s, the fit over all at once is not always the best: each clip's start
+    hears echoes of audio it does not hold, and its shortest clip bounds the train.
+    """
+    blocks = _blocks(excerpts)
+    if not blocks:
+        return Room(sample_rate, ((),))
+    channels = blocks[0].shape[0]
+    longest = sorted(blocks, key=lambda block: block.shape[-1], reverse=True)
+    candidates = [_echo_models(blocks, sample_rate)]
+    candidates += [_echo_models([block], sample_rate) for block in longest[:ROOM_CANDIDATES]]
+    candidates = [models for models in candidates if any(models)]
+    candidates.append(tuple(() for _ in range(channels)))
+    with threadpool_limits(limits=1, user_api="blas"):
+        chosen = likeliest(candidates, blocks, sample_rate)
+    return Room(sample_rate, tuple(chosen))
+
+
+def _blocks(excerpts: Sequence[np.ndarray]) -> list[np.ndarray]:
+    blocks = [np.atleast_2d(np.asarray(excerpt, dtype=np.float32)) for excerpt in excerpts]
+    return [block for block in blocks if block.shape[-1] > 0]
+
+
 def analyze(
-    excerpts: Sequence[np.ndarray], sample_rate: int, amounts: Amounts | float = 1.0
+    excerpts: Sequence[np.ndarray],
+    sample_rate: int,
+    amounts: Amounts | float = 1.0,
+    room: Room | None = None,
 ) -> EchoPlan:
     """Find the echoes (and the reverb to suppress) in excerpts of one recording.
 
     `amounts` says how much echo and reverb to remove; a float is both at once (strength).
+    With `room`, its echo model is taken instead of searching these excerpts alone (the
+    reverb is still read from them).
     """
     if not isinstance(amounts, Amounts):
         amounts = Amounts.both(float(np.clip(amounts, 0.0, 1.0)))
-    blocks = [np.atleast_2d(np.asarray(excerpt, dtype=np.float32)) for excerpt in excerpts]
-    blocks = [block for block in blocks if block.shape[-1] > 0]
+    blocks = _blocks(excerpts)
     channels = blocks[0].shape[0] if blocks else 1
-    models = _echo_models(blocks, sample_rate)
+    if room is None:
+        models = _echo_models(blocks, sample_rate)
+    elif room.sample_rate != sample_rate:
+        raise ValueError(f"room fitted at {room.sample_rate} Hz, audio is at {sample_rate} Hz")
+    else:
+        models = room.models if len(room.models) == channels else _spread(room.models, channels)
     echo_plan = EchoPlan(sample_rate, channels, amounts, models)
     # The room is read from echo-free excerpts whatever echo amount was asked for: an echo
     # left in would look like part of the room's response.
