@@ -44,6 +44,7 @@ __all__ = [
     "JobStatus",
     "PrepPreview",
     "compare_job",
+    "download_link",
     "export_report",
     "history_entry",
     "keep_result",
@@ -77,6 +78,20 @@ def measure_file(path: Path, cancelled: Cancelled | None = None) -> Levels:
             _check(cancelled)
             meter.add(block)
     return meter.levels()
+
+
+def download_link(
+    url: str, folder: Path, progress: Progress, cancelled: Cancelled | None = None
+) -> Path:
+    """The recording a link leads to (a file, a page, a stream), downloaded into `folder`
+    under a free name, as `deecho process URL` downloads it; `progress(fraction, stage)`."""
+    from deecho.urls.download import download_recording  # HTTP loads only for a link
+
+    def report(fraction: float, stage: str) -> None:
+        _check(cancelled)  # raised inside the download, which stops and cleans up
+        progress(fraction, stage)
+
+    return download_recording(url, folder, keep_existing=True, progress=report)
 
 
 def server_unreachable(url: str) -> str | None:
