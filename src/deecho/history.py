@@ -132,6 +132,13 @@ class History:
             with connection:  # one transaction: commit on success, roll back on error
                 yield connection
 
+    def downloads_folder(self) -> Path:
+        """Where the workspace keeps recordings it downloaded from a link (kept results of
+        one land beside it, as beside any file opened)."""
+        folder = self.data_dir / "downloads"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
     def workdir_for(self, job_id: int) -> Path:
         """The folder that keeps a job's files (prepped input, results, reports)."""
         folder = self.data_dir / "jobs" / str(job_id)

@@ -23,6 +23,8 @@ UI = [
     "deecho.tui.backend_panel",
     "deecho.tui.job_panel",
     "deecho.tui.compare_panel",
+    "deecho.tui.picker",
+    "deecho.tui.download_line",
     "deecho.tui.tasks",
     "deecho.backends.reach",
     "deecho.tui.waveform",

@@ -16,6 +16,8 @@ from deecho.tui.tasks import CompareOutcome, PrepPreview
 
 __all__ = [
     "CompareReady",
+    "DownloadFailed",
+    "DownloadProgress",
     "FileOpened",
     "JobFailed",
     "JobUpdate",
@@ -91,6 +93,27 @@ class CompareReady(Message):
 
     job_id: int
     outcome: CompareOutcome
+
+
+@dataclass
+class DownloadProgress(Message):
+    """How far the download of a link has come: `fraction` 0..1 of the `stage`."""
+
+    url: str
+    fraction: float
+    stage: str
+
+    def can_replace(self, message: Message) -> bool:
+        # Only the latest figure of one download is worth drawing.
+        return isinstance(message, DownloadProgress) and message.url == self.url
+
+
+@dataclass
+class DownloadFailed(Message):
+    """A link could not be downloaded; `reason` is one line for the user."""
+
+    url: str
+    reason: str
 
 
 @dataclass

@@ -1,4 +1,8 @@
-"""The file picker: a directory tree that shows folders and audio files only."""
+"""The file picker: a directory tree of folders and audio files, and a field for a link.
+
+It dismisses with a `Path` (a file chosen in the tree), a `str` (a link typed or pasted
+in the field, for the workspace to download), or None (closed).
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DirectoryTree, Label
+from textual.widgets import DirectoryTree, Input, Label, Static
 
 from deecho.tui.tasks import AUDIO_EXTENSIONS
 
-__all__ = ["AudioTree", "FilePicker"]
+__all__ = ["AudioTree", "FilePicker", "is_link"]
 
 
 class AudioTree(DirectoryTree):
@@ -30,8 +34,13 @@ class AudioTree(DirectoryTree):
         ]
 
 
-class FilePicker(ModalScreen[Path | None]):
-    """Choose an audio file; dismisses with its path, or None when closed."""
+def is_link(text: str) -> bool:
+    """An http(s) link, by its prefix (deecho.urls would load the HTTP stack to say so)."""
+    return text.lower().startswith(("http://", "https://")) and len(text) > len("https://")
+
+
+class FilePicker(ModalScreen[Path | str | None]):
+    """Choose an audio file or give a link; dismisses with the path, the link, or None."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
@@ -45,12 +54,25 @@ class FilePicker(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker"):
-            yield Label(f"Open audio from {self.folder}  (Enter opens, Esc closes)")
+            yield Label(f"Open audio from {self.folder}  (Enter opens, Tab: a link, Esc closes)")
             yield AudioTree(self.folder, id="picker-tree")
+            yield Input(placeholder="or paste a link: page, stream or audio file", id="picker-url")
+            yield Static("", id="picker-note")
 
     @on(DirectoryTree.FileSelected)
     def _chosen(self, event: DirectoryTree.FileSelected) -> None:
         self.dismiss(event.path)
+
+    @on(Input.Submitted, "#picker-url")
+    def _link_given(self, event: Input.Submitted) -> None:
+        link = event.value.strip()
+        if is_link(link):
+            self.dismiss(link)
+        elif link:
+            self.query_one("#picker-note", Static).update(
+                "Not a link: paste one that starts with http:// or https://"
+                " (files are in the tree above)."
+            )
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -44,6 +44,7 @@ __all__ = [
     "JobStatus",
     "PrepPreview",
     "compare_job",
+    "download_link",
     "export_report",
     "history_entry",
     "keep_result",
@@ -77,6 +78,20 @@ def measure_file(path: Path, cancelled: Cancelled | None = None) -> Levels:
             _check(cancelled)
             meter.add(block)
     return meter.levels()
+
+
+def download_link(
+    url: str, folder: Path, progress: Progress, cancelled: Cancelled | None = None
+) -> Path:
+    """The recording a link leads to (a file, a page, a stream), downloaded into `folder`
+    under a free name, as `deecho process URL` downloads it; `progress(fraction, stage)`."""
+    from deecho.urls.download import download_recording  # HTTP loads only for a link
+
+    def report(fraction: float, stage: str) -> None:
+        _check(cancelled)  # raised inside the download, which stops and cleans up
+        progress(fraction, stage)
+
+    return download_recording(url, folder, keep_existing=True, progress=report)
 
 
 def server_unreachable(url: str) -> str | None:
@@ -200,6 +215,19 @@ def _residual_series(result: CompareResult) -> tuple[list[float], float]:
     return [float(v) for v in np.asarray(result.over_time.residual_db).ravel()], metrics.WINDOW_S
 
 
+def _on_the_backends_file(result: CompareResult, offset_samples: float, drift_ppm: float) -> None:
+    """Report where the backend's own file sat (the job's offset and drift), lags included.
+
+    The comparison ran on the already aligned file, so its window-by-window lags sit near
+    zero: what the alignment left. The backend's file lay the job's line further off; adding
+    that line to each lag keeps the picture's points on the fit line it draws through them,
+    scattered by what the alignment left."""
+    line = offset_samples + drift_ppm * 1e-6 * result.lag_times_s * result.sample_rate
+    result.lag_samples = np.asarray(result.lag_samples, dtype=np.float64) + line
+    result.offset_samples = offset_samples
+    result.drift_ppm = drift_ppm
+
+
 def compare_job(
     job: ProcessResult, workdir: Path, cancelled: Cancelled | None = None
 ) -> CompareOutcome:
@@ -216,9 +244,9 @@ def compare_job(
     rate = result.sample_rate
     alignment = job.alignment or {}
     if alignment:
-        # What the job measured on the backend's own file, not on the already aligned one.
-        result.offset_samples = float(alignment["offset_samples"])
-        result.drift_ppm = float(alignment["drift_ppm"])
+        _on_the_backends_file(
+            result, float(alignment["offset_samples"]), float(alignment["drift_ppm"])
+        )
     figures = result.figures()
     if alignment:
         figures = replace(

@@ -9,6 +9,9 @@ panels, each a widget that owns its own state and talks by messages:
 - `JobPanel` (deecho.tui.job_panel): the amounts, the job and its result; its
   `CompareReady` bubbles up here, and the screen opens the compare view.
 
+A link given in the picker is fetched by `DownloadLine` (deecho.tui.download_line),
+whose `Downloaded` bubbles up here, and the screen opens the file.
+
 The keys (deecho.tui.workspace_keys) stay on the screen, so they work wherever the
 focus is; each action hands on to the panel that owns what it changes. Reading and
 measuring the file run in thread workers that post messages back; nothing here blocks.
@@ -34,6 +37,7 @@ from deecho.overview import Overview, overview_of_file
 from deecho.tui import tasks
 from deecho.tui.backend_panel import BackendPanel
 from deecho.tui.base import DeechoScreen
+from deecho.tui.download_line import DownloadLine
 from deecho.tui.job_panel import JobPanel
 from deecho.tui.messages import (
     CompareReady,
@@ -74,6 +78,7 @@ class WorkspaceScreen(DeechoScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("No file open: press o to choose one.", id="info")
+        yield DownloadLine()
         yield Waveform(id="wave")
         with Horizontal(id="panels"):
             yield PrepPanel()
@@ -164,9 +169,17 @@ class WorkspaceScreen(DeechoScreen):
         folder = self.path.parent if self.path else self.deecho.start_dir
         self.app.push_screen(FilePicker(folder), self._picked)
 
-    def _picked(self, path: Path | None) -> None:
-        if path is not None:
-            self.open_file(path)
+    def _picked(self, chosen: Path | str | None) -> None:
+        download = self.query_one(DownloadLine)
+        if isinstance(chosen, str):  # a link: fetched into the workspace's downloads folder
+            download.start(chosen, self.deecho.history.downloads_folder())
+        elif chosen is not None:
+            download.forget()  # the file chosen wins over a link still downloading
+            self.open_file(chosen)
+
+    @on(DownloadLine.Downloaded)
+    def _downloaded(self, message: DownloadLine.Downloaded) -> None:
+        self.open_file(message.path)
 
     def open_file(self, path: Path) -> None:
         """Forget the current file and start reading another."""

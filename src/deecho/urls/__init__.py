@@ -1,9 +1,11 @@
 """Audio from a URL: direct files, pages, HLS and DASH, each connection under one URL policy.
 
-The server (`audio_url`), `deecho process URL` and `deecho tui URL` share
-`fetch_audio`; the policy (`UrlPolicy`, `check_url`) is the server's SSRF guard.
+The server (`audio_url`) fetches with `fetch_audio`; `deecho process URL` and the
+workspace with `download_recording`, which calls it. The policy (`UrlPolicy`,
+`check_url`) is the server's SSRF guard.
 """
 
+from deecho.urls.download import download_recording
 from deecho.urls.ingest import FetchedAudio, fetch_audio, is_url
 from deecho.urls.policy import FetchError, UnsafeUrlError, UrlPolicy, check_url
 
@@ -13,6 +15,7 @@ __all__ = [
     "UnsafeUrlError",
     "UrlPolicy",
     "check_url",
+    "download_recording",
     "fetch_audio",
     "is_url",
 ]

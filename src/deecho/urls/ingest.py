@@ -78,6 +78,8 @@ def fetch_audio(
         return FetchedAudio(path, name)
     page_bytes = path.stat().st_size
     path.unlink()
+    if progress is not None:  # yt-dlp reads the page (and playlists) before any audio comes
+        progress(0.0, "finding the recording")
     from deecho.urls.budget import FetchBudget
     from deecho.urls.pages import fetch_from_page  # yt-dlp loads only for pages
 
