@@ -49,6 +49,8 @@ class JobState(StrEnum):
     IN_PROGRESS = "IN_PROGRESS"
     DOWNLOADING = "DOWNLOADING"
     ALIGNING = "ALIGNING"
+    COMPARING = "COMPARING"
+    """The workspace measuring the result against what was sent (figures, picture)."""
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     ERROR = "ERROR"

@@ -178,7 +178,7 @@ class JobPanel(ReportsWorkerFailures, Vertical):
         try:
             backend = self._host.backend_for(choice)
             job = tasks.run_job(backend, original, options, amounts, workdir, on_status, cancelled)
-            outcome = tasks.compare_job(job, workdir, cancelled)
+            outcome = tasks.compare_job(job, workdir, cancelled, on_status)
         except CancelledError as exc:
             why = str(exc) or "cancelled; nothing was kept"
             history.update(job_id, status=JobState.CANCELLED, message=why)

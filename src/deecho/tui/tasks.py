@@ -23,6 +23,7 @@ from deecho.audio.loudness import LevelMeter, Levels
 from deecho.audio.prep import PrepOptions, apply_prep
 from deecho.backends.base import Backend, JobStatus
 from deecho.errors import CancelledError, DeechoError
+from deecho.kinds import JobState
 from deecho.overview import (
     Overview,
     overview_of_array,
@@ -229,20 +230,37 @@ def _on_the_backends_file(result: CompareResult, offset_samples: float, drift_pp
 
 
 def compare_job(
-    job: ProcessResult, workdir: Path, cancelled: Cancelled | None = None
+    job: ProcessResult,
+    workdir: Path,
+    cancelled: Cancelled | None = None,
+    on_status: Callable[[JobStatus], None] | None = None,
 ) -> CompareOutcome:
     """The figures of a finished job: its aligned no_echo against the prepped input it came
     from, with where the backend's result sat (offset, drift, overlap) as the job measured it.
-    Streamed from the files, as `deecho compare` does: memory does not grow with length."""
+    Streamed from the files, as `deecho compare` does: memory does not grow with length.
+
+    `on_status` hears the comparison's progress; its stage carries the figures the job
+    already knows (where the result sat, how much was removed), so a long take shows
+    them while the rest is measured.
+    """
     from deecho.compare import compare_files
 
     prepped = workdir / "prepped.wav"
     assert job.echo_output is not None
     _check(cancelled)
-    result = compare_files(prepped, job.output, progress=lambda _: _check(cancelled))
+    alignment = job.alignment or {}
+    known = _first_figures(job)
+
+    def progress(fraction: float) -> None:
+        _check(cancelled)
+        if on_status is not None:
+            stage = f"{known} ({fraction:.0%})"
+            on_status(JobStatus(JobState.COMPARING, fraction=fraction, stage=stage))
+
+    progress(0.0)
+    result = compare_files(prepped, job.output, progress=progress)
     _check(cancelled)
     rate = result.sample_rate
-    alignment = job.alignment or {}
     if alignment:
         _on_the_backends_file(
             result, float(alignment["offset_samples"]), float(alignment["drift_ppm"])
@@ -274,6 +292,28 @@ def compare_job(
         result=result,
         trace=result.trace(),
     )
+
+
+def _first_figures(job: ProcessResult) -> str:
+    """What a finished job already tells before the comparison: where its result sat, and
+    what the engine took (the comparison's own figures follow when it is done)."""
+    parts = []
+    alignment = job.alignment or {}
+    if alignment.get("measured"):
+        parts.append(
+            f"offset {float(alignment['offset_samples']):+.1f} smp,"
+            f" drift {float(alignment['drift_ppm']):+.1f} ppm,"
+            f" overlap {float(alignment['overlap_s']):.2f} s"
+        )
+    report = job.report.to_dict() if job.report is not None else {}
+    removed = report.get("reverb_removed_db")
+    echoes = report.get("echoes") or []
+    if echoes:
+        parts.append(f"{len(echoes)} echo{'es' if len(echoes) > 1 else ''} removed")
+    if isinstance(removed, int | float) and removed > 0:
+        parts.append(f"reverb -{removed:.1f} dB")
+    figures = "; ".join(parts)
+    return f"comparing: {figures}" if figures else "comparing with what was sent"
 
 
 def _overview(path: Path, cancelled: Cancelled | None) -> Overview:
