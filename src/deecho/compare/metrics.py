@@ -11,7 +11,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.fft as sfft
 
 from deecho.compare.figures import OctaveBand
 
@@ -120,41 +119,14 @@ def over_time(
     )
 
 
-#: Most spectrum frames averaged per take: spread over a long file, they
-#: estimate its long-term spectrum well at a fraction of the cost of all of them.
-_MAX_PSD_FRAMES = 256
-
-
-def _psd(audio: np.ndarray, rate: int, segment: int) -> tuple[np.ndarray, np.ndarray]:
-    """Long-term power spectrum, summed over channels (Hann frames spread over the take).
-
-    Scaled so a band's sum is its mean square times 2: 0 dB is a full-scale
-    sine (AES17 dBFS).
-    """
-    length = audio.shape[-1]
-    count = min(_MAX_PSD_FRAMES, max(1, 2 * length // segment - 1))
-    starts = np.linspace(0, length - segment, count).round().astype(np.int64)
-    window = np.hanning(segment).astype(np.float32)
-    power = np.zeros(segment // 2 + 1)
-    for channel in audio:
-        frames = np.stack([channel[s : s + segment] for s in starts]) * window
-        power += np.mean(np.abs(sfft.rfft(frames, axis=-1, workers=-1)) ** 2, axis=0)
-    one_sided = np.full(len(power), 2.0)
-    one_sided[0] = 1.0
-    if segment % 2 == 0:
-        one_sided[-1] = 1.0
-    scale = 2.0 * one_sided / (segment * float(np.sum(window.astype(np.float64) ** 2)))
-    return np.fft.rfftfreq(segment, 1 / rate), power * scale
-
-
 def octave_bands(
-    original: np.ndarray, aligned: np.ndarray, difference: np.ndarray, rate: int
+    freqs: np.ndarray, p_orig: np.ndarray, p_proc: np.ndarray, p_diff: np.ndarray, rate: int
 ) -> list[OctaveBand]:
-    """Level of each take, their difference, and the null depth, per octave band."""
-    segment = int(min(1 << 14, original.shape[-1]))
-    freqs, p_orig = _psd(original, rate, segment)
-    _, p_proc = _psd(aligned, rate, segment)
-    _, p_diff = _psd(difference, rate, segment)
+    """Level of each take, their difference, and the null depth, per octave band.
+
+    The power spectra are one-sided and scaled so a band's sum is its mean square
+    times 2: 0 dB is a full-scale sine (AES17 dBFS).
+    """
     bands = []
     for k, label in enumerate(OCTAVE_LABELS_HZ):
         center = 1000.0 * 2.0 ** (k - 5)

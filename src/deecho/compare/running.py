@@ -269,24 +269,7 @@ class NullTest:
         scale = 2.0 * one_sided / (segment * float(np.sum(window**2)) * frames)
         p_orig, p_proc = self._spectra[0] * scale, self._spectra[1] * scale
         p_diff = (self._difference_power(1.0 / gain) if gain else self._spectra[0]) * scale
-        bands = []
-        for k, label in enumerate(metrics.OCTAVE_LABELS_HZ):
-            center = 1000.0 * 2.0 ** (k - 5)
-            low, high = center / math.sqrt(2), min(center * math.sqrt(2), self.rate / 2)
-            inside = (freqs >= low) & (freqs < high)
-            if low >= self.rate / 2 or not inside.any():
-                continue
-            e_orig, e_proc = float(p_orig[inside].sum()), float(p_proc[inside].sum())
-            e_diff = float(p_diff[inside].sum())
-            bands.append(
-                OctaveBand(
-                    center_hz=float(label),
-                    original_db=metrics.db(e_orig),
-                    processed_db=metrics.db(e_proc),
-                    difference_db=metrics.db(e_proc) - metrics.db(e_orig),
-                    residual_db=metrics.db(e_diff / e_orig) if e_orig > 0 else metrics.FLOOR_DB,
-                )
-            )
+        bands = metrics.octave_bands(freqs, p_orig, p_proc, p_diff, self.rate)
         edge = min(band_edge(freqs, p_orig), band_edge(freqs, p_proc))
         shared = None
         inside = freqs < edge
