@@ -224,6 +224,26 @@ def test_fetch_stops_at_the_time_cap(tmp_path: Path) -> None:
         fetch_to_file(f"{base}/slow.wav", tmp_path, LOOPBACK_OK, 10**10, 0.5)
 
 
+@pytest.mark.timeout(60)
+def test_fetch_stops_at_the_time_cap_while_the_headers_dribble(tmp_path: Path) -> None:
+    """The status line and headers sent a byte at a time, each well inside the per-read
+    timeout: only a deadline on the whole exchange ends it (it used to hold the worker)."""
+
+    class DribbleHeaders(_Quiet):
+        def do_GET(self) -> None:
+            try:
+                for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 10_000:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            except OSError:
+                pass
+
+    with _raw_server(DribbleHeaders) as base, pytest.raises(FetchError, match=r"longer than 1 s"):
+        fetch_to_file(f"{base}/slow.wav", tmp_path, LOOPBACK_OK, 10**10, 1.0)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_fetch_refuses_error_statuses_and_empty_bodies(tmp_path: Path) -> None:
     def answer(request: Received) -> tuple[int, dict[str, str], bytes]:
         return (404, {}, b"no") if request.path == "/missing" else (200, {}, b"")

@@ -10,7 +10,7 @@ last run stopped. Each POST carries the raw JSON body and
 plus `X-Deecho-Task-Id`, `X-Deecho-Delivery` and `X-Deecho-Attempt`. Any 2xx
 answer counts as delivered; anything else (or no answer) is retried after
 base·factor^(n−1) seconds, up to max_attempts tries in all. A try ends at
-webhook_timeout_s whatever the receiver does (`deadline.py`), and its body is never read.
+webhook_timeout_s whatever the receiver does (`deecho.urls.deadline`), and its body is never read.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from deecho import __version__
 from deecho.server.config import ServerConfig
-from deecho.server.deadline import exchange_within
 from deecho.server.store import TaskStore, WebhookDelivery
 from deecho.server.urlguard import UnsafeUrlError, UrlPolicy, guarded_request
+from deecho.urls.deadline import exchange_within
 
 __all__ = ["SIGNATURE_HEADER", "WebhookSender", "retry_delay_s", "sign_body", "verify_signature"]
 

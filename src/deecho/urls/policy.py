@@ -17,7 +17,6 @@ import ipaddress
 import os
 import socket
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -160,7 +159,6 @@ def fetch_to_file(
     policy: UrlPolicy,
     max_bytes: int,
     timeout_s: float,
-    session: requests.Session | None = None,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> tuple[Path, str]:
     """Download `url` into a new file in `folder`; returns (path, the server's file name).
@@ -169,62 +167,64 @@ def fetch_to_file(
     counting) and stops when the whole download takes longer than `timeout_s`.
     `progress(bytes so far, bytes declared or None)` after each chunk.
     """
+    # The deadline covers the whole exchange, headers included: a server dribbling a
+    # byte now and then never trips the per-read timeout, so the exchange's timer shuts
+    # its connections at the deadline, which ends the blocked read.
+    from deecho.urls.deadline import exchange_within
+
     deadline = time.monotonic() + timeout_s
-    session = session or requests.Session()
-    try:
-        response = guarded_request(
-            session,
-            "GET",
-            url,
-            policy,
-            field_name="audio_url",
-            timeout=min(30.0, timeout_s),
-            stream=True,
-        )
-    except requests.RequestException as exc:
-        raise FetchError(f"audio_url: cannot download ({type(exc).__name__})") from exc
-    with response:
-        if response.status_code != 200:
-            raise FetchError(f"audio_url: the server answered HTTP {response.status_code}")
-        declared = response.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > max_bytes:
-            raise FetchError(f"audio_url: the file is larger than the {max_bytes} byte limit")
-        name = Path(urlsplit(response.url or url).path).name or "audio"
-        total = int(declared) if declared and declared.isdigit() else None
-        handle, temp_name = tempfile.mkstemp(prefix=".fetch.", dir=folder)
-        received = 0
-        # A server dribbling a byte now and then never trips the per-read timeout: a timer
-        # closes the connection at the deadline, which ends the blocked read.
-        watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), cut_response, (response,))
-        watchdog.daemon = True
-        watchdog.start()
-        too_slow = FetchError(f"audio_url: the download took longer than {timeout_s:g} s")
+    too_slow = FetchError(f"audio_url: the download took longer than {timeout_s:g} s")
+    with exchange_within(timeout_s) as exchange:
         try:
-            with os.fdopen(handle, "wb") as stream:
-                for chunk in response.iter_content(chunk_size=1 << 16):
-                    received += len(chunk)
-                    if received > max_bytes:
-                        raise FetchError(
-                            f"audio_url: the file is larger than the {max_bytes} byte limit"
-                        )
-                    if time.monotonic() > deadline:
-                        raise too_slow
-                    stream.write(chunk)
-                    if progress is not None:
-                        progress(received, total)
-            if time.monotonic() > deadline:
-                raise too_slow  # the watchdog cut the body short
-        except (requests.RequestException, OSError, ValueError, AttributeError) as exc:
-            # a closed response surfaces as any of these, depending on where the read was
-            Path(temp_name).unlink(missing_ok=True)
-            if time.monotonic() > deadline:
+            response = guarded_request(
+                exchange.session,
+                "GET",
+                url,
+                policy,
+                field_name="audio_url",
+                timeout=min(30.0, timeout_s),
+                stream=True,
+            )
+        except requests.RequestException as exc:
+            if exchange.expired.is_set():
                 raise too_slow from exc
-            raise FetchError(f"audio_url: the download broke off ({type(exc).__name__})") from exc
-        except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
-            raise
-        finally:
-            watchdog.cancel()
+            raise FetchError(f"audio_url: cannot download ({type(exc).__name__})") from exc
+        with response:
+            if response.status_code != 200:
+                raise FetchError(f"audio_url: the server answered HTTP {response.status_code}")
+            declared = response.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                raise FetchError(f"audio_url: the file is larger than the {max_bytes} byte limit")
+            name = Path(urlsplit(response.url or url).path).name or "audio"
+            total = int(declared) if declared and declared.isdigit() else None
+            handle, temp_name = tempfile.mkstemp(prefix=".fetch.", dir=folder)
+            received = 0
+            try:
+                with os.fdopen(handle, "wb") as stream:
+                    for chunk in response.iter_content(chunk_size=1 << 16):
+                        received += len(chunk)
+                        if received > max_bytes:
+                            raise FetchError(
+                                f"audio_url: the file is larger than the {max_bytes} byte limit"
+                            )
+                        if time.monotonic() > deadline:
+                            raise too_slow
+                        stream.write(chunk)
+                        if progress is not None:
+                            progress(received, total)
+                if exchange.expired.is_set():
+                    raise too_slow  # the deadline cut the body short
+            except (requests.RequestException, OSError, ValueError, AttributeError) as exc:
+                # a shut connection surfaces as any of these, depending on where the read was
+                Path(temp_name).unlink(missing_ok=True)
+                if exchange.expired.is_set() or time.monotonic() > deadline:
+                    raise too_slow from exc
+                raise FetchError(
+                    f"audio_url: the download broke off ({type(exc).__name__})"
+                ) from exc
+            except BaseException:
+                Path(temp_name).unlink(missing_ok=True)
+                raise
     if received == 0:
         Path(temp_name).unlink(missing_ok=True)
         raise FetchError("audio_url: the server sent an empty file")

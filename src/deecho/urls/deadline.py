@@ -1,13 +1,13 @@
-"""HTTP exchanges the server starts, ended at a deadline on the whole exchange.
+"""HTTP exchanges deecho starts, ended at a deadline on the whole exchange.
 
 `requests` (through urllib3) only times each socket operation: a peer that sends
 one byte of its status line just inside the read timeout, over and over, holds
-the exchange forever. The webhook sender cannot afford that, since each of its
-few threads would be held by one such receiver. Here every connection a session
-opens is recorded as it connects, and a timer shuts them all down at the
-deadline: `shutdown()` wakes a read blocked in another thread, where `close()`
-would not. Sessions are not pooled across exchanges, so nothing opened before the
-exchange escapes its deadline.
+the exchange forever, and with it a webhook sender thread or a worker fetching an
+`audio_url`. Here every connection a session opens is recorded as it connects,
+and a timer shuts them all down at the deadline: `shutdown()` wakes a read blocked
+in another thread, where `close()` would not. Sessions are not pooled across
+exchanges, so nothing opened before the exchange escapes its deadline. The
+server's webhooks and every direct download (`policy.fetch_to_file`) run this way.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ class _TrackedTlsPool(HTTPSConnectionPool):
 def exchange_within(seconds: float) -> Iterator[Exchange]:
     """A fresh session whose connections, opened in this thread, end `seconds` from now."""
     session = requests.Session()
-    session.trust_env = False  # a proxy from the environment must not bypass the URL guard
+    session.trust_env = False  # a proxy from the environment must not bypass the URL policy
     adapter = HTTPAdapter()
     adapter.poolmanager.pool_classes_by_scheme = {"http": _TrackedPool, "https": _TrackedTlsPool}
     session.mount("http://", adapter)
