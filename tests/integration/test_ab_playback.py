@@ -16,7 +16,7 @@ import numpy as np
 import soundfile as sf
 
 from deecho.audio.player import Player
-from pulse_sink import RATE, heard_switch, null_sink, read_recording
+from pulse_sink import RATE, NullSink, heard_switch, null_sink, read_recording
 
 SECONDS = 3.0
 WAIT_S = 15.0  # bound on every wait for the playhead; never asserted on
@@ -37,11 +37,12 @@ def _wait_for(player: Player, frame: int) -> None:
         time.sleep(0.002)
 
 
-def test_switching_takes_keeps_the_position_within_one_block(tmp_path: Path) -> None:
-    a = _noise(tmp_path / "original.wav", 1)
-    b = _noise(tmp_path / "no_echo.wav", 2)
-    recorded = tmp_path / "monitor.raw"
-    with null_sink(tmp_path) as sink, Player([a, b]) as player:
+ATTEMPTS = 5  # a take whose output underflowed is played again (see below)
+
+
+def _switch_once(a: Path, b: Path, sink: NullSink, recorded: Path) -> tuple[int, int, Player]:
+    """Play a, switch to b a second in, play on; the switch's frames and the player."""
+    with Player([a, b]) as player:
         with sink.recording(recorded):
             time.sleep(0.3)  # parec connects before the first sample plays
             player.play(0)
@@ -53,6 +54,22 @@ def test_switching_takes_keeps_the_position_within_one_block(tmp_path: Path) -> 
             player.stop()
             time.sleep(0.5)  # the monitor delivers what the sink played last
         assert player.error is None
+    return before, after, player
+
+
+def test_switching_takes_keeps_the_position_within_one_block(tmp_path: Path) -> None:
+    a = _noise(tmp_path / "original.wav", 1)
+    b = _noise(tmp_path / "no_echo.wav", 2)
+    recorded = tmp_path / "monitor.raw"
+    with null_sink(tmp_path) as sink:
+        for attempt in range(1, ATTEMPTS + 1):
+            before, after, player = _switch_once(a, b, sink, recorded)
+            # An underflow lets the sound server drop samples the player had sent, so the
+            # sink's timeline stops measuring the playhead (seen once in CI: 3 underflows,
+            # B found 69 ms early). Such a take says nothing about the switch: play again.
+            if player.underflows == 0:
+                break
+            print(f"\nattempt {attempt}: {player.underflows} underflows, played again")
     heard = heard_switch(
         read_recording(recorded),
         sf.read(a, dtype="float64")[0],
@@ -72,9 +89,8 @@ def test_switching_takes_keeps_the_position_within_one_block(tmp_path: Path) -> 
     assert heard.a_heard_ms >= 500, f"the original was heard for {heard.a_heard_ms} ms"
     assert heard.b_heard_ms >= 500, f"no_echo was heard for {heard.b_heard_ms} ms"
     assert heard.first_b is not None
-    # The same position within one audio block, the issue's bound. (The player keeps one
-    # playhead, so the lags are equal whenever the sink plays steadily; a machine loaded
-    # past real time made the sink's timeline slip by a few ms once in six runs.)
+    # The same position within one audio block, the issue's bound: the player keeps one
+    # playhead, so the lags are equal whenever the sink played every sample it was sent.
     moved = heard.lag_b - heard.lag_a
     assert abs(moved) <= block, f"the switch moved by {moved} frames"
     assert not heard.b_before_switch, "no_echo was heard before the switch"

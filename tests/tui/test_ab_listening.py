@@ -17,12 +17,14 @@ import soundfile as sf
 from textual.pilot import Pilot
 from tui_support import REPO, SAMPLE, made_up_outcome
 
+from deecho.audio.player import Player
 from deecho.config import Settings
 from deecho.history import History
 from deecho.tui.app import DeechoApp
 from deecho.tui.compare_view import CompareScreen
+from deecho.tui.tasks import CompareOutcome
 from deecho.tui.waveform import Waveform
-from pulse_sink import RATE, heard_switch, null_sink, read_recording
+from pulse_sink import RATE, NullSink, heard_switch, null_sink, read_recording
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 
@@ -36,7 +38,7 @@ def _noise(path: Path, seed: int, seconds: float = 20.0) -> np.ndarray:
     return sf.read(path, dtype="float64")[0]
 
 
-async def _wait_for(pilot: Pilot[object], screen: CompareScreen, frames: int) -> None:
+async def _wait_for(pilot: Pilot[None], screen: CompareScreen, frames: int) -> None:
     """Until the player has rendered `frames` more frames (or fail after WAIT_S)."""
     deadline = time.monotonic() + WAIT_S
     start = screen.player.played if screen.player is not None else 0
@@ -45,6 +47,45 @@ async def _wait_for(pilot: Pilot[object], screen: CompareScreen, frames: int) ->
             raise AssertionError("the playhead did not move: nothing is playing")
         await pilot.pause()
         await asyncio.sleep(0.005)
+
+
+ATTEMPTS = 5  # a take whose output underflowed is played again (see _switch_once)
+
+
+async def _switch_once(
+    history: History, outcome: CompareOutcome, sink: NullSink, recorded: Path
+) -> tuple[int, int, float | None, Player]:
+    """Play the original, press 2 a second in, play on; the switch's frames and the player."""
+    app = DeechoApp(REPO / SAMPLE, settings=Settings(), history=history)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = CompareScreen(REPO / SAMPLE, outcome, None)
+        await app.push_screen(screen)
+        await pilot.pause()
+        assert screen.can_play, "the null sink is an output device: A/B must show"
+        with sink.recording(recorded):
+            await asyncio.sleep(0.3)  # parec connects before the first sample plays
+            await pilot.press("1")
+            await _wait_for(pilot, screen, RATE)
+            player = screen.player
+            assert player is not None
+            before = player.position
+            await pilot.press("2")
+            after = player.position
+            await _wait_for(pilot, screen, RATE)
+            playhead = screen.query_one("#overlaid", Waveform).playhead_s
+            await pilot.press("space")
+            await asyncio.sleep(0.5)  # the monitor delivers what the sink played last
+        assert player.error is None
+        assert not player.playing
+        assert player.played < 20 * RATE, "the takes are long enough not to loop here"
+        assert player.loop == (0, 20 * RATE), "unzoomed, the whole take loops"
+        await pilot.press("plus", "plus", "right")  # zoom in: the loop follows the view
+        await pilot.pause()
+        wave = screen.query_one("#overlaid", Waveform)
+        start, end = wave.view_start_s, wave.view_start_s + wave.span_s
+        assert player.loop == (round(start * RATE), round(end * RATE))
+        assert start > 0.0, "the view moved, so the loop is not the take's start"
+    return before, after, playhead, player
 
 
 async def test_keys_switch_takes_at_the_same_position(tmp_path: Path, history: History) -> None:
@@ -60,35 +101,14 @@ async def test_keys_switch_takes_at_the_same_position(tmp_path: Path, history: H
     )
     recorded = tmp_path / "monitor.raw"
     with null_sink(tmp_path) as sink:
-        app = DeechoApp(REPO / SAMPLE, settings=Settings(), history=history)
-        async with app.run_test(size=(120, 40)) as pilot:
-            screen = CompareScreen(REPO / SAMPLE, outcome, None)
-            await app.push_screen(screen)
-            await pilot.pause()
-            assert screen.can_play, "the null sink is an output device: A/B must show"
-            with sink.recording(recorded):
-                await asyncio.sleep(0.3)  # parec connects before the first sample plays
-                await pilot.press("1")
-                await _wait_for(pilot, screen, RATE)
-                player = screen.player
-                assert player is not None
-                before = player.position
-                await pilot.press("2")
-                after = player.position
-                await _wait_for(pilot, screen, RATE)
-                playhead = screen.query_one("#overlaid", Waveform).playhead_s
-                await pilot.press("space")
-                await asyncio.sleep(0.5)  # the monitor delivers what the sink played last
-            assert player.error is None
-            assert not player.playing
-            assert player.played < len(original), "the takes are long enough not to loop here"
-            assert player.loop == (0, len(original)), "unzoomed, the whole take loops"
-            await pilot.press("plus", "plus", "right")  # zoom in: the loop follows the view
-            await pilot.pause()
-            wave = screen.query_one("#overlaid", Waveform)
-            start, end = wave.view_start_s, wave.view_start_s + wave.span_s
-            assert player.loop == (round(start * RATE), round(end * RATE))
-            assert start > 0.0, "the view moved, so the loop is not the take's start"
+        for attempt in range(1, ATTEMPTS + 1):
+            before, after, playhead, player = await _switch_once(history, outcome, sink, recorded)
+            # An underflow lets the sound server drop samples the player had sent, so the
+            # sink's timeline stops measuring the playhead (seen once in CI: 3 underflows,
+            # B found 69 ms early). Such a take says nothing about the switch: play again.
+            if player.underflows == 0:
+                break
+            print(f"\nattempt {attempt}: {player.underflows} underflows, played again")
     assert playhead is not None and playhead > 1.0, "the playhead is drawn where it plays"
     heard = heard_switch(read_recording(recorded), original, cleaned, before, after + RATE // 2)
     print(
@@ -99,9 +119,8 @@ async def test_keys_switch_takes_at_the_same_position(tmp_path: Path, history: H
     assert heard.a_heard_ms >= 500, f"the original was heard for {heard.a_heard_ms} ms"
     assert heard.b_heard_ms >= 500, f"no_echo was heard for {heard.b_heard_ms} ms"
     assert heard.first_b is not None
-    # The same position within one audio block, the issue's bound. (The player keeps one
-    # playhead, so the lags are equal whenever the sink plays steadily; a machine loaded
-    # past real time made the sink's timeline slip by a few ms once in six runs.)
+    # The same position within one audio block, the issue's bound: the player keeps one
+    # playhead, so the lags are equal whenever the sink played every sample it was sent.
     moved = heard.lag_b - heard.lag_a
     assert abs(moved) <= player.block_frames, f"the switch moved by {moved} frames"
     assert not heard.b_before_switch and not heard.a_after_switch
