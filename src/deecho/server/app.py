@@ -34,8 +34,8 @@ from deecho.server.state import API_PREFIX, ApiError, ServerState
 from deecho.server.store import TaskStore
 from deecho.server.submit import install_submit
 from deecho.server.submit import warm_up as warm_up_submit
-from deecho.server.urlguard import Resolver, UrlPolicy, system_resolver
 from deecho.server.webhooks import WebhookSender
+from deecho.urls.policy import Resolver, UrlPolicy, system_resolver
 
 __all__ = ["ApiError", "ServerState", "create_app", "settle_for_serving"]
 

@@ -26,8 +26,8 @@ from deecho.server.jobs import JobOutcome, read_progress, result_paths
 from deecho.server.runner import JobRunner
 from deecho.server.signing import UrlSigner
 from deecho.server.store import StoredTask, TaskStore, iso_time
-from deecho.server.urlguard import UrlPolicy
 from deecho.server.webhooks import WebhookSender
+from deecho.urls.policy import UrlPolicy
 
 __all__ = ["API_PREFIX", "ApiError", "ServerState"]
 

@@ -26,7 +26,7 @@ from deecho.server.config import ServerConfig
 from deecho.server.openapi import SUBMIT_EXTRA, SUBMIT_RESPONSES
 from deecho.server.state import API_PREFIX, ApiError, ServerState
 from deecho.server.uploads import FormError, UploadTooLarge, drain, read_submit_form
-from deecho.server.urlguard import UnsafeUrlError, check_url
+from deecho.urls.policy import UnsafeUrlError, check_url
 
 __all__ = ["install_submit", "warm_up"]
 

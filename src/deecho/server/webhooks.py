@@ -25,8 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from deecho import __version__
 from deecho.server.config import ServerConfig
 from deecho.server.store import TaskStore, WebhookDelivery
-from deecho.server.urlguard import UnsafeUrlError, UrlPolicy, guarded_request
 from deecho.urls.deadline import exchange_within
+from deecho.urls.policy import UnsafeUrlError, UrlPolicy, guarded_request
 
 __all__ = ["SIGNATURE_HEADER", "WebhookSender", "retry_delay_s", "sign_body", "verify_signature"]
 

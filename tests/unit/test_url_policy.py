@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from deecho.server.urlguard import (
+from deecho.urls.policy import (
     FetchError,
     UnsafeUrlError,
     UrlPolicy,
