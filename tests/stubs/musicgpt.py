@@ -262,7 +262,7 @@ def _encode(audio: np.ndarray, rate: int, suffix: str) -> bytes:
 
 def _resampled(audio: np.ndarray, rate: int, to_rate: int) -> np.ndarray:
     """What a service working at another rate sends back (a long Kaiser polyphase filter)."""
-    from deecho.compare.align import to_rate as resample
+    from deecho.compare.resample import to_rate as resample
 
     return resample(audio.astype(np.float32), rate, to_rate)
 

@@ -17,9 +17,10 @@ from aligned_cases import dry_and_take
 from deecho.audio.io import read_audio
 from deecho.audio.prep import PrepOptions
 from deecho.backends import get_backend
-from deecho.compare.comparison import CompareResult, kept_result
 from deecho.compare.figures import CompareTrace
 from deecho.compare.plot import draw
+from deecho.compare.redraw import kept_result
+from deecho.compare.result import CompareResult
 from deecho.config import Settings
 from deecho.engine.report import Amounts
 from deecho.tui import tasks

@@ -231,7 +231,7 @@ def test_measure_alignment_finds_drift_from_both_ends(tmp_path: Path) -> None:
     """A result whose clock runs 50 ppm long: the lags at the start and the end differ."""
     from fractions import Fraction
 
-    from deecho.compare.align import stretch
+    from deecho.compare.resample import stretch
 
     audio, rate = speech(12.0)
     take = np.tile(audio, (1, 5))[:, : 50 * rate]  # 50 s: excerpts at both ends

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deecho.compare import align, align_and_compare
+from deecho.compare import align_and_compare, resample
 from deecho.compare.broadband import BandLimited, noise_bursts
 
 
@@ -27,7 +27,7 @@ def test_undo_clock_reads_broadband_audio_at_drifted_positions() -> None:
     ratio = 1.0 + 40e-6
     frames = 4 * rate
     exact = take.at(np.arange(frames) * ratio / rate)
-    out = align.undo_clock(audio, ratio, frames)
+    out = resample.undo_clock(audio, ratio, frames)
     assert out.shape == (2, frames)
     # Away from the ends, where the filter reads silence past the take.
     assert null_db(exact[:, 500:-500], out[:, 500:-500]) < -70

@@ -13,8 +13,8 @@ from scipy.signal import butter, sosfiltfilt
 from deecho.audio.io import read_audio
 from deecho.compare import CompareResult, align_and_compare
 from deecho.compare import comparison as comparison_module
-from deecho.compare.comparison import kept_result
 from deecho.compare.figures import CompareFigures, CompareTrace
+from deecho.compare.redraw import kept_result
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "speech_echo.wav"
 

@@ -29,6 +29,7 @@ import numpy as np
 
 from deecho.audio.io import iter_blocks, opened
 from deecho.compare import align as estimator
+from deecho.compare import resample
 from deecho.compare.takes import SlidingWindow
 from deecho.errors import ResultMismatchError
 
@@ -90,7 +91,7 @@ class Alignment:
         if not self.drift_ppm:
             return nominal
         drifted = float(nominal) * (1.0 + self.drift_ppm * 1e-6)
-        return Fraction(drifted).limit_denominator(estimator.MAX_DRIFT_DENOMINATOR)
+        return Fraction(drifted).limit_denominator(resample.MAX_DRIFT_DENOMINATOR)
 
     @property
     def overlap(self) -> tuple[int, int]:
@@ -251,7 +252,7 @@ def measure_alignment(prepped: Path, result: Path) -> Alignment:
         raise ResultMismatchError(
             "the audio sent is silent but the backend's result is not; nothing was saved"
         )
-    at_rate = [estimator.to_rate(r[np.newaxis, :], result_rate, rate)[0] for r in results]
+    at_rate = [resample.to_rate(r[np.newaxis, :], result_rate, rate)[0] for r in results]
     measured = [
         _lags_in(ref, start, res, span[0] / scale, rate, reach)
         for ref, (start, _), res, span in zip(references, spans, at_rate, result_spans, strict=True)
@@ -295,7 +296,7 @@ def aligned_blocks(
             hi = math.ceil(position + length * float(ratio)) + _MARGIN
             piece = window.read(lo, hi)
             if ratio == 1:
-                block = estimator.shift(piece, position - lo, length)
+                block = resample.shift(piece, position - lo, length)
             else:
-                block = estimator.stretch(piece, ratio, position - lo, length, sharp=True)
+                block = resample.stretch(piece, ratio, position - lo, length, sharp=True)
             yield match_channels(block, channels)

@@ -3,12 +3,8 @@
 numpy/scipy only; the picture lives in `deecho.compare.plot`, imported on demand.
 """
 
-from deecho.compare.comparison import (
-    CompareResult,
-    align_and_compare,
-    compare_files,
-    compare_takes,
-)
+from deecho.compare.comparison import align_and_compare, compare_files, compare_takes
 from deecho.compare.figures import CompareFigures
+from deecho.compare.result import CompareResult
 
 __all__ = ["CompareFigures", "CompareResult", "align_and_compare", "compare_files", "compare_takes"]

@@ -196,7 +196,7 @@ class CompareTrace:
 
     Measuring the lags is the slow part of a comparison; kept beside the figures (the
     workspace's history does), the picture can be drawn again from the takes alone
-    (`deecho.compare.comparison.kept_result`).
+    (`deecho.compare.redraw.kept_result`).
     """
 
     overlap_start_frame: int

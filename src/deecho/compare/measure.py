@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import soxr
 
-from deecho.compare import align, repeats
+from deecho.compare import align, repeats, resample
 from deecho.compare.takes import Take
 
 #: Takes up to this long (seconds, the longer of the two) are measured whole.
@@ -78,7 +78,7 @@ def _processed_mono_at(take: Take, rate: int) -> np.ndarray:
     mono = _mono(take)
     if take.info.sample_rate == rate:
         return mono
-    at_rate = align.to_rate(mono[np.newaxis, :], take.info.sample_rate, rate)[0]
+    at_rate = resample.to_rate(mono[np.newaxis, :], take.info.sample_rate, rate)[0]
     return np.asarray(at_rate, dtype=np.float64)
 
 
@@ -108,7 +108,7 @@ def _measure_whole(original: Take, processed: Take) -> Measurement:
     if fitted and abs(line.slope) * len(o_mono) >= align.MIN_DRIFT_EFFECT_SAMPLES:
         ratio = 1.0 + line.slope
         frames = math.floor((len(p_mono) - 1) / ratio) + 1
-        stretched = align.undo_clock(p_mono[np.newaxis, :], ratio, frames)[0]
+        stretched = resample.undo_clock(p_mono[np.newaxis, :], ratio, frames)[0]
         guess = line.offset / ratio
         found = align.local_lags(o_mono, stretched.astype(np.float64), rate, guess)
         line = align.fit_lag_line(found, guess)
@@ -206,7 +206,7 @@ def _processed_excerpts(
     read = _spans_of(processed, own_spans)
     out = []
     for (lo, hi), own_span, piece in zip(spans, own_spans, read, strict=True):
-        at_rate = align.to_rate(piece[np.newaxis, :], own, rate)[0].astype(np.float64)
+        at_rate = resample.to_rate(piece[np.newaxis, :], own, rate)[0].astype(np.float64)
         skip = lo - own_span[0] * rate // own
         out.append(
             np.pad(at_rate[skip : skip + hi - lo], (0, max(0, hi - lo - len(at_rate) + skip)))
@@ -278,7 +278,8 @@ def _measure_long(original: Take, processed: Take, progress: Progress | None) ->
             o_spans, p_spans, o_excerpts, p_excerpts, strict=True
         ):
             frames = math.floor((len(p_ex) - 1) / ratio) + 1
-            stretched = align.undo_clock(p_ex[np.newaxis, :], ratio, frames)[0].astype(np.float64)
+            undone = resample.undo_clock(p_ex[np.newaxis, :], ratio, frames)
+            stretched = undone[0].astype(np.float64)
             guess = (offset + ratio * t0 - p0) / ratio
             found = align.local_lags(o_ex, stretched, rate, guess, 0.0, EXCERPT_WINDOWS)
             positions = p0 + ratio * (found.centers + found.lags)

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from deecho.compare.comparison import CompareResult
 from deecho.compare.metrics import FLOOR_DB
+from deecho.compare.result import CompareResult
 from deecho.compare.running import LOWEST_HZ
 
 _FREQUENCY_TICKS_HZ = (50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000)

@@ -191,3 +191,17 @@ def prefetched(items: Iterator[Item], depth: int = 2) -> Iterator[Item]:
     finally:
         stop.set()
         worker.join(timeout=5)
+
+
+def block_lengths(length: int, window: int) -> list[int]:
+    """Blocks of whole residual windows (so no window straddles two), the rest last."""
+    block = window * max(1, BLOCK_FRAMES // window)
+    lengths = [block] * (length // block)
+    if length % block:
+        lengths.append(length % block)
+    return lengths
+
+
+def compared_channels(block: np.ndarray, mono: bool) -> np.ndarray:
+    """The block as compared: its channels, or their mean when the takes' channels differ."""
+    return block.mean(axis=0, keepdims=True) if mono else block

@@ -70,9 +70,9 @@ def _write_png(outcome: CompareOutcome, png_path: Path, title: str) -> bool:
     """Draw the compare picture (waveforms, difference, residual, spectrograms) from the
     comparison the job kept: in memory for the job just run, else its figures and trace
     from the history over its aligned files (a job kept before traces were draws no lags)."""
-    from deecho.compare.comparison import kept_result
     from deecho.compare.figures import CompareTrace
     from deecho.compare.plot import save_png
+    from deecho.compare.redraw import kept_result
 
     result = outcome.result
     if result is None:
