@@ -120,3 +120,40 @@ def test_a_long_batch_gets_fresh_workers_without_hanging(
         batch.run(items, lambda item, outcome: ended.append(outcome.status.value))
     assert ended == ["done"] * 5
     assert set(recorded(out).values()) == {"done"}
+
+
+@pytest.mark.timeout(300)
+def test_ctrl_c_while_an_outcome_is_recorded_still_records_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A Ctrl-C can land anywhere in the parent, also between a file's end and its line in
+    the state file: that file is written, so it must be recorded, or a rerun would find an
+    output it does not know and refuse to replace it."""
+    from deecho.audio.prep import PrepOptions
+    from deecho.batch import BatchRun, BatchSettings, find_items
+    from deecho.batch.state import BatchState
+    from deecho.engine import Amounts
+
+    for seed in range(3):
+        clip(tmp_path / "in" / f"take{seed}.wav", seconds=1.0, seed=seed)
+    out = tmp_path / "out"
+    items = find_items([tmp_path / "in"], out)
+    settings = BatchSettings(prep=PrepOptions(), amounts=Amounts(), jobs=1)
+    real_record = BatchState.record
+    calls = []
+
+    def interrupted_once(self: BatchState, *args: object, **kwargs: object) -> None:
+        calls.append(args[0])
+        if len(calls) == 1:
+            raise KeyboardInterrupt  # as if Ctrl-C came just before the write
+        real_record(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(BatchState, "record", interrupted_once)
+    with pytest.raises(KeyboardInterrupt), BatchRun(out, settings) as batch:
+        batch.run(items, lambda item, outcome: None)
+    monkeypatch.setattr(BatchState, "record", real_record)
+    written = {path.name for path in out.glob("*.no_echo.wav")}
+    assert written, "the first file ended before the Ctrl-C"
+    done = {output for output, status in recorded(out).items() if status == "done"}
+    assert written == done  # every output on disk is recorded, the interrupted one included
+    assert no_partials(out)

@@ -121,6 +121,7 @@ class _Job:
     """Also true when the output does not exist yet: one that appears is then this batch's
     own (a worker killed after writing it), and the retry may replace it."""
     attempts: int = 0
+    recorded: bool = False  # its outcome is in the state file (see `_round`)
 
 
 class BatchRun:
@@ -259,7 +260,10 @@ class BatchRun:
 
     def _finish(self, job: _Job, outcome: Outcome, on_outcome: OnOutcome) -> None:
         assert self._state is not None
+        if job.recorded:
+            return
         self._state.record(job.key, job.item.input, job.content or "", job.settings, outcome)
+        job.recorded = True
         on_outcome(job.item, outcome)
 
     def _collect(
@@ -306,8 +310,11 @@ class BatchRun:
                 break
         try:
             for future in as_completed(futures):
-                job = futures.pop(future)
-                self._collect(future, job, lost, on_outcome)
+                # Dropped from `futures` only once collected: a Ctrl-C while its outcome
+                # is being recorded leaves it to `_stop`, which records it (once: see
+                # `_finish`), so a file that was written is never left out of the state.
+                self._collect(future, futures[future], lost, on_outcome)
+                del futures[future]
         except KeyboardInterrupt:
             self._stop(futures, on_outcome)  # those not collected yet
             raise
