@@ -15,12 +15,13 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .comb_filter import EchoFamily
+from .drr import direct_to_reverberant_db
 from .echo_filter import MIX, ChannelModel, EchoInverse, TapRun
 from .echo_fit import fit_echo_models
 from .echo_report import describe_echoes
 from .echo_search import find_echo_families
 from .report import Amounts, Echo, EngineReport
-from .reverb import ReverbPlan, ReverbSuppressor, analyze_reverb, direct_to_reverberant_db
+from .reverb import ReverbPlan, ReverbSuppressor, analyze_reverb
 from .rt60 import estimate_rt60
 from .whitening import likeliest
 
@@ -153,7 +154,7 @@ def analyze(
         after = [_cancel_whole(reverb_only, block) for block in head]
         rt60_after = _rt60(after, sample_rate)
         removed_db = _removed_db(head, after)
-        drr = direct_to_reverberant_db(reverb_plan, removed_db)
+        drr = direct_to_reverberant_db(head, after, reverb_plan)
     else:
         rt60_after = _rt60(cleaned, sample_rate) if any(models) else rt60_before
     report = EngineReport(

@@ -58,19 +58,23 @@ from deecho.engine.wpe import (
 )
 
 __all__ = [
+    "DELAY_FRAMES",
     "DRY_FASTEST_DECAY_S",
+    "TAPS",
     "ReverbPlan",
     "ReverbSuppressor",
+    "analysis_audio",
     "analyze_reverb",
-    "direct_to_reverberant_db",
+    "late_share_of",
+    "room_power_decay",
 ]
 
 DRY_FASTEST_DECAY_S = 0.25
 """Input whose fastest decays (10th percentile, as RT60) are quicker than this is dry:
 dry speech reads 0.17-0.20 s (its own offsets), speech in a 0.4 s room 0.31 s and more."""
 
-_DELAY_FRAMES = 2  # keep about the first 64 ms (direct sound and early reflections)
-_TAPS = 28  # reach about 0.9 s behind the delay: more taps gain nothing measurable
+DELAY_FRAMES = 2  # keep about the first 64 ms (direct sound and early reflections)
+TAPS = 28  # reach about 0.9 s behind the delay: more taps gain nothing measurable
 _DECAY_ANALYSIS_MAX_S = 30.0
 _ESTIMATION_MAX_S = 12.0  # analysis excerpt length used per channel (bounds analysis time)
 # Unconstrained prediction must take at least this much: light algorithmic reverbs on a
@@ -157,7 +161,7 @@ class ReverbPlan:
         return int(self.filters.shape[0])
 
 
-def _analysis_audio(excerpts: Sequence[np.ndarray], sample_rate: int) -> np.ndarray | None:
+def analysis_audio(excerpts: Sequence[np.ndarray], sample_rate: int) -> np.ndarray | None:
     usable = [np.atleast_2d(np.asarray(e, dtype=np.float32)) for e in excerpts if np.size(e) > 0]
     if not usable:
         return None
@@ -193,22 +197,22 @@ def analyze_reverb(
     decay = measure_decays(listened, sample_rate) if listened is not None else None
     if decay is None or decay.fastest_s < DRY_FASTEST_DECAY_S or decay.count < _MIN_ROOM_DECAYS:
         return None
-    audio = _analysis_audio(excerpts, sample_rate)
+    audio = analysis_audio(excerpts, sample_rate)
     if audio is None:
         return None
     frame_size, hop = frame_layout(sample_rate)
     bins = filtered_bins(frame_size, sample_rate)
     spectra = stft(audio, frame_size, hop, window(frame_size))[:, :, :bins]
     held = sustain_score(spectra, hop / sample_rate) > _MAX_SUSTAIN
-    power_decay = _power_decay(hop / sample_rate, decay.rt60_s)
+    power_decay = room_power_decay(hop / sample_rate, decay.rt60_s)
     bands = band_of_bins(bins, frame_size, sample_rate)
     fits = []
     # Hundreds of tiny per-bin products: BLAS threads only fight over them (on a
     # busy 2-core machine, ten times slower than one thread).
     with threadpool_limits(limits=1, user_api="blas"):
         for channel in spectra:
-            filt, reduction = estimate_filter(channel, _DELAY_FRAMES, _TAPS)
-            level, driven = calibrate(channel, bands, power_decay, _DELAY_FRAMES)
+            filt, reduction = estimate_filter(channel, DELAY_FRAMES, TAPS)
+            level, driven = calibrate(channel, bands, power_decay, DELAY_FRAMES)
             fits.append((filt, reduction, level, driven))
     uncapped = float(np.mean([fit[1] for fit in fits]))
     levels = np.stack([fit[2] for fit in fits])
@@ -220,15 +224,15 @@ def analyze_reverb(
     late_energy = 0.0
     for channel, (filt, _, level, driven) in zip(spectra, fits, strict=True):
         late = level * driven
-        prediction = predict(channel, filt, _DELAY_FRAMES)
+        prediction = predict(channel, filt, DELAY_FRAMES)
         if material is Material.NOTES:  # bins predicting far more than the room can make
             excess = np.sum(np.abs(prediction) ** 2, axis=0) > _TONAL_BIN_EXCESS * late.sum(axis=0)
             filt = np.where(excess[None, :], 0, filt).astype(np.complex64)
             prediction = np.where(excess[None, :], 0, prediction)
         if material.tails_only:
             power = smoothed_power(channel)
-            earlier = np.concatenate([power[:_DELAY_FRAMES], power[:-_DELAY_FRAMES]])
-            prediction = prediction * _falling(power, earlier, power_decay**_DELAY_FRAMES)
+            earlier = np.concatenate([power[:DELAY_FRAMES], power[:-DELAY_FRAMES]])
+            prediction = prediction * _falling(power, earlier, power_decay**DELAY_FRAMES)
         dry = channel - _capped(prediction, late, material.cap)
         removed.append(_reduction_db(channel, dry))
         late_energy += float(np.sum(late, dtype=np.float64))
@@ -243,18 +247,18 @@ def analyze_reverb(
         sample_rate=sample_rate,
         frame_size=frame_size,
         hop=hop,
-        delay=_DELAY_FRAMES,
+        delay=DELAY_FRAMES,
         filters=np.stack(filters),
         strength=strength,
         rt60_s=decay.rt60_s,
         late_reduction_db=late_reduction,
-        late_share=_late_share(uncapped, late_energy / max(_energy(spectra), 1e-30), material),
+        late_share=late_share_of(uncapped, late_energy / max(_energy(spectra), 1e-30), material),
         late_level=levels.astype(np.float32),
         material=material,
     )
 
 
-def _power_decay(hop_s: float, rt60_s: float) -> float:
+def room_power_decay(hop_s: float, rt60_s: float) -> float:
     """The room's power decay over one hop: 60 dB per RT60."""
     return float(10.0 ** (-6.0 * hop_s / rt60_s))
 
@@ -279,24 +283,11 @@ def _falling(power: np.ndarray, earlier: np.ndarray, room_fall: float) -> np.nda
     return (power < np.sqrt(room_fall) * earlier).astype(np.float32)
 
 
-def _late_share(uncapped_db: float, model_share: float, material: Material) -> float:
+def late_share_of(uncapped_db: float, model_share: float, material: Material) -> float:
     """The reverberant share of the energy: what unconstrained prediction removes, except
     on held notes, where it removes the notes too and the late model's share is used."""
     share = model_share if material is Material.NOTES else 1.0 - 10.0 ** (-uncapped_db / 10.0)
     return float(np.clip(share, 1e-3, _MAX_LATE_SHARE))
-
-
-def direct_to_reverberant_db(plan: ReverbPlan, removed_db: float = 0.0) -> tuple[float, float]:
-    """Estimated DRR (dB) before and after taking `removed_db` of energy out.
-
-    The late model's share of the energy is the reverberant part; what was removed is
-    counted as reverb taken (the cap keeps the prediction within the late model).
-    """
-    late = plan.late_share
-    kept = 10.0 ** (-removed_db / 10.0)
-    late_after = max(late - (1.0 - kept), 0.01 * late)
-    direct = 1.0 - late
-    return 10.0 * np.log10(direct / late), 10.0 * np.log10(direct / late_after)
 
 
 def _reduction_db(before: np.ndarray, after: np.ndarray) -> float:
@@ -324,12 +315,12 @@ class ReverbSuppressor:
         self._history_frames = plan.delay + plan.taps - 1
         self._bins = plan.filters.shape[2]
         self._late_level = np.broadcast_to(plan.late_level, (channels, self._bins))[:, None, :]
-        self._power_decay = _power_decay(plan.hop / plan.sample_rate, plan.rt60_s)
+        self.room_power_decay = room_power_decay(plan.hop / plan.sample_rate, plan.rt60_s)
         self._tracker = self._new_tracker()
-        self._late_gain = LateGain(late_scale(plan.late_share, self._power_decay))
+        self._late_gain = LateGain(late_scale(plan.late_share, self.room_power_decay))
 
     def _new_tracker(self) -> LateTracker:
-        return LateTracker(self._late_level[:, 0, :], self._power_decay, self._plan.delay)
+        return LateTracker(self._late_level[:, 0, :], self.room_power_decay, self._plan.delay)
 
     def run(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         size, hop = self._plan.frame_size, self._plan.hop
@@ -388,7 +379,7 @@ class ReverbSuppressor:
             if self._plan.material.tails_only:
                 delay = self._plan.delay
                 earlier = smoothed_power(known[:, base - delay : base - delay + n])
-                prediction *= _falling(power, earlier, self._power_decay**delay)
+                prediction *= _falling(power, earlier, self.room_power_decay**delay)
             dry = low - _capped(prediction, self._late_level * driven, self._plan.material.cap)
             history = known[:, -self._history_frames :]
             if self._plan.material is Material.SPEECH:
