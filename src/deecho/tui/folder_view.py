@@ -11,6 +11,7 @@ the batch as Ctrl-C ends `deecho batch`: what finished is kept, nothing half-wri
 
 from __future__ import annotations
 
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,21 @@ __all__ = ["FolderView", "default_outdir"]
 _STOP_WAIT_S = 20.0
 
 
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker with the real stderr. Textual replaces
+    sys.stderr while it runs by an object whose fileno() is -1, which the tracker would
+    hand to its child process ("ValueError: bad value(s) in fds_to_keep"), and the batch's
+    worker processes need the tracker. Once started, it serves the whole app."""
+    from multiprocessing import resource_tracker
+
+    captured = sys.stderr
+    sys.stderr = sys.__stderr__
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        sys.stderr = captured
+
+
 def default_outdir(folder: Path) -> Path:
     """Beside the folder, not in it: `takes/` -> `takes-deecho/` (the input stays as it was)."""
     folder = folder.resolve()
@@ -52,12 +68,12 @@ class FolderFile:
     status: FileStatus
 
 
-def _style(status: FileStatus) -> Text:
+def _style(status: FileStatus, name: str) -> Text:
     from deecho.batch.status import FileState
 
     text = status.state.value
-    if status.reason:
-        text += f": {status.reason}"
+    if status.reason:  # the row names the file already
+        text += f": {status.reason.removeprefix(f'{name}: ')}"
     style = {
         FileState.DONE: "green",
         FileState.FAILED: "red",
@@ -106,7 +122,8 @@ class FolderView(ReportsWorkerFailures, Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="folder-info")
         table: DataTable[str | Text] = DataTable(id="folder-table", cursor_type="row")
-        table.add_columns("File", "Length", "Status")
+        for label in ("File", "Length", "Status"):
+            table.add_column(label, key=label.lower())
         yield table
 
     @property
@@ -156,7 +173,9 @@ class FolderView(ReportsWorkerFailures, Vertical):
         for file in self.files:
             length = clock(file.duration_s) if file.duration_s is not None else "?"
             name = file.item.input.relative_to(message.folder).as_posix()
-            table.add_row(name, length, _style(file.status), key=str(file.item.input))
+            table.add_row(
+                name, length, _style(file.status, file.item.input.name), key=str(file.item.input)
+            )
         self._say(self._summary())
 
     def _summary(self) -> str:
@@ -211,6 +230,7 @@ class FolderView(ReportsWorkerFailures, Vertical):
             self.post_message(self.FileEnded(item, outcome))
 
         try:
+            _start_resource_tracker()
             with BatchRun(outdir, settings) as batch:
                 with self._batch_lock:
                     self._batch = batch
@@ -219,7 +239,7 @@ class FolderView(ReportsWorkerFailures, Vertical):
                 batch.run(items, ended)
         except KeyboardInterrupt:  # stopped (c, or the app closing)
             self.post_message(self.BatchEnded(stopped=True))
-        except DeechoError as exc:  # the output folder busy or not writable
+        except Exception as exc:  # DeechoError: the output folder busy or not writable
             self.post_message(self.BatchEnded(stopped=False, error=failure_line(exc)))
         else:
             self.post_message(self.BatchEnded(stopped=False))
@@ -237,9 +257,15 @@ class FolderView(ReportsWorkerFailures, Vertical):
         status = status_of_outcome(message.outcome, message.item)
         for number, file in enumerate(self.files):
             if file.item == message.item:
+                if message.outcome.status is BatchStatus.SKIPPED and file.status.state in (
+                    FileState.DONE,
+                    FileState.FAILED,
+                ):
+                    status = file.status  # as read from the state file, in its own words
                 self.files[number] = FolderFile(file.item, file.duration_s, status)
                 table = self.query_one("#folder-table", DataTable)
-                table.update_cell(str(file.item.input), "Status", _style(status))
+                status_text = _style(status, file.item.input.name)
+                table.update_cell(str(file.item.input), "status", status_text, update_width=True)
                 if self.tally is not None:
                     self.tally.file_ended(
                         file.duration_s or 0.0,
