@@ -91,16 +91,14 @@ WORKSPACE_BINDINGS: list[BindingType] = [
         "process",
         "Process",
         id="process",
-        tooltip="Prep the file and send it to the backend to remove the echo;"
-        " on a folder, run the batch over its files",
+        tooltip="Prep the file and send it to the backend; on a folder, run the batch",
     ),
     Binding(
         "c",
         "cancel_job",
         "Cancel",
         id="cancel",
-        tooltip="Cancel the running job, keeping nothing; stop a folder's batch,"
-        " keeping the files that finished",
+        tooltip="Cancel the job (keeps nothing), or stop the batch (keeps what ended)",
     ),
     Binding(
         "v",
