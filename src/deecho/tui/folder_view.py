@@ -135,7 +135,7 @@ class FolderView(ReportsWorkerFailures, Vertical):
     def open(self, folder: Path, outdir: Path, settings: BatchSettings) -> None:
         """Show `folder`'s files and how each stands in `outdir` (read in a worker)."""
         self.folder, self.outdir, self.files = folder, outdir, []
-        self.border_title = f"{folder.name}/ → {outdir}"
+        self.border_title = f"{folder.name}/"  # where results go: the header above says
         self.query_one("#folder-table", DataTable).clear()
         self._say(f"Reading {folder}…")
         self._read(folder, outdir, settings)
@@ -186,7 +186,7 @@ class FolderView(ReportsWorkerFailures, Vertical):
             counts[file.status.state.value] = counts.get(file.status.state.value, 0) + 1
         tally = ", ".join(f"{count} {state}" for state, count in counts.items())
         audio = sum(file.duration_s or 0.0 for file in self.files)
-        return f"{len(self.files)} files, {clock(audio)} of audio: {tally}.  p runs the batch"
+        return f"{len(self.files)} files, {clock(audio)} of audio: {tally}."
 
     def _say(self, text: str) -> None:
         self.query_one("#folder-info", Static).update(Text(text))
