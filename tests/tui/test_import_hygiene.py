@@ -22,6 +22,7 @@ UI = [
     "deecho.tui.prep_panel",
     "deecho.tui.backend_panel",
     "deecho.tui.job_panel",
+    "deecho.tui.folder_view",
     "deecho.tui.compare_panel",
     "deecho.tui.picker",
     "deecho.tui.download_line",

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Future, as_completed, wait
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from deecho.engine import Room
     from deecho.engine.report import Amounts
 
-__all__ = ["LOCK_FILE", "BatchRun", "BatchSettings"]
+__all__ = ["LOCK_FILE", "BatchRun", "BatchSettings", "output_key"]
 
 LOCK_FILE = "deecho-batch.lock"
 #: A file whose worker process died this many times is given up (it may be what kills it).
@@ -102,7 +103,7 @@ def _partials(folder: Path) -> Iterator[Path]:
         yield from folder.rglob(".*.partial.*")
 
 
-def _key(outdir: Path, output: Path) -> str:
+def output_key(outdir: Path, output: Path) -> str:
     """The state file's key of an output: its place in OUTDIR (or, outside it, its path)."""
     resolved = output.resolve()
     try:
@@ -136,6 +137,20 @@ class BatchRun:
         self._workers: Workers | None = None
         self._notes: Path | None = None
         self._blameless_breaks = 0
+        # Done by `stop()`: it wakes the wait for the next file, as Ctrl-C does in the CLI.
+        self._stopping: Future[Outcome] = Future()
+        self._stop_lock = threading.Lock()
+
+    def stop(self) -> None:
+        """From another thread (the workspace's): end `run()` as Ctrl-C would, keeping only
+        whole files; `run()` then raises KeyboardInterrupt in its own thread."""
+        with self._stop_lock:
+            if not self._stopping.done():
+                self._stopping.set_result(Outcome("", BatchStatus.SKIPPED))
+
+    def _check_stop(self) -> None:
+        if self._stopping.done():
+            raise KeyboardInterrupt
 
     def __enter__(self) -> BatchRun:
         try:
@@ -201,9 +216,10 @@ class BatchRun:
         assert self._state is not None
         jobs = []
         for item in items:
+            self._check_stop()  # hashing a large folder takes a while
             content = content_hash(item.input)
             settings = self.settings.digest(item)
-            key = _key(self.outdir, item.output)
+            key = output_key(self.outdir, item.output)
             record = self._state.lookup(key)
             if record is not None and record.matches(content, settings):
                 skipped = self._earlier(item, record)
@@ -296,6 +312,7 @@ class BatchRun:
 
     def _round(self, jobs: list[_Job], on_outcome: OnOutcome) -> list[_Job]:
         """Run `jobs` once; return those whose worker process died under them."""
+        self._check_stop()
         if self._workers is None:
             self._workers = self._open_workers(len(jobs))
         executor = self._workers.executor
@@ -309,12 +326,17 @@ class BatchRun:
                 lost += jobs[number:]
                 break
         try:
-            for future in as_completed(futures):
+            # `_stopping` (stop()) never completes on its own: leave once all are collected.
+            for future in as_completed([*futures, self._stopping]) if futures else ():
+                if future is self._stopping:
+                    raise KeyboardInterrupt
                 # Dropped from `futures` only once collected: a Ctrl-C while its outcome
                 # is being recorded leaves it to `_stop`, which records it (once: see
                 # `_finish`), so a file that was written is never left out of the state.
                 self._collect(future, futures[future], lost, on_outcome)
                 del futures[future]
+                if not futures:
+                    break
         except KeyboardInterrupt:
             self._stop(futures, on_outcome)  # those not collected yet
             raise

@@ -22,7 +22,7 @@ from pathlib import Path
 from deecho.backends.base import Submission
 from deecho.batch.outcome import BatchStatus, Outcome
 
-__all__ = ["STATE_FILE", "BatchState", "Record", "RemoteTask", "content_hash"]
+__all__ = ["STATE_FILE", "BatchState", "Record", "RemoteTask", "content_hash", "read_records"]
 
 STATE_FILE = "deecho-batch.sqlite"
 
@@ -83,6 +83,37 @@ class Record:
         return content is not None and (content, settings) == (self.content_hash, self.settings)
 
 
+def _record(key: str, row: tuple[str, str, str, str, int, str | None]) -> Record:
+    content, settings, status, reason, exit_code, result = row
+    outcome = Outcome(
+        output=key,
+        status=BatchStatus(status),
+        reason=reason,
+        exit_code=exit_code,
+        result=json.loads(result) if result else None,
+    )
+    return Record(content, settings, outcome)
+
+
+def read_records(outdir: Path) -> dict[str, Record]:
+    """Every row of OUTDIR's state file, read-only (it may be a running batch's): what a
+    face shows before it runs anything. None there yet: no rows, and no file made."""
+    path = outdir / STATE_FILE
+    if not path.is_file():
+        return {}
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
+        ) as db:
+            rows = db.execute(
+                "SELECT output, content_hash, settings, status, reason, exit_code, result"
+                " FROM files"
+            ).fetchall()
+    except sqlite3.Error:
+        return {}  # unreadable: the batch itself will say so when it runs
+    return {key: _record(key, rest) for key, *rest in rows}
+
+
 class BatchState:
     def __init__(self, outdir: Path) -> None:
         self.path = outdir / STATE_FILE
@@ -98,17 +129,7 @@ class BatchState:
             " FROM files WHERE output = ?",
             (key,),
         ).fetchone()
-        if row is None:
-            return None
-        content, settings, status, reason, exit_code, result = row
-        outcome = Outcome(
-            output=key,
-            status=BatchStatus(status),
-            reason=reason,
-            exit_code=exit_code,
-            result=json.loads(result) if result else None,
-        )
-        return Record(content, settings, outcome)
+        return None if row is None else _record(key, row)
 
     def mark_started(self, started: list[tuple[str, Path, str, str]]) -> None:
         """(key, input, content hash, settings) of the files handed to workers, at once:

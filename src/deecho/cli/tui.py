@@ -17,11 +17,13 @@ def register(subparsers: Any) -> None:
         "tui",
         help="open the workspace: load, prep, send, watch, compare and keep",
         description=(
-            "Open the deecho workspace on FILE, or on a file picker when no file is given."
+            "Open the deecho workspace on FILE, on a FOLDER's audio (a batch, as"
+            " `deecho batch FOLDER -o FOLDER-deecho` would run it), or on a file picker"
+            " when neither is given."
             " Keys: ? lists them all; Ctrl+P opens the command palette."
         ),
     )
-    parser.add_argument("file", nargs="?", help="audio file to open, or an http(s) URL")
+    parser.add_argument("file", nargs="?", help="audio file or folder to open, or an http(s) URL")
     parser.add_argument(
         "--backend",
         help="local (default), musicgpt, or the URL of a `deecho serve` instance"
@@ -42,8 +44,10 @@ def open_workspace(args: argparse.Namespace) -> int:
         from deecho.cli.url_input import download_url
 
         file = download_url(given, Path.cwd(), keep_existing=True)  # then opened as a file
-    if file is not None and not file.is_file():
-        raise UsageError(f"{file}: no such file; give an audio file, or none for the picker")
+    if file is not None and not file.exists():
+        raise UsageError(
+            f"{file}: no such file or folder; give an audio file, a folder, or none for the picker"
+        )
     settings = load_settings()
     backend = getattr(args, "backend", None)
     if backend:
@@ -54,6 +58,6 @@ def open_workspace(args: argparse.Namespace) -> int:
             settings.workspace.server_url = backend
         else:
             raise UsageError(f"--backend {backend!r}: use local, musicgpt or an http(s) URL")
-    start_dir = file.parent if file is not None else Path.cwd()
+    start_dir = Path.cwd() if file is None else file if file.is_dir() else file.parent
     DeechoApp(file, settings=settings, start_dir=start_dir).run()
     return 0

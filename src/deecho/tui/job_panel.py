@@ -7,7 +7,7 @@ thread worker of this panel that writes the history and posts JobUpdate, JobFail
 and CompareReady back. The panel shows them, keeps a failure's reason on screen, and
 lets CompareReady bubble on to the screen, which opens the compare view.
 
-An amount control lives here alone: its field in `compose`, its reading in `_amounts`,
+An amount control lives here alone: its field in `compose`, its reading in `amounts`,
 and the job takes the `Amounts`; its width is in deecho.tcss (`Input.amount`).
 """
 
@@ -35,6 +35,7 @@ from deecho.tui.messages import CompareReady, JobFailed, JobUpdate
 
 if TYPE_CHECKING:
     from deecho.engine.report import Amounts
+    from deecho.tui.batch_tally import BatchTally
     from deecho.tui.host import WorkspaceHost
 
 __all__ = ["JobPanel", "JobResult"]
@@ -66,6 +67,8 @@ class JobPanel(ReportsWorkerFailures, Vertical):
         self._credits_told = False
         self.result: JobResult | None = None
         """The last result, shown by the compare view (v)."""
+        self._batch_tally: BatchTally | None = None
+        """A folder's batch, shown while no single job runs."""
 
     def compose(self) -> ComposeResult:
         amounts = self._host.settings.engine.amounts  # how much to remove, 0..1
@@ -91,10 +94,11 @@ class JobPanel(ReportsWorkerFailures, Vertical):
             self.notify("A job is running: wait for it or cancel it (c).", severity="warning")
             return
         try:
-            amounts = self._amounts()
+            amounts = self.amounts()
         except DeechoError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return
+        self._batch_tally = None
         record = self._host.history.start(original, choice, _options_dict(options))
         self.job_id = record.id
         self.running = True
@@ -112,7 +116,7 @@ class JobPanel(ReportsWorkerFailures, Vertical):
         workdir = record.workdir or Path(".")
         self._run_job(record.id, original, options, amounts, choice, workdir)
 
-    def _amounts(self) -> Amounts:
+    def amounts(self) -> Amounts:
         """The echo and reverb amounts typed here, each 0..1."""
         from deecho.engine.report import Amounts
 
@@ -127,6 +131,29 @@ class JobPanel(ReportsWorkerFailures, Vertical):
                 raise UsageError(f"{name} amount {text!r}: type a number from 0 to 1")
             values.append(value)
         return Amounts(echo=values[0], reverb=values[1])
+
+    def show_batch(self, tally: BatchTally) -> None:
+        """A folder's batch (run by the folder view): its count, audio time and ETA."""
+        self._batch_tally = tally
+        self._render_batch()
+
+    def _render_batch(self) -> None:
+        tally = self._batch_tally
+        if tally is None:
+            return
+        self.query_one("#job-status", Static).update("\n".join(tally.lines(time.monotonic())))
+        bar = self.query_one("#job-progress", ProgressBar)
+        bar.display = True
+        bar.update(progress=tally.fraction)
+        if tally.stopping and tally.running:
+            detail = "stopping: running files end or are dropped"
+        elif tally.running:
+            detail = "c stops; finished files are kept"
+        else:
+            detail = "the table shows how each file ended"
+        detail_line = self.query_one("#job-detail", Static)
+        detail_line.set_class(False, "failure")
+        detail_line.update(detail)
 
     def forget_result(self) -> None:
         """Another file was opened: a finished result belongs to the file it came from
@@ -263,6 +290,8 @@ class JobPanel(ReportsWorkerFailures, Vertical):
     def _tick(self) -> None:
         if self.running:
             self._render_job()
+        elif self._batch_tally is not None and self._batch_tally.running:
+            self._render_batch()  # the elapsed time and ETA move between files
 
     def _render_job(self) -> None:
         status = self.status

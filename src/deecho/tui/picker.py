@@ -1,7 +1,8 @@
 """The file picker: a directory tree of folders and audio files, and a field for a link.
 
-It dismisses with a `Path` (a file chosen in the tree), a `str` (a link typed or pasted
-in the field, for the workspace to download), or None (closed).
+It dismisses with a `Path` (a file chosen in the tree, or with f the folder highlighted,
+for the workspace's folder view), a `str` (a link typed or pasted in the field, for the
+workspace to download), or None (closed).
 """
 
 from __future__ import annotations
@@ -40,9 +41,17 @@ def is_link(text: str) -> bool:
 
 
 class FilePicker(ModalScreen[Path | str | None]):
-    """Choose an audio file or give a link; dismisses with the path, the link, or None."""
+    """Choose an audio file, a folder or give a link; dismisses with the path, the link,
+    or None."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "f",
+            "open_folder",
+            "Open folder",
+            id="picker_folder",
+            tooltip="Open the highlighted folder (or the file's folder): all its audio, as a batch",
+        ),
         Binding(
             "escape", "close", "Close", id="picker_close", tooltip="Close without opening a file"
         ),
@@ -54,7 +63,11 @@ class FilePicker(ModalScreen[Path | str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker"):
-            yield Label(f"Open audio from {self.folder}  (Enter opens, Tab: a link, Esc closes)")
+            yield Label(
+                f"Open audio from {self.folder}  (Enter opens a file, f a whole folder,"
+                " Tab: a link, Esc closes)",
+                markup=False,
+            )
             yield AudioTree(self.folder, id="picker-tree")
             yield Input(placeholder="or paste a link: page, stream or audio file", id="picker-url")
             yield Static("", id="picker-note")
@@ -73,6 +86,12 @@ class FilePicker(ModalScreen[Path | str | None]):
                 "Not a link: paste one that starts with http:// or https://"
                 " (files are in the tree above)."
             )
+
+    def action_open_folder(self) -> None:
+        tree = self.query_one(AudioTree)
+        node = tree.cursor_node
+        path = node.data.path if node is not None and node.data is not None else self.folder
+        self.dismiss(path if path.is_dir() else path.parent)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -9,6 +9,11 @@ panels, each a widget that owns its own state and talks by messages:
 - `JobPanel` (deecho.tui.job_panel): the amounts, the job and its result; its
   `CompareReady` bubbles up here, and the screen opens the compare view.
 
+A folder chosen in the picker (or given on the command line) shows in `FolderView`
+(deecho.tui.folder_view) in the waveform's place: its audio files and how each stands
+in the output folder's batch state; p runs `deecho batch`'s code over them with the
+panels' prep, amounts and backend, and the job panel counts the batch.
+
 A link given in the picker is fetched by `DownloadLine` (deecho.tui.download_line),
 whose `Downloaded` bubbles up here, and the screen opens the file.
 
@@ -19,6 +24,7 @@ measuring the file run in thread workers that post messages back; nothing here b
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -38,6 +44,7 @@ from deecho.tui import tasks
 from deecho.tui.backend_panel import BackendPanel
 from deecho.tui.base import DeechoScreen
 from deecho.tui.download_line import DownloadLine
+from deecho.tui.folder_view import FolderView, default_outdir
 from deecho.tui.job_panel import JobPanel
 from deecho.tui.messages import (
     CompareReady,
@@ -51,6 +58,7 @@ from deecho.tui.waveform import Waveform, format_time
 from deecho.tui.workspace_keys import WORKSPACE_BINDINGS
 
 if TYPE_CHECKING:
+    from deecho.batch import BatchSettings
     from deecho.tui.host import WorkspaceHost
 
 __all__ = ["WorkspaceScreen"]
@@ -67,6 +75,8 @@ class WorkspaceScreen(DeechoScreen):
         """The settings, history and backends this workspace works with."""
         self.initial_path = path
         self.path: Path | None = None
+        self.folder: Path | None = None
+        """The folder open in the folder view (then no file is open)."""
         self.info: AudioInfo | None = None
         self.levels: Levels | None = None
         self.original_overview: Overview | None = None
@@ -80,6 +90,7 @@ class WorkspaceScreen(DeechoScreen):
         yield Static("No file open: press o to choose one.", id="info")
         yield DownloadLine()
         yield Waveform(id="wave")
+        yield FolderView()
         with Horizontal(id="panels"):
             yield PrepPanel()
             yield BackendPanel(self.deecho)
@@ -89,7 +100,10 @@ class WorkspaceScreen(DeechoScreen):
     def on_mount(self) -> None:
         self.query_one("#wave").border_title = "Waveform"
         self.query_one(Waveform).focus()
-        if self.initial_path is not None:
+        self.folder_view.display = False
+        if self.initial_path is not None and self.initial_path.is_dir():
+            self.open_folder(self.initial_path)
+        elif self.initial_path is not None:
             self.open_file(self.initial_path)
 
     @property
@@ -103,6 +117,10 @@ class WorkspaceScreen(DeechoScreen):
     @property
     def job(self) -> JobPanel:
         return self.query_one(JobPanel)
+
+    @property
+    def folder_view(self) -> FolderView:
+        return self.query_one(FolderView)
 
     # -- keys, handed on to the panel that owns what they change ------------------------------
 
@@ -128,9 +146,15 @@ class WorkspaceScreen(DeechoScreen):
         self.backend.cycle()
 
     def action_cancel_job(self) -> None:
-        self.job.cancel()
+        if self.folder_view.running:
+            self.folder_view.stop()
+        else:
+            self.job.cancel()
 
     def action_process(self) -> None:
+        if self.folder is not None:
+            self._run_batch()
+            return
         if self.path is None or self.info is None:
             self.notify("Open a file first (press o).", severity="warning")
             return
@@ -144,6 +168,39 @@ class WorkspaceScreen(DeechoScreen):
             self.notify(str(exc), severity="error", markup=False)
             return
         self.job.start(self.path, options, choice)
+
+    def _batch_settings(self) -> BatchSettings:
+        """What the panels say, for every file of the folder (no file's own trim); raises
+        DeechoError with a one-line reason."""
+        from deecho.batch import BatchSettings
+        from deecho.executors import default_jobs
+        from deecho.kinds import BackendKind
+
+        choice = self.backend.chosen()
+        backend: str = choice.value
+        if choice is BackendKind.SERVER:
+            backend = self.deecho.settings.workspace.server_url or ""
+        return BatchSettings(
+            prep=dataclasses.replace(self.prep.options(), start_s=None, end_s=None),
+            amounts=self.job.amounts(),
+            backend=backend,
+            jobs=default_jobs(),
+        )
+
+    def _run_batch(self) -> None:
+        if self.job.running:
+            self.notify("A job is running: wait for it or cancel it (c).", severity="warning")
+            return
+        try:
+            settings = self._batch_settings()
+        except DeechoError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        self.folder_view.run(settings)
+
+    @on(FolderView.Progress)
+    def _batch_progress(self, message: FolderView.Progress) -> None:
+        self.job.show_batch(message.tally)
 
     def action_show_compare(self) -> None:
         result = self.job.result
@@ -166,13 +223,18 @@ class WorkspaceScreen(DeechoScreen):
     def action_open(self) -> None:
         from deecho.tui.picker import FilePicker
 
-        folder = self.path.parent if self.path else self.deecho.start_dir
+        if self.folder_view.running:
+            self.notify("The batch is running: wait for it or stop it (c).", severity="warning")
+            return
+        folder = self.path.parent if self.path else self.folder or self.deecho.start_dir
         self.app.push_screen(FilePicker(folder), self._picked)
 
     def _picked(self, chosen: Path | str | None) -> None:
         download = self.query_one(DownloadLine)
         if isinstance(chosen, str):  # a link: fetched into the workspace's downloads folder
             download.start(chosen, self.deecho.history.downloads_folder())
+        elif chosen is not None and chosen.is_dir():
+            self.open_folder(chosen)
         elif chosen is not None:
             download.forget()  # the file chosen wins over a link still downloading
             self.open_file(chosen)
@@ -181,8 +243,32 @@ class WorkspaceScreen(DeechoScreen):
     def _downloaded(self, message: DownloadLine.Downloaded) -> None:
         self.open_file(message.path)
 
+    def open_folder(self, folder: Path) -> None:
+        """Show a folder's audio files, in the waveform's place, and how each stands."""
+        try:
+            settings = self._batch_settings()
+        except DeechoError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        self.folder, self.path, self.info = Path(folder), None, None
+        self.job.forget_result()
+        outdir = default_outdir(self.folder)
+        self.sub_title = str(self.folder)
+        self.query_one("#info", Static).update(
+            f"[b]{escape(self.folder.name)}/[/b]  results go to {escape(str(outdir))}\n"
+            "p runs the batch (the panels' prep, amounts and backend); c stops it"
+        )
+        self.query_one(Waveform).display = False
+        view = self.folder_view
+        view.display = True
+        view.open(self.folder, outdir, settings)
+        view.query_one("#folder-table").focus()
+
     def open_file(self, path: Path) -> None:
         """Forget the current file and start reading another."""
+        self.folder = None
+        self.folder_view.display = False
+        self.query_one(Waveform).display = True
         self.path = Path(path)
         self.info = None
         self.levels = None

@@ -7,7 +7,13 @@ from textual.binding import Binding, BindingType
 __all__ = ["WORKSPACE_BINDINGS"]
 
 WORKSPACE_BINDINGS: list[BindingType] = [
-    Binding("o", "open", "Open", id="open", tooltip="Choose an audio file to work on"),
+    Binding(
+        "o",
+        "open",
+        "Open",
+        id="open",
+        tooltip="Choose an audio file to work on, or a folder (f in the picker) to batch",
+    ),
     Binding(
         "left_square_bracket",
         "move_marker('start', -1)",
@@ -85,10 +91,14 @@ WORKSPACE_BINDINGS: list[BindingType] = [
         "process",
         "Process",
         id="process",
-        tooltip="Prep the file and send it to the backend to remove the echo",
+        tooltip="Prep the file and send it to the backend; on a folder, run the batch",
     ),
     Binding(
-        "c", "cancel_job", "Cancel", id="cancel", tooltip="Cancel the running job; keep nothing"
+        "c",
+        "cancel_job",
+        "Cancel",
+        id="cancel",
+        tooltip="Cancel the job (keeps nothing), or stop the batch (keeps what ended)",
     ),
     Binding(
         "v",
