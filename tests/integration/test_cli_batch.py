@@ -32,12 +32,20 @@ def batch(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedPro
     )
 
 
+def _ctrl_c_as_on_a_terminal() -> None:
+    # A shell starts a background job with Ctrl-C ignored, and an ignored signal stays
+    # ignored across exec: the suite run as `make test &` gave the batch no SIGINT at all
+    # (it finished every file, exit 0). A terminal's foreground job has it as default.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_batch(*args: str | Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [*deecho_command(), "batch", *map(str, args)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_ctrl_c_as_on_a_terminal if os.name == "posix" else None,
     )
 
 
