@@ -6,6 +6,7 @@ plan, then stream every block of the file through EchoCanceller(plan, ...).run()
 """
 
 from .canceller import (
+    ANALYSIS_MAX_S,
     EchoCanceller,
     EchoPlan,
     EngineResult,
@@ -20,6 +21,7 @@ from .report import Amounts, Echo, EngineReport
 from .rt60 import estimate_rt60
 
 __all__ = [
+    "ANALYSIS_MAX_S",
     "Amounts",
     "Echo",
     "EchoCanceller",
