@@ -65,6 +65,8 @@ class LoadResults:
     eta_s: float = 0.0
     eta_actual_s: float = 0.0
     eta_audio_s: float = 0.0
+    eta_queued_s: float = 0.0  # of eta_actual_s, until a worker took it (polled each second)
+    eta_load_average: list[float] = field(default_factory=list)  # at the long task's submit
 
 
 def _p(values: list[float], q: float) -> float:
@@ -195,6 +197,7 @@ def _eta(server: Server, folder: Path, tiny: Path, results: LoadResults, audio_s
             requests.post(
                 f"{server.base}/deecho", headers=HEADERS, files={"audio_file": stream}, timeout=60
             ).raise_for_status()
+    results.eta_load_average = list(os.getloadavg())
     t0 = time.monotonic()
     with long.open("rb") as stream:
         answer = requests.post(
@@ -211,6 +214,8 @@ def _eta(server: Server, folder: Path, tiny: Path, results: LoadResults, audio_s
             headers=HEADERS,
             timeout=60,
         ).json()["conversion"]
+        if polled["status"] != "IN_QUEUE" and not results.eta_queued_s:
+            results.eta_queued_s = time.monotonic() - t0
         if polled["status"] in ("COMPLETED", "FAILED", "ERROR"):
             break
     results.eta_actual_s = time.monotonic() - t0
@@ -297,7 +302,8 @@ def readme_section(results: LoadResults, figures: dict[str, Any]) -> str:
     eta = (
         f"| eta of {results.eta_audio_s / 60:.0f} min of audio behind 200 tiny tasks: "
         f"said / took | {results.eta_s:.0f} s / {results.eta_actual_s:.0f} s "
-        f"({figures['eta_error']:+.0%}) | within 30 % |\n"
+        f"({figures['eta_error']:+.0%}; queued {results.eta_queued_s:.0f} s; load "
+        f"{results.eta_load_average[0] if results.eta_load_average else 0:.1f}) | within 30 % |\n"
         if figures["eta_error"] is not None
         else ""
     )
