@@ -1,8 +1,8 @@
 """The eta's cost model (server/pace.py): stage rates per channel-sample, learned and kept.
 
-Known answers: timings made from known stage costs must give back those costs, so a
-16 kHz mono hour is predicted from rates learned on short 44.1 kHz stereo takes. The
-store tests use a real SQLite file; no test reads the clock to judge a result.
+Known answers: timings made from known stage costs (CPU seconds) must give back those
+costs, so a 16 kHz mono hour is predicted from rates learned on short 44.1 kHz stereo
+takes. The store tests use a real SQLite file; no test reads the clock to judge a result.
 """
 
 from __future__ import annotations
@@ -31,24 +31,26 @@ ANALYSIS = (0.02, 3e-7)
 STREAMING = (0.004, 1.5e-7)
 
 
-def _timings(seconds: float, rate: int, channels: int) -> TaskTimings:
-    """What a task of this audio costs under the made-up truth."""
+def _timings(seconds: float, rate: int, channels: int, slowdown: float = 1.0) -> TaskTimings:
+    """What a task of this audio costs under the made-up truth, on cores `slowdown` x shared."""
     streamed = round(seconds * rate) * channels
     analysed = round(min(seconds, ANALYSIS_MAX_S) * rate) * channels
     analysis_s = ANALYSIS[0] + ANALYSIS[1] * analysed
     streaming_s = STREAMING[0] + STREAMING[1] * streamed
+    cpu_s = OTHER_S + analysis_s + streaming_s
     return TaskTimings(
-        total_s=OTHER_S + analysis_s + streaming_s,
-        analysis_s=analysis_s,
+        total_s=cpu_s * slowdown,
+        cpu_s=cpu_s,
+        analysis_cpu_s=analysis_s,
         analysed_samples=analysed,
-        streaming_s=streaming_s,
+        streaming_cpu_s=streaming_s,
         streamed_samples=streamed,
         analysis_max_s=ANALYSIS_MAX_S,
     )
 
 
 def _truth(seconds: float, rate: int, channels: int) -> float:
-    return _timings(seconds, rate, channels).total_s
+    return _timings(seconds, rate, channels).cpu_s
 
 
 def test_short_stereo_takes_predict_a_mono_hour_from_the_stage_rates() -> None:
@@ -78,6 +80,37 @@ def test_short_stereo_takes_predict_a_mono_hour_from_the_stage_rates() -> None:
 
 def test_nothing_measured_is_the_configured_guess() -> None:
     assert Pace().estimate_s(60.0, 16000, 1, default_per_second=0.25) == 15.0
+
+
+def test_takes_timed_on_busy_cores_do_not_bend_the_rates_and_the_load_is_todays() -> None:
+    """Mixed takes while the cores were shared (wall = 2.5 x CPU), then one-second takes
+    alone: the wall-time line through both regimes was steep and promised the hour twice
+    over (bench/load.py). The CPU rates are the same in both; the slowdown is the latest."""
+    pace = Pace()
+    for seconds in [1.0, 2.0, 4.0, 8.0] * 50:
+        pace.add(_timings(seconds, 16000, 1, slowdown=2.5))
+    assert pace.slowdown == pytest.approx(2.5)
+    for _ in range(200):
+        pace.add(_timings(1.0, 16000, 1, slowdown=1.0))
+    assert pace.slowdown == pytest.approx(1.0)
+    assert pace.streaming.terms() == pytest.approx((STREAMING[0], STREAMING[1] * 1e6))
+    hour = pace.estimate_s(3600.0, 16000, 1, default_per_second=0.25)
+    assert hour == pytest.approx(_truth(3600.0, 16000, 1))
+    # Busy again: the next few tasks say so, and the hour's estimate follows.
+    for _ in range(30):
+        pace.add(_timings(1.0, 16000, 1, slowdown=2.0))
+    assert pace.slowdown == pytest.approx(2.0, rel=0.05)
+    assert pace.estimate_s(3600.0, 16000, 1, 0.25) == pytest.approx(2.0 * hour, rel=0.05)
+
+
+def test_the_servers_hand_over_time_is_a_fixed_wall_cost() -> None:
+    pace = Pace()
+    for seconds in [1.0, 2.0, 4.0, 8.0] * 5:
+        timings = _timings(seconds, 16000, 1)
+        pace.add(timings, run_s=timings.total_s + 0.05)
+    assert pace.overhead.terms() == pytest.approx((0.05, 0.0))
+    own = pace.estimate_s(60.0, 16000, 1, 0.25)
+    assert own == pytest.approx(0.05 + _truth(60.0, 16000, 1))
 
 
 def test_takes_all_alike_fall_back_to_one_ratio_per_stage_and_survive_the_database(
@@ -191,5 +224,5 @@ def test_a_worker_reports_its_stages_with_the_samples_each_read(tmp_path: Path) 
         assert timings.analysed_samples == round(analysed_s * rate) * channels
         assert timings.analysis_max_s == ANALYSIS_MAX_S
         assert timings.total_s == outcome.processing_s
-        assert timings.analysis_s > 0.0 and timings.streaming_s > 0.0
-        assert timings.analysis_s + timings.streaming_s <= timings.total_s
+        assert timings.analysis_cpu_s > 0.0 and timings.streaming_cpu_s > 0.0
+        assert timings.analysis_cpu_s + timings.streaming_cpu_s <= timings.cpu_s

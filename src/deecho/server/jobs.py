@@ -243,7 +243,7 @@ def _process(spec: JobSpec) -> JobOutcome:
         progress=_ProgressFile(task_dir, 0.0, 0.9, fetched),
     )
     encoding = _ProgressFile(task_dir, fetched=fetched)
-    encoding_began = time.monotonic()
+    encoding_began = time.process_time()
     encoding(0.9, "encoding MP3")
     _write_mp3(paths["no_echo_wav"], paths["no_echo"])
     encoding(0.95, "encoding MP3")
@@ -255,15 +255,15 @@ def _process(spec: JobSpec) -> JobOutcome:
         input_path=str(input_path),
         duration_s=float(result.duration_s),
         files={kind: str(path) for kind, path in paths.items()},
-        timings=_timings(result.stages, time.monotonic() - encoding_began),
+        timings=_timings(result.stages, time.process_time() - encoding_began),
     )
 
 
-def _timings(stages: StageTimes | None, encoding_s: float) -> TaskTimings | None:
+def _timings(stages: StageTimes | None, encoding_cpu_s: float) -> TaskTimings | None:
     """The engine's stage timings, with the MP3s' encoding counted in the streamed pass.
 
     Encoding reads every sample of both results, as the streamed pass does, so it grows
-    with the same count (the total is filled in by run_job, which times the whole task).
+    with the same count (the totals are filled in by run_job, which times the whole task).
     """
     from deecho.engine import ANALYSIS_MAX_S
 
@@ -271,9 +271,10 @@ def _timings(stages: StageTimes | None, encoding_s: float) -> TaskTimings | None
         return None
     return TaskTimings(
         total_s=0.0,
-        analysis_s=stages.analysis_s,
+        cpu_s=0.0,
+        analysis_cpu_s=stages.analysis_cpu_s,
         analysed_samples=stages.analysed_samples,
-        streaming_s=stages.streaming_s + encoding_s,
+        streaming_cpu_s=stages.streaming_cpu_s + encoding_cpu_s,
         streamed_samples=stages.streamed_samples,
         analysis_max_s=ANALYSIS_MAX_S,
     )
@@ -282,6 +283,7 @@ def _timings(stages: StageTimes | None, encoding_s: float) -> TaskTimings | None
 def run_job(spec: JobSpec) -> JobOutcome:
     """Fetch (for audio_url), process, and encode one task; never raises."""
     started = time.monotonic()
+    cpu_started = time.process_time()
     try:
         outcome = _process(spec)
     except OutputError as exc:  # the server could not write its results: its fault, not the input's
@@ -294,5 +296,6 @@ def run_job(spec: JobSpec) -> JobOutcome:
         outcome = JobOutcome(TaskStatus.ERROR.value, f"internal error: {type(exc).__name__}: {exc}")
     outcome.processing_s = time.monotonic() - started
     if outcome.timings is not None:
-        outcome.timings = replace(outcome.timings, total_s=outcome.processing_s)
+        cpu_s = time.process_time() - cpu_started
+        outcome.timings = replace(outcome.timings, total_s=outcome.processing_s, cpu_s=cpu_s)
     return outcome

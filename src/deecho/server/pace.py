@@ -1,6 +1,6 @@
 """How long a task will take: the engine's stages, each at the rate finished tasks showed.
 
-The eta used to fit one line of processing seconds against audio seconds. Two
+The eta used to fit one line of processing seconds against audio seconds. Three
 things made that line dishonest for long recordings (bench/load.py: an hour behind
 200 one-second takes was promised in 375 s and took 29 s):
 - a second of audio costs what its samples cost: 44.1 kHz stereo is 5.5 times
@@ -8,10 +8,16 @@ things made that line dishonest for long recordings (bench/load.py: an hour behi
 - the echo analysis reads at most `engine.ANALYSIS_MAX_S` of a file (a few
   excerpts), so its cost stops growing there, while the streamed pass (decode,
   cancel, write, encode the MP3s) reads every sample. A line fitted on 1-8 s takes
-  mixes the analysis into the per-second term and extrapolates it to the hour.
-So each worker reports its task's stage timings (TaskTimings) and each stage gets its
-own line: seconds against the samples that stage reads. What no stage accounts for
-(probing, opening files, the worker's bookkeeping) is a fixed cost per task.
+  mixes the analysis into the per-second term and extrapolates it to the hour;
+- wall time on a shared machine: takes timed while 20 clients kept the cores busy
+  ran twice as slow as the run of one-second takes after them, and a line through
+  both regimes is steep. So the stages are fitted on CPU seconds, which the
+  neighbours barely change, and the wall time is that times the recent tasks'
+  wall / CPU (`slowdown`), which follows the machine's load within a few tasks.
+Each worker reports its task's stage timings (TaskTimings); each stage gets its own
+line: CPU seconds against the samples that stage reads. What neither stage accounts
+for (probing, opening files) is a fixed CPU cost per task, and what the server sees
+beyond the worker's own time (handing the task over and back) a fixed wall cost.
 """
 
 from __future__ import annotations
@@ -22,8 +28,13 @@ from typing import Any
 
 __all__ = ["Line", "Pace", "TaskTimings"]
 
-#: Weight kept by the past at each new task: about the last 50 tasks count.
-_DECAY = 0.98
+#: Weight the past keeps at each new task, for the stages' CPU rates: about the last 200
+#: tasks count. Slow, because a run of alike takes (200 one-second clips) must not wash out
+#: the spread of lengths that tells a stage's fixed part from its rate; CPU rates change
+#: only with the hardware, so slow costs little.
+_RATE_DECAY = 0.995
+#: ... and for what follows the machine's load (slowdown, overhead): about the last 10 tasks.
+_LOAD_DECAY = 0.9
 #: Below this spread of sizes (std / mean) a line's two terms cannot be told apart.
 _MIN_SPREAD = 0.2
 #: Samples are kept in millions: an hour of stereo is 3e8, and its square should stay modest.
@@ -37,18 +48,21 @@ class TaskTimings:
     """What a finished task cost, stage by stage (a worker's report; picklable)."""
 
     total_s: float
-    analysis_s: float
+    """Wall seconds the worker spent on the task."""
+    cpu_s: float
+    """CPU seconds of the worker's process over the same span."""
+    analysis_cpu_s: float
     analysed_samples: int
-    streaming_s: float
+    streaming_cpu_s: float
     """The passes over every sample: the scan, cancelling, writing the WAVs, the MP3s."""
     streamed_samples: int
     analysis_max_s: float
     """The engine's cap on how much of a file its analysis reads (ANALYSIS_MAX_S)."""
 
     @property
-    def other_s(self) -> float:
+    def other_cpu_s(self) -> float:
         """The fixed part: what neither stage accounts for."""
-        return max(0.0, self.total_s - self.analysis_s - self.streaming_s)
+        return max(0.0, self.cpu_s - self.analysis_cpu_s - self.streaming_cpu_s)
 
 
 @dataclass
@@ -61,10 +75,10 @@ class Line:
     xx: float = 0.0
     xy: float = 0.0
 
-    def add(self, samples: float, seconds: float) -> None:
+    def add(self, samples: float, seconds: float, decay: float = _RATE_DECAY) -> None:
         x = samples / _MEGA
         for name in ("n", "x", "y", "xx", "xy"):
-            setattr(self, name, getattr(self, name) * _DECAY)
+            setattr(self, name, getattr(self, name) * decay)
         self.n += 1.0
         self.x += x
         self.y += seconds
@@ -77,7 +91,7 @@ class Line:
             return 0.0, 0.0
         mean_x, mean_y = self.x / self.n, self.y / self.n
         if mean_x <= 0.0:
-            return mean_y, 0.0  # a stage that reads nothing: its cost is all fixed
+            return mean_y, 0.0  # nothing read (a fixed cost's line): its mean
         variance = self.xx / self.n - mean_x * mean_x
         if variance > (_MIN_SPREAD * mean_x) ** 2:
             slope = (self.xy / self.n - mean_x * mean_y) / variance
@@ -99,33 +113,49 @@ class Line:
 
 @dataclass
 class Pace:
-    """The stages' lines, learned from finished tasks; persisted as JSON in the store."""
+    """The stages' lines and the machine's recent load; persisted as JSON in the store."""
 
     other: Line = field(default_factory=Line)
     analysis: Line = field(default_factory=Line)
     streaming: Line = field(default_factory=Line)
+    overhead: Line = field(default_factory=Line)
+    """Wall seconds the server saw a task run beyond the worker's own (hand-over, IPC)."""
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    """Recent tasks' wall and CPU seconds, decayed alike: their ratio is the slowdown."""
     analysis_max_s: float = 0.0
     """Learned from the workers (the engine's constant); 0 until a task has finished."""
 
-    def add(self, timings: TaskTimings) -> None:
-        self.other.add(0.0, timings.other_s)
-        self.analysis.add(timings.analysed_samples, timings.analysis_s)
-        self.streaming.add(timings.streamed_samples, timings.streaming_s)
+    def add(self, timings: TaskTimings, run_s: float | None = None) -> None:
+        """A finished task's timings; `run_s`: how long the server saw it run, when known."""
+        self.other.add(0.0, timings.other_cpu_s)
+        self.analysis.add(timings.analysed_samples, timings.analysis_cpu_s)
+        self.streaming.add(timings.streamed_samples, timings.streaming_cpu_s)
+        if run_s is not None:
+            self.overhead.add(0.0, max(0.0, run_s - timings.total_s), _LOAD_DECAY)
+        self.wall_s = self.wall_s * _LOAD_DECAY + timings.total_s
+        self.cpu_s = self.cpu_s * _LOAD_DECAY + timings.cpu_s
         self.analysis_max_s = timings.analysis_max_s
+
+    @property
+    def slowdown(self) -> float:
+        """Wall seconds per CPU second of recent tasks (above 1: the cores are shared)."""
+        return self.wall_s / self.cpu_s if self.cpu_s > 0.0 else 1.0
 
     def estimate_s(
         self, duration_s: float, sample_rate: int, channels: int, default_per_second: float
     ) -> float:
-        """Seconds one task of this audio will take a worker (0 s: an audio_url not yet heard)."""
+        """Wall seconds one task of this audio will take (0 s: an audio_url not yet heard)."""
         if self.other.n <= 0.0:
             return default_per_second * duration_s  # nothing finished yet: the configured guess
         per_second = float(sample_rate * max(1, channels))
         analysed_s = min(duration_s, self.analysis_max_s) if self.analysis_max_s else duration_s
-        return (
+        cpu_s = (
             self.other.seconds(0.0)
             + self.analysis.seconds(analysed_s * per_second)
             + self.streaming.seconds(duration_s * per_second)
         )
+        return self.overhead.seconds(0.0) + self.slowdown * cpu_s
 
     def to_json(self) -> str:
         return json.dumps({"version": _VERSION, **asdict(self)})
@@ -142,6 +172,9 @@ class Pace:
                 other=_line(data["other"]),
                 analysis=_line(data["analysis"]),
                 streaming=_line(data["streaming"]),
+                overhead=_line(data["overhead"]),
+                wall_s=float(data["wall_s"]),
+                cpu_s=float(data["cpu_s"]),
                 analysis_max_s=float(data["analysis_max_s"]),
             )
         except (ValueError, TypeError, KeyError, AttributeError):

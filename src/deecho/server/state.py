@@ -8,6 +8,7 @@ than 200, with the vendor's JSON error body.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,7 +151,9 @@ class ServerState:
             webhook = (task.webhook_url, self.webhook_payload(finished, error).to_wire())
         self.store.finish(task.task_id, status, outcome.message, error, webhook, **fields)
         if status == TaskStatus.COMPLETED and outcome.timings is not None:
-            self.store.record_pace(outcome.timings)
+            # From the claim to now: the worker's own time plus the hand-over both ways.
+            run_s = time.time() - task.started_at if task.started_at else None
+            self.store.record_pace(outcome.timings, run_s)
         if webhook is not None:
             self.sender.wake()
 

@@ -336,11 +336,12 @@ class TaskStore:
         rows = self._query(_PACE_SQL)
         return Pace.from_json(rows[0][0] if rows else None)
 
-    def record_pace(self, timings: TaskTimings) -> None:
+    def record_pace(self, timings: TaskTimings, run_s: float | None = None) -> None:
+        """Learn from a finished task; `run_s`: how long it ran as the server saw it."""
         if timings.streamed_samples <= 0:
             return
         pace = self.pace()
-        pace.add(timings)
+        pace.add(timings, run_s)
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO meta (key, value) VALUES ('pace', ?)"
