@@ -82,25 +82,39 @@ def test_nothing_measured_is_the_configured_guess() -> None:
     assert Pace().estimate_s(60.0, 16000, 1, default_per_second=0.25) == 15.0
 
 
-def test_takes_timed_on_busy_cores_do_not_bend_the_rates_and_the_load_is_todays() -> None:
+def test_takes_timed_on_busy_cores_do_not_bend_the_rates() -> None:
     """Mixed takes while the cores were shared (wall = 2.5 x CPU), then one-second takes
     alone: the wall-time line through both regimes was steep and promised the hour twice
-    over (bench/load.py). The CPU rates are the same in both; the slowdown is the latest."""
+    over (bench/load.py). The CPU rates are the same in both."""
     pace = Pace()
     for seconds in [1.0, 2.0, 4.0, 8.0] * 50:
         pace.add(_timings(seconds, 16000, 1, slowdown=2.5))
-    assert pace.slowdown == pytest.approx(2.5)
     for _ in range(200):
         pace.add(_timings(1.0, 16000, 1, slowdown=1.0))
-    assert pace.slowdown == pytest.approx(1.0)
     assert pace.streaming.terms() == pytest.approx((STREAMING[0], STREAMING[1] * 1e6))
+    assert pace.analysis.terms() == pytest.approx((ANALYSIS[0], ANALYSIS[1] * 1e6))
+    # Short takes' waiting is a cost per task, gone once they wait no more; no long task
+    # has run, so the hour is expected at its CPU time.
+    assert pace.overhead.seconds(0.0) == pytest.approx(0.0, abs=1e-6)
+    assert pace.slowdown == 1.0
     hour = pace.estimate_s(3600.0, 16000, 1, default_per_second=0.25)
     assert hour == pytest.approx(_truth(3600.0, 16000, 1))
-    # Busy again: the next few tasks say so, and the hour's estimate follows.
+
+
+def test_long_tasks_measure_the_cores_share_and_short_ones_a_wait_per_task() -> None:
+    pace = Pace()
+    for _ in range(20):
+        pace.add(_timings(1.0, 16000, 1, slowdown=3.0))  # 0.33 s of CPU, 0.66 s of waiting
+    assert pace.slowdown == 1.0
+    short = _timings(1.0, 16000, 1)
+    assert pace.overhead.seconds(0.0) == pytest.approx(2.0 * short.cpu_s)
     for _ in range(30):
-        pace.add(_timings(1.0, 16000, 1, slowdown=2.0))
-    assert pace.slowdown == pytest.approx(2.0, rel=0.05)
-    assert pace.estimate_s(3600.0, 16000, 1, 0.25) == pytest.approx(2.0 * hour, rel=0.05)
+        pace.add(_timings(600.0, 16000, 1, slowdown=2.0))  # 2 s of CPU: a share of the cores
+    assert pace.slowdown == pytest.approx(2.0)
+    assert pace.overhead.seconds(0.0) == pytest.approx(0.0, abs=0.1)
+    assert pace.estimate_s(3600.0, 16000, 1, 0.25) == pytest.approx(
+        2.0 * _truth(3600.0, 16000, 1), rel=0.01
+    )
 
 
 def test_the_servers_hand_over_time_is_a_fixed_wall_cost() -> None:

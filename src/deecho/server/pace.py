@@ -12,12 +12,17 @@ things made that line dishonest for long recordings (bench/load.py: an hour behi
 - wall time on a shared machine: takes timed while 20 clients kept the cores busy
   ran twice as slow as the run of one-second takes after them, and a line through
   both regimes is steep. So the stages are fitted on CPU seconds, which the
-  neighbours barely change, and the wall time is that times the recent tasks'
-  wall / CPU (`slowdown`), which follows the machine's load within a few tasks.
+  neighbours barely change.
 Each worker reports its task's stage timings (TaskTimings); each stage gets its own
 line: CPU seconds against the samples that stage reads. What neither stage accounts
-for (probing, opening files) is a fixed CPU cost per task, and what the server sees
-beyond the worker's own time (handing the task over and back) a fixed wall cost.
+for (probing, opening files) is a fixed CPU cost per task.
+Back to wall time: a task of a second or more of CPU runs `slowdown` times its CPU
+(wall / CPU of the recent such tasks: the share of the cores the workers get; 1 until
+one has run). A shorter task's wall time beyond its CPU is mostly waiting to be
+scheduled and handed over, not a share of the cores: scaled by the wall / CPU of 200
+one-second takes sent beside their uploads, an hour behind them was promised in 65 s
+of processing and took 23 s. So that time is a fixed wall cost per task (`overhead`),
+as is what the server sees beyond the worker's own time (handing it over and back).
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ __all__ = ["Line", "Pace", "TaskTimings"]
 _RATE_DECAY = 0.995
 #: ... and for what follows the machine's load (slowdown, overhead): about the last 10 tasks.
 _LOAD_DECAY = 0.9
+#: A task of at least this much CPU measures the workers' share of the cores (slowdown);
+#: below it, its wall time beyond its CPU is a fixed cost per task (overhead).
+_SHARE_MIN_CPU_S = 1.0
 #: Below this spread of sizes (std / mean) a line's two terms cannot be told apart.
 _MIN_SPREAD = 0.2
 #: Samples are kept in millions: an hour of stereo is 3e8, and its square should stay modest.
@@ -119,10 +127,10 @@ class Pace:
     analysis: Line = field(default_factory=Line)
     streaming: Line = field(default_factory=Line)
     overhead: Line = field(default_factory=Line)
-    """Wall seconds the server saw a task run beyond the worker's own (hand-over, IPC)."""
+    """Wall seconds a task costs beyond its CPU: hand-over, scheduling (see the module doc)."""
     wall_s: float = 0.0
     cpu_s: float = 0.0
-    """Recent tasks' wall and CPU seconds, decayed alike: their ratio is the slowdown."""
+    """Recent long tasks' wall and CPU seconds, decayed alike: their ratio is the slowdown."""
     analysis_max_s: float = 0.0
     """Learned from the workers (the engine's constant); 0 until a task has finished."""
 
@@ -131,15 +139,19 @@ class Pace:
         self.other.add(0.0, timings.other_cpu_s)
         self.analysis.add(timings.analysed_samples, timings.analysis_cpu_s)
         self.streaming.add(timings.streamed_samples, timings.streaming_cpu_s)
-        if run_s is not None:
-            self.overhead.add(0.0, max(0.0, run_s - timings.total_s), _LOAD_DECAY)
-        self.wall_s = self.wall_s * _LOAD_DECAY + timings.total_s
-        self.cpu_s = self.cpu_s * _LOAD_DECAY + timings.cpu_s
+        long = timings.cpu_s >= _SHARE_MIN_CPU_S
+        if long:
+            self.wall_s = self.wall_s * _LOAD_DECAY + timings.total_s
+            self.cpu_s = self.cpu_s * _LOAD_DECAY + timings.cpu_s
+        # What the server saw beyond the worker's time; for a short task, beyond its CPU.
+        beyond = run_s if run_s is not None else timings.total_s
+        beyond -= timings.total_s if long else timings.cpu_s
+        self.overhead.add(0.0, max(0.0, beyond), _LOAD_DECAY)
         self.analysis_max_s = timings.analysis_max_s
 
     @property
     def slowdown(self) -> float:
-        """Wall seconds per CPU second of recent tasks (above 1: the cores are shared)."""
+        """Wall seconds per CPU second of recent long tasks (above 1: the cores are shared)."""
         return self.wall_s / self.cpu_s if self.cpu_s > 0.0 else 1.0
 
     def estimate_s(
