@@ -95,7 +95,7 @@ def test_takes_timed_on_busy_cores_do_not_bend_the_rates() -> None:
     assert pace.analysis.terms() == pytest.approx((ANALYSIS[0], ANALYSIS[1] * 1e6))
     # Short takes' waiting is a cost per task, gone once they wait no more; no long task
     # has run, so the hour is expected at its CPU time.
-    assert pace.overhead.seconds(0.0) == pytest.approx(0.0, abs=1e-6)
+    assert pace.overhead_s == pytest.approx(0.0, abs=0.01)
     assert pace.slowdown == 1.0
     hour = pace.estimate_s(3600.0, 16000, 1, default_per_second=0.25)
     assert hour == pytest.approx(_truth(3600.0, 16000, 1))
@@ -107,24 +107,31 @@ def test_long_tasks_measure_the_cores_share_and_short_ones_a_wait_per_task() -> 
         pace.add(_timings(1.0, 16000, 1, slowdown=3.0))  # 0.33 s of CPU, 0.66 s of waiting
     assert pace.slowdown == 1.0
     short = _timings(1.0, 16000, 1)
-    assert pace.overhead.seconds(0.0) == pytest.approx(2.0 * short.cpu_s)
+    assert pace.overhead_s == pytest.approx(2.0 * short.cpu_s)
     for _ in range(30):
         pace.add(_timings(600.0, 16000, 1, slowdown=2.0))  # 2 s of CPU: a share of the cores
     assert pace.slowdown == pytest.approx(2.0)
-    assert pace.overhead.seconds(0.0) == pytest.approx(0.0, abs=0.1)
+    assert pace.overhead_s == pytest.approx(0.0, abs=0.1)
     assert pace.estimate_s(3600.0, 16000, 1, 0.25) == pytest.approx(
         2.0 * _truth(3600.0, 16000, 1), rel=0.01
     )
 
 
-def test_the_servers_hand_over_time_is_a_fixed_wall_cost() -> None:
+def test_the_servers_hand_over_time_is_a_fixed_wall_cost_that_outliers_barely_move() -> None:
     pace = Pace()
     for seconds in [1.0, 2.0, 4.0, 8.0] * 5:
         timings = _timings(seconds, 16000, 1)
         pace.add(timings, run_s=timings.total_s + 0.05)
-    assert pace.overhead.terms() == pytest.approx((0.05, 0.0))
+    assert pace.overhead_s == pytest.approx(0.05)
     own = pace.estimate_s(60.0, 16000, 1, 0.25)
     assert own == pytest.approx(0.05 + _truth(60.0, 16000, 1))
+    # A restarted worker's first task waits 5 s for its imports: the typical wait moves
+    # one step (x 1.1), not to the mean (which would put 0.5 s on each estimate after it).
+    timings = _timings(1.0, 16000, 1)
+    pace.add(timings, run_s=timings.total_s + 5.0)
+    assert pace.overhead_s == pytest.approx(0.055)
+    pace.add(timings, run_s=timings.total_s + 0.05)
+    assert pace.overhead_s == pytest.approx(0.05)
 
 
 def test_takes_all_alike_fall_back_to_one_ratio_per_stage_and_survive_the_database(

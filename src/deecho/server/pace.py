@@ -21,8 +21,11 @@ Back to wall time: a task of a second or more of CPU runs `slowdown` times its C
 one has run). A shorter task's wall time beyond its CPU is mostly waiting to be
 scheduled and handed over, not a share of the cores: scaled by the wall / CPU of 200
 one-second takes sent beside their uploads, an hour behind them was promised in 65 s
-of processing and took 23 s. So that time is a fixed wall cost per task (`overhead`),
-as is what the server sees beyond the worker's own time (handing it over and back).
+of processing and took 23 s. So that time is a fixed wall cost per task (`overhead_s`),
+with what the server sees beyond the worker's own time (handing it over and back).
+Both follow the typical recent task, not the mean: a worker's first task after its
+restart (every 50 tasks) waits seconds for its imports, and one such task must not
+put seconds on each of the 200 estimates submitted behind it (`_toward`).
 """
 
 from __future__ import annotations
@@ -38,11 +41,14 @@ __all__ = ["Line", "Pace", "TaskTimings"]
 #: the spread of lengths that tells a stage's fixed part from its rate; CPU rates change
 #: only with the hardware, so slow costs little.
 _RATE_DECAY = 0.995
-#: ... and for what follows the machine's load (slowdown, overhead): about the last 10 tasks.
-_LOAD_DECAY = 0.9
+#: How far one task moves the typical wait and slowdown (x or / this): a lone outlier
+#: barely moves them, a load that lasts 10-20 tasks moves them all the way.
+_STEP = 1.1
 #: A task of at least this much CPU measures the workers' share of the cores (slowdown);
 #: below it, its wall time beyond its CPU is a fixed cost per task (overhead).
 _SHARE_MIN_CPU_S = 1.0
+#: Below this a wait is nothing: keeps the running median's steps (ratios) meaningful.
+_FLOOR_S = 1e-3
 #: Below this spread of sizes (std / mean) a line's two terms cannot be told apart.
 _MIN_SPREAD = 0.2
 #: Samples are kept in millions: an hour of stereo is 3e8, and its square should stay modest.
@@ -126,11 +132,10 @@ class Pace:
     other: Line = field(default_factory=Line)
     analysis: Line = field(default_factory=Line)
     streaming: Line = field(default_factory=Line)
-    overhead: Line = field(default_factory=Line)
+    overhead_s: float = 0.0
     """Wall seconds a task costs beyond its CPU: hand-over, scheduling (see the module doc)."""
-    wall_s: float = 0.0
-    cpu_s: float = 0.0
-    """Recent long tasks' wall and CPU seconds, decayed alike: their ratio is the slowdown."""
+    slowdown: float = 1.0
+    """Wall seconds per CPU second of recent long tasks (above 1: the cores are shared)."""
     analysis_max_s: float = 0.0
     """Learned from the workers (the engine's constant); 0 until a task has finished."""
 
@@ -141,18 +146,13 @@ class Pace:
         self.streaming.add(timings.streamed_samples, timings.streaming_cpu_s)
         long = timings.cpu_s >= _SHARE_MIN_CPU_S
         if long:
-            self.wall_s = self.wall_s * _LOAD_DECAY + timings.total_s
-            self.cpu_s = self.cpu_s * _LOAD_DECAY + timings.cpu_s
+            self.slowdown = _toward(self.slowdown, timings.total_s / timings.cpu_s)
         # What the server saw beyond the worker's time; for a short task, beyond its CPU.
         beyond = run_s if run_s is not None else timings.total_s
         beyond -= timings.total_s if long else timings.cpu_s
-        self.overhead.add(0.0, max(0.0, beyond), _LOAD_DECAY)
+        first = self.other.n <= 1.0
+        self.overhead_s = max(0.0, beyond) if first else _toward(self.overhead_s, beyond)
         self.analysis_max_s = timings.analysis_max_s
-
-    @property
-    def slowdown(self) -> float:
-        """Wall seconds per CPU second of recent long tasks (above 1: the cores are shared)."""
-        return self.wall_s / self.cpu_s if self.cpu_s > 0.0 else 1.0
 
     def estimate_s(
         self, duration_s: float, sample_rate: int, channels: int, default_per_second: float
@@ -167,7 +167,7 @@ class Pace:
             + self.analysis.seconds(analysed_s * per_second)
             + self.streaming.seconds(duration_s * per_second)
         )
-        return self.overhead.seconds(0.0) + self.slowdown * cpu_s
+        return self.overhead_s + self.slowdown * cpu_s
 
     def to_json(self) -> str:
         return json.dumps({"version": _VERSION, **asdict(self)})
@@ -184,13 +184,20 @@ class Pace:
                 other=_line(data["other"]),
                 analysis=_line(data["analysis"]),
                 streaming=_line(data["streaming"]),
-                overhead=_line(data["overhead"]),
-                wall_s=float(data["wall_s"]),
-                cpu_s=float(data["cpu_s"]),
+                overhead_s=float(data["overhead_s"]),
+                slowdown=float(data["slowdown"]),
                 analysis_max_s=float(data["analysis_max_s"]),
             )
         except (ValueError, TypeError, KeyError, AttributeError):
             return cls()  # damage: start afresh rather than refuse every submit
+
+
+def _toward(typical: float, seen: float) -> float:
+    """One step of a running median (in ratio): up or down by _STEP, never past `seen`."""
+    seen = max(seen, _FLOOR_S)
+    typical = max(typical, _FLOOR_S)
+    moved = min(typical * _STEP, seen) if seen > typical else max(typical / _STEP, seen)
+    return 0.0 if moved <= _FLOOR_S else moved
 
 
 def _line(data: dict[str, Any]) -> Line:
