@@ -18,7 +18,7 @@ import soundfile as sf
 
 from audio_fixtures import tone_burst_signal
 from deecho.api.models import TaskStatus
-from deecho.engine import ANALYSIS_MAX_S
+from deecho.engine.canceller import ANALYSIS_MAX_S
 from deecho.server.config import ServerConfig
 from deecho.server.jobs import JobSpec, run_job
 from deecho.server.pace import Line, Pace, TaskTimings

@@ -6,7 +6,6 @@ plan, then stream every block of the file through EchoCanceller(plan, ...).run()
 """
 
 from .canceller import (
-    ANALYSIS_MAX_S,
     EchoCanceller,
     EchoPlan,
     EngineResult,
@@ -21,7 +20,6 @@ from .report import Amounts, Echo, EngineReport
 from .rt60 import estimate_rt60
 
 __all__ = [
-    "ANALYSIS_MAX_S",
     "Amounts",
     "Echo",
     "EchoCanceller",

@@ -265,7 +265,7 @@ def _timings(stages: StageTimes | None, encoding_cpu_s: float) -> TaskTimings | 
     Encoding reads every sample of both results, as the streamed pass does, so it grows
     with the same count (the totals are filled in by run_job, which times the whole task).
     """
-    from deecho.engine import ANALYSIS_MAX_S
+    from deecho.engine.canceller import ANALYSIS_MAX_S
 
     if stages is None:
         return None

@@ -5,7 +5,7 @@ things made that line dishonest for long recordings (bench/load.py: an hour behi
 200 one-second takes was promised in 375 s and took 29 s):
 - a second of audio costs what its samples cost: 44.1 kHz stereo is 5.5 times
   16 kHz mono, so costs are counted per channel-sample, not per second;
-- the echo analysis reads at most `engine.ANALYSIS_MAX_S` of a file (a few
+- the echo analysis reads at most `engine.canceller.ANALYSIS_MAX_S` of a file (a few
   excerpts), so its cost stops growing there, while the streamed pass (decode,
   cancel, write, encode the MP3s) reads every sample. A line fitted on 1-8 s takes
   mixes the analysis into the per-second term and extrapolates it to the hour;
