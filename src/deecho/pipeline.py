@@ -32,6 +32,7 @@ __all__ = [
     "ProcessRequest",
     "ProcessResult",
     "Progress",
+    "StageTimes",
     "default_output_path",
     "prepare_file",
     "process_file",
@@ -76,6 +77,25 @@ class ProcessRequest:
         return self.amounts or engine.Amounts.both(self.strength)
 
 
+@dataclass(frozen=True)
+class StageTimes:
+    """Where one file's processing went: what a server's eta learns its rates from.
+
+    The analysis reads a bounded set of excerpts (engine.excerpt_spans) while the
+    streamed pass (the scan, cancelling, writing) reads every sample, so their costs
+    grow differently with a file's length and are timed apart. Samples are counted
+    per channel: a second of 44.1 kHz stereo costs what 88,200 samples cost. Times are
+    the process's CPU seconds, not wall time: on a machine shared with other work a
+    stage's wall time says as much about the neighbours as about the stage. (So they
+    mean what they say where one file runs per process, as in a server's worker.)
+    """
+
+    analysis_cpu_s: float
+    analysed_samples: int
+    streaming_cpu_s: float
+    streamed_samples: int
+
+
 @dataclass
 class ProcessResult:
     """What a job did, as the CLI's `--json` prints it."""
@@ -94,6 +114,8 @@ class ProcessResult:
     clipped_samples: int = 0
     alignment: dict[str, Any] | None = None
     """How the backend's result was lined up on the prepped input (see backends.align)."""
+    stages: StageTimes | None = None
+    """The local engine's stage timings (not in to_dict: a server's cost model reads them)."""
 
     def to_dict(self) -> dict[str, Any]:
         report = self.report.to_dict()
@@ -240,6 +262,7 @@ def process_file(
 ) -> ProcessResult:
     """Remove echo from one file with the local engine; see the module doc for the steps."""
     began = time.perf_counter()
+    cpu_began = time.process_time()
     report_progress = progress or (lambda fraction, stage: None)
     check_outputs(request)
     output = request.output_path
@@ -247,9 +270,11 @@ def process_file(
         info = reader.info
         report_progress(0.0, "scanning")
         plan = plan_file_prep(reader, request.prep)
+        scanned = time.process_time()
         _checked(cancelled)
         report_progress(0.05, "analyzing")
         echo_plan = _analyze(reader, plan, request.removal, request.room)
+        analysed = time.process_time()
         _checked(cancelled)
         canceller = engine.EchoCanceller(echo_plan, info.sample_rate, info.channels)
         with contextlib.ExitStack() as stack:
@@ -271,7 +296,15 @@ def process_file(
                 done = no_echo_out.frames_written / max(1, plan.frames)
                 report_progress(0.1 + 0.9 * min(1.0, done), "removing echo")
         frames = no_echo_out.frames_written
+    finished = time.process_time()
     report_progress(1.0, "done")
+    spans = engine.excerpt_spans(plan.frames, info.sample_rate)
+    stages = StageTimes(
+        analysis_cpu_s=analysed - scanned,
+        analysed_samples=sum(stop - start for start, stop in spans) * info.channels,
+        streaming_cpu_s=(scanned - cpu_began) + (finished - analysed),
+        streamed_samples=frames * info.channels,
+    )
     return ProcessResult(
         input=request.input,
         output=output,
@@ -284,6 +317,7 @@ def process_file(
         report=echo_plan.report,
         seconds=time.perf_counter() - began,
         clipped_samples=no_echo_out.clipped_samples + (echo_out.clipped_samples if echo_out else 0),
+        stages=stages,
     )
 
 

@@ -15,7 +15,6 @@ from deecho.config import load_settings
 from deecho.server import create_app
 from deecho.server.auth import key_owner, keys_match, load_or_create_key, presented_key
 from deecho.server.config import ServerConfig, is_loopback_host
-from deecho.server.pace import Pace
 from deecho.server.signing import UrlSigner
 from deecho.server.store import TaskStore, iso_time
 from deecho.server.webhooks import retry_delay_s, sign_body, verify_signature
@@ -132,44 +131,6 @@ def test_finish_queues_the_webhook_in_the_same_transaction(tmp_path: Path) -> No
     row = store.webhook_rows("a")[0]
     assert row["attempts"] == 2 and row["given_up_at"] and row["last_error"] == "gone"
     assert store.next_webhook_time() is None
-
-
-def test_pace_separates_the_cost_per_task_from_the_cost_per_audio_second() -> None:
-    """Known answer: tasks that take 0.4 s plus 0.01 s per audio second, of mixed lengths."""
-    pace = Pace()
-    assert pace.terms(0.25) == (0.0, 0.25)  # nothing measured: the configured guess
-    for audio_s in [1.0, 2.0, 30.0, 1.0, 5.0, 60.0, 3.0, 1.0] * 4:
-        pace.add(audio_s, 0.4 + 0.01 * audio_s)
-    fixed, per_second = pace.terms(0.25)
-    assert fixed == pytest.approx(0.4) and per_second == pytest.approx(0.01)
-    # an hour behind 200 one-second tasks on 2 workers: its own 36.4 s plus 41 s of queue
-    assert pace.seconds(3600.0, 1, 0.25) == pytest.approx(36.4)
-    assert pace.seconds(200.0, 200, 0.25) / 2 == pytest.approx(41.0)
-
-
-def test_pace_of_alike_lengths_is_one_ratio_and_survives_the_database(tmp_path: Path) -> None:
-    store = TaskStore(tmp_path / "db.sqlite3")
-    assert store.pace().terms(0.25) == (0.0, 0.25)
-    store.record_pace(processing_s=5.0, duration_s=10.0)
-    store.record_pace(processing_s=10.0, duration_s=10.0)
-    fixed, per_second = store.pace().terms(0.25)
-    assert fixed == 0.0  # lengths all alike: the two terms cannot be told apart
-    assert per_second == pytest.approx((5.0 * 0.98 + 10.0) / (10.0 * 0.98 + 10.0))
-    reopened = TaskStore(tmp_path / "db.sqlite3")
-    assert reopened.pace() == store.pace()
-
-
-def test_estimate_inputs_are_pace_and_the_queue_in_one_query(tmp_path: Path) -> None:
-    store = TaskStore(tmp_path / "db.sqlite3")
-    assert store.estimate_inputs() == (Pace(), 0, 0.0)
-    _add(store, "a", 1.0, duration_s=5.0)
-    _add(store, "b", 2.0, duration_s=10.0)
-    _add(store, "c", 3.0)  # a URL task: its duration is not known yet
-    store.claim_next()  # running counts as ahead too
-    store.record_pace(processing_s=5.0, duration_s=10.0)
-    assert store.estimate_inputs() == (store.pace(), 3, 15.0)
-    store.finish("a", TaskStatus.COMPLETED, "done")
-    assert store.estimate_inputs() == (store.pace(), 2, store.queued_audio_seconds())
 
 
 def test_iso_time_is_the_vendor_style() -> None:

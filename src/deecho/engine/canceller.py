@@ -30,6 +30,9 @@ from .whitening import likeliest
 WHOLE_FILE_MAX_S = 30.0
 EXCERPT_S = 10.0
 EXCERPT_COUNT = 3
+# The most audio analyze() reads of one file, however long (excerpt_spans): past it, a longer
+# file costs only its streamed pass (the server's eta model caps the analysis cost here).
+ANALYSIS_MAX_S = max(WHOLE_FILE_MAX_S, EXCERPT_S * EXCERPT_COUNT)
 # rt60 "after" is measured on at most this much of the cleaned excerpts (it costs a reverb pass).
 RT60_AFTER_MAX_S = 20.0
 # Two channels' cepstral families count as "the same" within these tolerances.

@@ -13,15 +13,17 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from deecho.api.models import TaskStatus
 from deecho.errors import DeechoError, OutputError
+from deecho.server.pace import TaskTimings
 
 if TYPE_CHECKING:
     from deecho.engine.report import Amounts
+    from deecho.pipeline import StageTimes
 
 __all__ = ["JobOutcome", "JobSpec", "result_paths", "run_job", "warm_up", "worker_init"]
 
@@ -53,6 +55,8 @@ class JobOutcome:
     duration_s: float | None = None
     processing_s: float = 0.0
     files: dict[str, str] = field(default_factory=dict)
+    timings: TaskTimings | None = None
+    """A completed task's stage timings, for the eta's cost model (server/pace.py)."""
 
 
 def result_paths(task_dir: Path, task_id: str) -> dict[str, Path]:
@@ -239,6 +243,7 @@ def _process(spec: JobSpec) -> JobOutcome:
         progress=_ProgressFile(task_dir, 0.0, 0.9, fetched),
     )
     encoding = _ProgressFile(task_dir, fetched=fetched)
+    encoding_began = time.process_time()
     encoding(0.9, "encoding MP3")
     _write_mp3(paths["no_echo_wav"], paths["no_echo"])
     encoding(0.95, "encoding MP3")
@@ -250,12 +255,35 @@ def _process(spec: JobSpec) -> JobOutcome:
         input_path=str(input_path),
         duration_s=float(result.duration_s),
         files={kind: str(path) for kind, path in paths.items()},
+        timings=_timings(result.stages, time.process_time() - encoding_began),
+    )
+
+
+def _timings(stages: StageTimes | None, encoding_cpu_s: float) -> TaskTimings | None:
+    """The engine's stage timings, with the MP3s' encoding counted in the streamed pass.
+
+    Encoding reads every sample of both results, as the streamed pass does, so it grows
+    with the same count (the totals are filled in by run_job, which times the whole task).
+    """
+    from deecho.engine.canceller import ANALYSIS_MAX_S
+
+    if stages is None:
+        return None
+    return TaskTimings(
+        total_s=0.0,
+        cpu_s=0.0,
+        analysis_cpu_s=stages.analysis_cpu_s,
+        analysed_samples=stages.analysed_samples,
+        streaming_cpu_s=stages.streaming_cpu_s + encoding_cpu_s,
+        streamed_samples=stages.streamed_samples,
+        analysis_max_s=ANALYSIS_MAX_S,
     )
 
 
 def run_job(spec: JobSpec) -> JobOutcome:
     """Fetch (for audio_url), process, and encode one task; never raises."""
     started = time.monotonic()
+    cpu_started = time.process_time()
     try:
         outcome = _process(spec)
     except OutputError as exc:  # the server could not write its results: its fault, not the input's
@@ -267,4 +295,7 @@ def run_job(spec: JobSpec) -> JobOutcome:
     except Exception as exc:
         outcome = JobOutcome(TaskStatus.ERROR.value, f"internal error: {type(exc).__name__}: {exc}")
     outcome.processing_s = time.monotonic() - started
+    if outcome.timings is not None:
+        cpu_s = time.process_time() - cpu_started
+        outcome.timings = replace(outcome.timings, total_s=outcome.processing_s, cpu_s=cpu_s)
     return outcome

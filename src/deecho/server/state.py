@@ -8,6 +8,7 @@ than 200, with the vendor's JSON error body.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,13 +75,21 @@ class ServerState:
 
     # --- estimates ---------------------------------------------------------------------------
 
-    def eta_s(self, duration_s: float) -> int:
-        """Seconds until this task's result: its own processing plus its share of the queue."""
-        pace, ahead, ahead_s = self.store.estimate_inputs()
-        workers = max(1, self.config.workers)
-        default = self.config.initial_speed
-        own = pace.seconds(duration_s, 1, default)
-        return math.ceil(1.0 + own + pace.seconds(ahead_s, ahead, default) / workers)
+    def estimates(
+        self, duration_s: float | None, sample_rate: int = 0, channels: int = 0
+    ) -> tuple[int, float]:
+        """(eta, own estimate): seconds until this task's result, and its own processing time.
+
+        The eta is the task's own processing plus its share of the work ahead: every
+        active task's own estimate, spread over the workers. The own estimate is stored
+        with the task, for the tasks submitted behind it. An audio_url's length is not
+        known at submit: its eta is -1 (as the vendor's), its estimate the fixed cost.
+        """
+        pace, ahead_s = self.store.estimate_inputs()
+        own = pace.estimate_s(duration_s or 0.0, sample_rate, channels, self.config.initial_speed)
+        if duration_s is None:
+            return -1, own
+        return math.ceil(1.0 + own + ahead_s / max(1, self.config.workers)), own
 
     def credits(self, duration_s: float | None) -> float:
         if not duration_s:
@@ -141,8 +150,10 @@ class ServerState:
             finished = StoredTask(**{**task.__dict__, "status": status.value, **fields})
             webhook = (task.webhook_url, self.webhook_payload(finished, error).to_wire())
         self.store.finish(task.task_id, status, outcome.message, error, webhook, **fields)
-        if status == TaskStatus.COMPLETED and duration_s:
-            self.store.record_pace(outcome.processing_s, duration_s)
+        if status == TaskStatus.COMPLETED and outcome.timings is not None:
+            # From the claim to now: the worker's own time plus the hand-over both ways.
+            run_s = time.time() - task.started_at if task.started_at else None
+            self.store.record_pace(outcome.timings, run_s)
         if webhook is not None:
             self.sender.wake()
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from deecho.api.models import TaskStatus
-from deecho.server.pace import Pace
+from deecho.server.pace import Pace, TaskTimings
 
 __all__ = ["StoredTask", "TaskStore", "WebhookDelivery", "iso_time"]
 
@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     finished_at REAL,
     processing_s REAL,
     echo_amount REAL,
-    reverb_amount REAL
+    reverb_amount REAL,
+    estimate_s REAL
 );
 CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status, created_at);
 CREATE INDEX IF NOT EXISTS tasks_by_owner ON tasks (owner, status);
@@ -70,12 +71,19 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 #: Columns added after the first release, nullable, added to older databases on open.
-_ADDED_COLUMNS = ("echo_amount", "reverb_amount")
+_ADDED_COLUMNS = ("echo_amount", "reverb_amount", "estimate_s")
 _ACTIVE = (TaskStatus.IN_QUEUE.value, TaskStatus.IN_PROGRESS.value)
 # The eta's inputs, asked alone or together (estimate_inputs) from the same SQL.
 _PACE_SQL = "SELECT value FROM meta WHERE key = 'pace'"
 _QUEUED_SQL = "SELECT COALESCE(SUM(duration_s), 0) FROM tasks WHERE status IN (?, ?)"
-_QUEUED_COUNT_SQL = "SELECT COUNT(*) FROM tasks WHERE status IN (?, ?)"
+# The work ahead of a new task: each active task's own estimate (made at its submit, from its
+# length, rate and channels), less what a running one has already been at. A task from an
+# older database has no estimate and counts as nothing.
+_AHEAD_SQL = (
+    "SELECT COALESCE(SUM(CASE WHEN status = ?"
+    " THEN MAX(0, COALESCE(estimate_s, 0) - (? - COALESCE(started_at, ?)))"
+    " ELSE COALESCE(estimate_s, 0) END), 0) FROM tasks WHERE status IN (?, ?)"
+)
 
 
 def iso_time(epoch_s: float) -> str:
@@ -110,6 +118,8 @@ class StoredTask:
     """deecho's extension: how much echo to remove, 0..1 (None: the server's default)."""
     reverb_amount: float | None = None
     """deecho's extension: how much reverb to remove, 0..1 (None: the server's default)."""
+    estimate_s: float | None = None
+    """Seconds a worker was expected to take on it, at submit (server/pace.py)."""
 
 
 @dataclass(frozen=True)
@@ -220,16 +230,25 @@ class TaskStore:
         """Seconds of audio waiting or running (unknown durations count as zero)."""
         return float(self._query(_QUEUED_SQL, _ACTIVE)[0][0])
 
-    def estimate_inputs(self) -> tuple[Pace, int, float]:
-        """`pace()`, and the tasks and audio seconds queued or running, in one statement.
+    def estimate_inputs(self, now: float | None = None) -> tuple[Pace, float]:
+        """`pace()`, and the seconds of work queued or running (`work_ahead`), in one statement.
 
-        Every submit asks for them to word its eta; one round trip instead of three
+        Every submit asks for them to word its eta; one round trip instead of two
         takes the store's lock once on the event loop's thread.
         """
-        pace, count, queued = self._query(
-            f"SELECT ({_PACE_SQL}), ({_QUEUED_COUNT_SQL}), ({_QUEUED_SQL})", _ACTIVE * 2
-        )[0]
-        return Pace.from_json(pace), int(count), float(queued)
+        pace, ahead = self._query(f"SELECT ({_PACE_SQL}), ({_AHEAD_SQL})", self._ahead_params(now))[
+            0
+        ]
+        return Pace.from_json(pace), float(ahead)
+
+    def work_ahead(self, now: float | None = None) -> float:
+        """Seconds of work the active tasks hold (a running one: less its time so far)."""
+        return float(self._query(_AHEAD_SQL, self._ahead_params(now))[0][0])
+
+    @staticmethod
+    def _ahead_params(now: float | None) -> tuple[Any, ...]:
+        at = time.time() if now is None else now
+        return (TaskStatus.IN_PROGRESS.value, at, at, *_ACTIVE)
 
     def claim_next(self) -> StoredTask | None:
         """Move the oldest queued task to IN_PROGRESS and return it (None when none waits)."""
@@ -247,7 +266,13 @@ class TaskStore:
                 (TaskStatus.IN_PROGRESS.value, now, now, "Processing", row["task_id"]),
             )
         task = dict(row)
-        task.update(status=TaskStatus.IN_PROGRESS.value, attempts=row["attempts"] + 1)
+        task.update(
+            status=TaskStatus.IN_PROGRESS.value,
+            attempts=row["attempts"] + 1,
+            started_at=now,
+            updated_at=now,
+            message="Processing",
+        )
         return StoredTask(**task)
 
     def requeue_interrupted(self) -> list[str]:
@@ -307,15 +332,16 @@ class TaskStore:
     # --- speed measurement -------------------------------------------------------------------
 
     def pace(self) -> Pace:
-        """How long finished tasks took: per task and per second of audio."""
+        """How long finished tasks took, stage by stage (server/pace.py)."""
         rows = self._query(_PACE_SQL)
         return Pace.from_json(rows[0][0] if rows else None)
 
-    def record_pace(self, processing_s: float, duration_s: float) -> None:
-        if duration_s <= 0:
+    def record_pace(self, timings: TaskTimings, run_s: float | None = None) -> None:
+        """Learn from a finished task; `run_s`: how long it ran as the server saw it."""
+        if timings.streamed_samples <= 0:
             return
         pace = self.pace()
-        pace.add(duration_s, processing_s)
+        pace.add(timings, run_s)
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO meta (key, value) VALUES ('pace', ?)"

@@ -134,22 +134,24 @@ async def _accept(
     except UnsafeUrlError as exc:
         raise ApiError(422, str(exc)) from None
     duration_s: float | None = None
+    sample_rate = channels = 0
     if form.file_path is not None:
         if form.file_bytes == 0:
             raise ApiError(422, "audio_file is empty (0 bytes)")
         # WAV/FLAC/AIFF/OGG headers read in well under a millisecond: a hop to the thread
         # pool would cost more than the work. FFmpeg's probe (m4a, video) can take tens of
         # milliseconds, so it goes to the pool. A damaged body the header hides ends FAILED.
-        duration_s = _header_duration(form.file_path, form.file_name)
-        if duration_s is None:
-            duration_s = await run_in_threadpool(_probe_duration, form.file_path, form.file_name)
+        heard = _header_duration(form.file_path, form.file_name)
+        if heard is None:
+            heard = await run_in_threadpool(_probe_duration, form.file_path, form.file_name)
+        duration_s, sample_rate, channels = heard
         if duration_s > config.max_duration_s:
             raise ApiError(
                 422,
                 f"audio_file lasts {duration_s:.0f} s, over this server's"
                 f" {config.max_duration_s:.0f} s limit",
             )
-    eta = state.eta_s(duration_s) if duration_s is not None else -1
+    eta, estimate_s = state.estimates(duration_s, sample_rate, channels)
     credit_estimate = state.credits(duration_s)
     base_url = config.extra.get("public_url") or str(request.base_url)
     conversion_id = str(uuid.uuid4())
@@ -165,6 +167,7 @@ async def _accept(
         base_url=base_url,
         duration_s=duration_s,
         eta_s=eta,
+        estimate_s=estimate_s,
         credit_estimate=credit_estimate,
         echo_amount=echo_amount,
         reverb_amount=reverb_amount,
@@ -217,8 +220,11 @@ def _refused(exc: AudioError, file_name: str | None) -> ApiError:
     return ApiError(422, f"{file_name or 'audio_file'}: {reason}")
 
 
-def _header_duration(path: Path, file_name: str | None) -> float | None:
-    """The duration libsndfile reads from the header, or None when it does not know the file."""
+def _header_duration(path: Path, file_name: str | None) -> tuple[float, int, int] | None:
+    """(duration, rate, channels) from libsndfile's header read; None when it does not know it.
+
+    The rate and channels are the eta's too: a task's cost is its channel-samples'.
+    """
     import soundfile
 
     from deecho.audio.readers import check_wav_not_truncated
@@ -232,16 +238,16 @@ def _header_duration(path: Path, file_name: str | None) -> float | None:
     # text, which nothing here reads (a third of the probe's time).
     try:
         with soundfile.SoundFile(str(path)) as header:
-            frames, rate = header.frames, header.samplerate
+            frames, rate, channels = header.frames, header.samplerate, header.channels
     except Exception:
         return None
     if frames <= 0 or rate <= 0:
         return None  # let the full probe say what is wrong
-    return float(frames) / float(rate)
+    return float(frames) / float(rate), int(rate), int(channels)
 
 
-def _probe_duration(path: Path, file_name: str | None) -> float:
-    """The upload's duration from its header, or 422 when it is not audio deecho can read."""
+def _probe_duration(path: Path, file_name: str | None) -> tuple[float, int, int]:
+    """(duration, rate, channels) from its header, or 422 when it is not audio deecho reads."""
     from deecho.audio.io import probe
 
     try:
@@ -250,4 +256,4 @@ def _probe_duration(path: Path, file_name: str | None) -> float:
         raise _refused(exc, file_name) from None
     if info.duration_s <= 0:
         raise ApiError(422, f"{file_name or 'audio_file'}: the file holds no audio samples")
-    return info.duration_s
+    return info.duration_s, info.sample_rate, info.channels
