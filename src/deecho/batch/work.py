@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deecho.audio.prep import PrepOptions
+from deecho.batch.malloc import undo_dask_malloc_trim
 from deecho.batch.outcome import BatchStatus, Outcome
 from deecho.errors import EX_SOFTWARE, AudioDecodeError, DeechoError
 
@@ -195,6 +196,7 @@ def run_item(work: WorkItem) -> Outcome:
     output = str(work.output)
     if _stopping.is_set():
         return Outcome(output, BatchStatus.FAILED, "stopped before it began", STOPPED_CODE)
+    undo_dask_malloc_trim()  # a Dask worker's allocator setting (see deecho.batch.malloc)
     _busy.set()
     try:
         _note(output, None)
