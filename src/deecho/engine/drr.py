@@ -15,18 +15,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
-from deecho.engine.late_level import band_of_bins, calibrate
+from deecho.engine.late_level import band_of_bins
 from deecho.engine.reverb import (
-    DELAY_FRAMES,
-    TAPS,
     ReverbPlan,
     analysis_audio,
+    fit_channels,
     late_share_of,
     room_power_decay,
 )
-from deecho.engine.wpe import estimate_filter, filtered_bins, stft, window
+from deecho.engine.wpe import filtered_bins, stft, window
 
 __all__ = ["direct_to_reverberant_db"]
 
@@ -47,14 +45,10 @@ def _late_share(blocks: Sequence[np.ndarray], plan: ReverbPlan) -> float | None:
         return None
     bands = band_of_bins(bins, plan.frame_size, plan.sample_rate)
     decay = room_power_decay(plan.hop / plan.sample_rate, plan.rt60_s)
-    reductions = []
-    late_energy = 0.0
-    with threadpool_limits(limits=1, user_api="blas"):  # as in analyze_reverb
-        for channel in spectra:
-            reductions.append(estimate_filter(channel, DELAY_FRAMES, TAPS)[1])
-            level, driven = calibrate(channel, bands, decay, DELAY_FRAMES)
-            late_energy += float(np.sum(level * driven, dtype=np.float64))
-    return late_share_of(float(np.mean(reductions)), late_energy / energy, plan.material)
+    fits = fit_channels(spectra, bands, decay)  # as analyze_reverb reads its excerpts
+    uncapped = float(np.mean([reduction for _, reduction, _, _ in fits]))
+    late_energy = sum(float(np.sum(level * driven, dtype=np.float64)) for *_, level, driven in fits)
+    return late_share_of(uncapped, late_energy / energy, plan.material)
 
 
 def direct_to_reverberant_db(

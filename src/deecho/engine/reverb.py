@@ -58,13 +58,12 @@ from deecho.engine.wpe import (
 )
 
 __all__ = [
-    "DELAY_FRAMES",
     "DRY_FASTEST_DECAY_S",
-    "TAPS",
     "ReverbPlan",
     "ReverbSuppressor",
     "analysis_audio",
     "analyze_reverb",
+    "fit_channels",
     "late_share_of",
     "room_power_decay",
 ]
@@ -73,8 +72,8 @@ DRY_FASTEST_DECAY_S = 0.25
 """Input whose fastest decays (10th percentile, as RT60) are quicker than this is dry:
 dry speech reads 0.17-0.20 s (its own offsets), speech in a 0.4 s room 0.31 s and more."""
 
-DELAY_FRAMES = 2  # keep about the first 64 ms (direct sound and early reflections)
-TAPS = 28  # reach about 0.9 s behind the delay: more taps gain nothing measurable
+_DELAY_FRAMES = 2  # keep about the first 64 ms (direct sound and early reflections)
+_TAPS = 28  # reach about 0.9 s behind the delay: more taps gain nothing measurable
 _DECAY_ANALYSIS_MAX_S = 30.0
 _ESTIMATION_MAX_S = 12.0  # analysis excerpt length used per channel (bounds analysis time)
 # Unconstrained prediction must take at least this much: light algorithmic reverbs on a
@@ -180,6 +179,22 @@ def analysis_audio(excerpts: Sequence[np.ndarray], sample_rate: int) -> np.ndarr
     return np.concatenate(middles, axis=1)
 
 
+def fit_channels(
+    spectra: np.ndarray, bands: np.ndarray, power_decay: float
+) -> list[tuple[np.ndarray, float, np.ndarray, np.ndarray]]:
+    """Per channel of (channels, frames, bins) spectra: the unconstrained prediction filter,
+    the energy it removes (dB), and the room's late level per bin with its drive."""
+    fits = []
+    # Hundreds of tiny per-bin products: BLAS threads only fight over them (on a
+    # busy 2-core machine, ten times slower than one thread).
+    with threadpool_limits(limits=1, user_api="blas"):
+        for channel in spectra:
+            filt, reduction = estimate_filter(channel, _DELAY_FRAMES, _TAPS)
+            level, driven = calibrate(channel, bands, power_decay, _DELAY_FRAMES)
+            fits.append((filt, reduction, level, driven))
+    return fits
+
+
 def analyze_reverb(
     excerpts: Sequence[np.ndarray], sample_rate: int, strength: float = 1.0
 ) -> ReverbPlan | None:
@@ -206,14 +221,7 @@ def analyze_reverb(
     held = sustain_score(spectra, hop / sample_rate) > _MAX_SUSTAIN
     power_decay = room_power_decay(hop / sample_rate, decay.rt60_s)
     bands = band_of_bins(bins, frame_size, sample_rate)
-    fits = []
-    # Hundreds of tiny per-bin products: BLAS threads only fight over them (on a
-    # busy 2-core machine, ten times slower than one thread).
-    with threadpool_limits(limits=1, user_api="blas"):
-        for channel in spectra:
-            filt, reduction = estimate_filter(channel, DELAY_FRAMES, TAPS)
-            level, driven = calibrate(channel, bands, power_decay, DELAY_FRAMES)
-            fits.append((filt, reduction, level, driven))
+    fits = fit_channels(spectra, bands, power_decay)
     uncapped = float(np.mean([fit[1] for fit in fits]))
     levels = np.stack([fit[2] for fit in fits])
     if uncapped < _MIN_LATE_REDUCTION_DB or not np.any(levels > 0.0):
@@ -224,15 +232,15 @@ def analyze_reverb(
     late_energy = 0.0
     for channel, (filt, _, level, driven) in zip(spectra, fits, strict=True):
         late = level * driven
-        prediction = predict(channel, filt, DELAY_FRAMES)
+        prediction = predict(channel, filt, _DELAY_FRAMES)
         if material is Material.NOTES:  # bins predicting far more than the room can make
             excess = np.sum(np.abs(prediction) ** 2, axis=0) > _TONAL_BIN_EXCESS * late.sum(axis=0)
             filt = np.where(excess[None, :], 0, filt).astype(np.complex64)
             prediction = np.where(excess[None, :], 0, prediction)
         if material.tails_only:
             power = smoothed_power(channel)
-            earlier = np.concatenate([power[:DELAY_FRAMES], power[:-DELAY_FRAMES]])
-            prediction = prediction * _falling(power, earlier, power_decay**DELAY_FRAMES)
+            earlier = np.concatenate([power[:_DELAY_FRAMES], power[:-_DELAY_FRAMES]])
+            prediction = prediction * _falling(power, earlier, power_decay**_DELAY_FRAMES)
         dry = channel - _capped(prediction, late, material.cap)
         removed.append(_reduction_db(channel, dry))
         late_energy += float(np.sum(late, dtype=np.float64))
@@ -247,7 +255,7 @@ def analyze_reverb(
         sample_rate=sample_rate,
         frame_size=frame_size,
         hop=hop,
-        delay=DELAY_FRAMES,
+        delay=_DELAY_FRAMES,
         filters=np.stack(filters),
         strength=strength,
         rt60_s=decay.rt60_s,
