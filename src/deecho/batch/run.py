@@ -317,7 +317,6 @@ class BatchRun:
             self._workers = self._open_workers(len(jobs))
         executor = self._workers.executor
         futures: dict[Future[Outcome], _Job] = {}
-        # as_completed works on its own copy: popping here keeps `futures` to the uncollected
         lost: list[_Job] = []
         for number, job in enumerate(jobs):
             try:
