@@ -73,6 +73,7 @@ class LoadResults:
     eta_own_s: float = 0.0  # the long task's own estimate, as the server stored it
     eta_processing_s: float = 0.0  # what its worker measured
     pace: dict[str, Any] = field(default_factory=dict)  # the server's stage lines at the end
+    pace_at_submit: dict[str, Any] = field(default_factory=dict)  # as the long task's eta saw them
 
 
 def _p(values: list[float], q: float) -> float:
@@ -214,6 +215,7 @@ def _eta(server: Server, folder: Path, tiny: Path, results: LoadResults, audio_s
     t0 = time.monotonic()
     results.eta_upload_s = t0 - posted
     results.eta_s = float(answer.json()["eta"])
+    results.pace_at_submit = _read_pace(folder / "data" / "tasks.sqlite3")
     task_id = answer.json()["task_id"]
     while True:
         time.sleep(1.0)
@@ -232,16 +234,21 @@ def _eta(server: Server, folder: Path, tiny: Path, results: LoadResults, audio_s
     _read_estimates(folder / "data" / "tasks.sqlite3", task_id, results)
 
 
+def _read_pace(database: Path) -> dict[str, Any]:
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+        pace = db.execute("SELECT value FROM meta WHERE key = 'pace'").fetchone()
+    return json.loads(pace[0]) if pace else {}
+
+
 def _read_estimates(database: Path, task_id: str, results: LoadResults) -> None:
     """Split the eta into the task's own part and the queue's: the server's own records."""
     with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
         own, processing = db.execute(
             "SELECT estimate_s, processing_s FROM tasks WHERE task_id = ?", (task_id,)
         ).fetchone()
-        pace = db.execute("SELECT value FROM meta WHERE key = 'pace'").fetchone()
     results.eta_own_s = float(own or 0.0)
     results.eta_processing_s = float(processing or 0.0)
-    results.pace = json.loads(pace[0]) if pace else {}
+    results.pace = _read_pace(database)
 
 
 def run(args: argparse.Namespace) -> LoadResults:

@@ -205,6 +205,23 @@ def test_the_work_ahead_is_each_active_tasks_estimate_less_a_running_ones_time(
     assert store.work_ahead(now=started + 4.0) == pytest.approx(2.0)
 
 
+def test_queued_tasks_are_priced_at_the_pace_of_now_not_at_their_submit(tmp_path: Path) -> None:
+    """200 one-second takes stored at a stale 0.05 s each, and an hour (whose analysis
+    reads only its first ANALYSIS_MAX_S): the work ahead is what the truth says now."""
+    store = TaskStore(tmp_path / "db.sqlite3")
+    for seconds in [1.0, 2.0, 4.0, 8.0, 60.0] * 5:
+        store.record_pace(_timings(seconds, 44100, 2))
+    for i in range(200):
+        _add(store, f"t{i}", float(i), duration_s=1.0, estimate_s=0.05, channel_samples=16e3)
+    _add(store, "hour", 300.0, duration_s=3600.0, estimate_s=0.05, channel_samples=3600 * 16e3)
+    truth = 200 * _truth(1.0, 16000, 1) + _truth(3600.0, 16000, 1)
+    assert store.work_ahead() == pytest.approx(truth, rel=1e-6)
+    assert 201 * 0.05 < 0.5 * truth  # the stale estimates were far off: not what counted
+    # An audio_url not yet fetched (size unknown) still counts at its estimate at submit.
+    _add(store, "url", 400.0, estimate_s=0.25)
+    assert store.work_ahead() == pytest.approx(truth + 0.25, rel=1e-6)
+
+
 def test_a_submits_eta_is_its_own_estimate_plus_its_share_of_the_work_ahead(
     tmp_path: Path,
 ) -> None:

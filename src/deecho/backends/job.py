@@ -193,9 +193,12 @@ def _write(
     blend: float,
     cancelled: Cancelled | None,
     progress: Callable[[float], None],
+    measure_rt60: bool = True,
 ) -> _Written:
+    """`measure_rt60`: keep excerpts for the report's RT60 figures (a backend whose
+    report has them, the local engine's, needs none)."""
     rate, channels, frames = prepped.sample_rate, prepped.channels, prepped.frames
-    excerpt_frames = int(RT60_EXCERPT_S * rate)
+    excerpt_frames = int(RT60_EXCERPT_S * rate) if measure_rt60 else 0
     before: list[np.ndarray] = []
     after: list[np.ndarray] = []
     cleaned_blocks: Iterator[np.ndarray] = aligned_blocks(result, alignment, channels, BLOCK_FRAMES)
@@ -299,7 +302,9 @@ def _run(
         watch.fraction = _DOWNLOAD_END + (1.0 - _DOWNLOAD_END) * share
         watch.report(JobState.ALIGNING, "writing no_echo and echo")
 
-    written = _write(request, prepped, result, alignment, blend, cancelled, writing)
+    written = _write(
+        request, prepped, result, alignment, blend, cancelled, writing, state.report is None
+    )
     report = state.report or engine.EngineReport(
         echoes=[],
         rt60_before_s=written.rt60_before_s,

@@ -26,6 +26,10 @@ with what the server sees beyond the worker's own time (handing it over and back
 Both follow the typical recent task, not the mean: a worker's first task after its
 restart (every 50 tasks) waits seconds for its imports, and one such task must not
 put seconds on each of the 200 estimates submitted behind it (`_toward`).
+The queue ahead of a new task is priced at the pace of now, not at the pace each
+queued task was submitted under (`Queue`): 200 one-second takes sent just after a
+load of 20 clients were each stored at 85 ms, and drained at 50 ms once that load had
+stopped (a 10-minute file behind them: said 15 s, took 9 s).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Line", "Pace", "TaskTimings"]
+__all__ = ["Line", "Pace", "Queue", "TaskTimings"]
 
 #: Weight the past keeps at each new task, for the stages' CPU rates: about the last 200
 #: tasks count. Slow, because a run of alike takes (200 one-second clips) must not wash out
@@ -79,6 +83,18 @@ class TaskTimings:
         return max(0.0, self.cpu_s - self.analysis_cpu_s - self.streaming_cpu_s)
 
 
+@dataclass(frozen=True)
+class Queue:
+    """Tasks' sizes, summed: what a pace prices as a whole (one task or the queue)."""
+
+    tasks: int = 0
+    audio_s: float = 0.0
+    analysed_samples: float = 0.0
+    """Channel-samples the engine's analysis reads (each task's first ANALYSIS_MAX_S)."""
+    streamed_samples: float = 0.0
+    """Every channel-sample."""
+
+
 @dataclass
 class Line:
     """Exponentially weighted least squares of seconds (y) against millions of samples (x)."""
@@ -120,9 +136,10 @@ class Line:
         # anything longer, since the fixed part is then charged per sample.
         return 0.0, mean_y / mean_x
 
-    def seconds(self, samples: float) -> float:
+    def seconds(self, samples: float, tasks: float = 1.0) -> float:
+        """Seconds `tasks` tasks take, reading `samples` among them (the cost is linear)."""
         fixed, per_mega = self.terms()
-        return fixed + per_mega * samples / _MEGA
+        return tasks * fixed + per_mega * samples / _MEGA
 
 
 @dataclass
@@ -158,16 +175,24 @@ class Pace:
         self, duration_s: float, sample_rate: int, channels: int, default_per_second: float
     ) -> float:
         """Wall seconds one task of this audio will take (0 s: an audio_url not yet heard)."""
-        if self.other.n <= 0.0:
-            return default_per_second * duration_s  # nothing finished yet: the configured guess
+        return self.queue_s(self.sized(duration_s, sample_rate, channels), default_per_second)
+
+    def sized(self, duration_s: float, sample_rate: int, channels: int) -> Queue:
+        """One task of this audio, as the stages read it."""
         per_second = float(sample_rate * max(1, channels))
         analysed_s = min(duration_s, self.analysis_max_s) if self.analysis_max_s else duration_s
+        return Queue(1, duration_s, analysed_s * per_second, duration_s * per_second)
+
+    def queue_s(self, queue: Queue, default_per_second: float) -> float:
+        """Wall seconds these tasks take, one after another on one worker."""
+        if self.other.n <= 0.0:
+            return default_per_second * queue.audio_s  # nothing finished yet: the configured guess
         cpu_s = (
-            self.other.seconds(0.0)
-            + self.analysis.seconds(analysed_s * per_second)
-            + self.streaming.seconds(duration_s * per_second)
+            self.other.seconds(0.0, queue.tasks)
+            + self.analysis.seconds(queue.analysed_samples, queue.tasks)
+            + self.streaming.seconds(queue.streamed_samples, queue.tasks)
         )
-        return self.overhead_s + self.slowdown * cpu_s
+        return queue.tasks * self.overhead_s + self.slowdown * cpu_s
 
     def to_json(self) -> str:
         return json.dumps({"version": _VERSION, **asdict(self)})

@@ -80,12 +80,13 @@ class ServerState:
     ) -> tuple[int, float]:
         """(eta, own estimate): seconds until this task's result, and its own processing time.
 
-        The eta is the task's own processing plus its share of the work ahead: every
-        active task's own estimate, spread over the workers. The own estimate is stored
-        with the task, for the tasks submitted behind it. An audio_url's length is not
-        known at submit: its eta is -1 (as the vendor's), its estimate the fixed cost.
+        The eta is the task's own processing plus its share of the work ahead, spread
+        over the workers: the queued tasks priced at the pace of now, and each running
+        task's own estimate less its time so far. The own estimate and the task's size
+        are stored with it. An audio_url's length is not known at submit: its eta is
+        -1 (as the vendor's), its estimate the fixed cost.
         """
-        pace, ahead_s = self.store.estimate_inputs()
+        pace, ahead_s = self.store.estimate_inputs(self.config.initial_speed)
         own = pace.estimate_s(duration_s or 0.0, sample_rate, channels, self.config.initial_speed)
         if duration_s is None:
             return -1, own

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from deecho.api.models import TaskStatus
-from deecho.server.pace import Pace, TaskTimings
+from deecho.server.pace import Pace, Queue, TaskTimings
 
 __all__ = ["StoredTask", "TaskStore", "WebhookDelivery", "iso_time"]
 
@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     processing_s REAL,
     echo_amount REAL,
     reverb_amount REAL,
-    estimate_s REAL
+    estimate_s REAL,
+    channel_samples REAL
 );
 CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status, created_at);
 CREATE INDEX IF NOT EXISTS tasks_by_owner ON tasks (owner, status);
@@ -71,18 +72,27 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 #: Columns added after the first release, nullable, added to older databases on open.
-_ADDED_COLUMNS = ("echo_amount", "reverb_amount", "estimate_s")
+_ADDED_COLUMNS = ("echo_amount", "reverb_amount", "estimate_s", "channel_samples")
 _ACTIVE = (TaskStatus.IN_QUEUE.value, TaskStatus.IN_PROGRESS.value)
-# The eta's inputs, asked alone or together (estimate_inputs) from the same SQL.
+# The eta's inputs (estimate_inputs, work_ahead).
 _PACE_SQL = "SELECT value FROM meta WHERE key = 'pace'"
 _QUEUED_SQL = "SELECT COALESCE(SUM(duration_s), 0) FROM tasks WHERE status IN (?, ?)"
-# The work ahead of a new task: each active task's own estimate (made at its submit, from its
-# length, rate and channels), less what a running one has already been at. A task from an
-# older database has no estimate and counts as nothing.
-_AHEAD_SQL = (
+# Queued tasks of known size, summed for the pace of now to price (pace.Queue); the
+# analysis reads at most the first `?` seconds of each.
+_QUEUE_SQL = (
+    "SELECT COUNT(*), COALESCE(SUM(duration_s), 0),"
+    " COALESCE(SUM(channel_samples * MIN(1.0, ? / duration_s)), 0),"
+    " COALESCE(SUM(channel_samples), 0)"
+    " FROM tasks WHERE status = ? AND channel_samples IS NOT NULL AND duration_s > 0"
+)
+# The rest of the work ahead, at the estimates made at submit: a running task's, less
+# what it has already been at; a queued one of unknown size (an audio_url not yet
+# fetched: its fixed cost) or from an older deecho (none: nothing).
+_STORED_SQL = (
     "SELECT COALESCE(SUM(CASE WHEN status = ?"
     " THEN MAX(0, COALESCE(estimate_s, 0) - (? - COALESCE(started_at, ?)))"
     " ELSE COALESCE(estimate_s, 0) END), 0) FROM tasks WHERE status IN (?, ?)"
+    " AND NOT (status = ? AND channel_samples IS NOT NULL AND duration_s > 0)"
 )
 
 
@@ -120,6 +130,8 @@ class StoredTask:
     """deecho's extension: how much reverb to remove, 0..1 (None: the server's default)."""
     estimate_s: float | None = None
     """Seconds a worker was expected to take on it, at submit (server/pace.py)."""
+    channel_samples: float | None = None
+    """Its size as the engine reads it (seconds x rate x channels); None until known."""
 
 
 @dataclass(frozen=True)
@@ -230,25 +242,30 @@ class TaskStore:
         """Seconds of audio waiting or running (unknown durations count as zero)."""
         return float(self._query(_QUEUED_SQL, _ACTIVE)[0][0])
 
-    def estimate_inputs(self, now: float | None = None) -> tuple[Pace, float]:
-        """`pace()`, and the seconds of work queued or running (`work_ahead`), in one statement.
+    def estimate_inputs(
+        self, default_per_second: float = 0.0, now: float | None = None
+    ) -> tuple[Pace, float]:
+        """`pace()`, and the seconds of work queued or running (`work_ahead`) at that pace.
 
-        Every submit asks for them to word its eta; one round trip instead of two
-        takes the store's lock once on the event loop's thread.
+        Every submit asks for them to word its eta: read under one hold of the lock.
         """
-        pace, ahead = self._query(f"SELECT ({_PACE_SQL}), ({_AHEAD_SQL})", self._ahead_params(now))[
-            0
-        ]
-        return Pace.from_json(pace), float(ahead)
-
-    def work_ahead(self, now: float | None = None) -> float:
-        """Seconds of work the active tasks hold (a running one: less its time so far)."""
-        return float(self._query(_AHEAD_SQL, self._ahead_params(now))[0][0])
-
-    @staticmethod
-    def _ahead_params(now: float | None) -> tuple[Any, ...]:
         at = time.time() if now is None else now
-        return (TaskStatus.IN_PROGRESS.value, at, at, *_ACTIVE)
+        queued, active = TaskStatus.IN_QUEUE.value, TaskStatus.IN_PROGRESS.value
+        with self._lock:
+            rows = self._db.execute(_PACE_SQL).fetchall()
+            pace = Pace.from_json(rows[0][0] if rows else None)
+            # No cap learnt yet: the analysis reads every sample (an hour's worth is plenty).
+            cap_s = pace.analysis_max_s or 1e9
+            sized = self._db.execute(_QUEUE_SQL, (cap_s, queued)).fetchone()
+            stored = self._db.execute(_STORED_SQL, (active, at, at, queued, active, queued))
+            stored_s = float(stored.fetchone()[0])
+        queue = Queue(int(sized[0]), float(sized[1]), float(sized[2]), float(sized[3]))
+        ahead_s = stored_s + (pace.queue_s(queue, default_per_second) if queue.tasks else 0.0)
+        return pace, ahead_s
+
+    def work_ahead(self, default_per_second: float = 0.0, now: float | None = None) -> float:
+        """Seconds of work the active tasks hold (a running one: less its time so far)."""
+        return self.estimate_inputs(default_per_second, now)[1]
 
     def claim_next(self) -> StoredTask | None:
         """Move the oldest queued task to IN_PROGRESS and return it (None when none waits)."""

@@ -168,6 +168,7 @@ async def _accept(
         duration_s=duration_s,
         eta_s=eta,
         estimate_s=estimate_s,
+        channel_samples=duration_s * sample_rate * max(1, channels) if duration_s else None,
         credit_estimate=credit_estimate,
         echo_amount=echo_amount,
         reverb_amount=reverb_amount,
