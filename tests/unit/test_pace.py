@@ -216,7 +216,7 @@ def test_queued_tasks_are_priced_at_the_pace_of_now_not_at_their_submit(tmp_path
     _add(store, "hour", 300.0, duration_s=3600.0, estimate_s=0.05, channel_samples=3600 * 16e3)
     truth = 200 * _truth(1.0, 16000, 1) + _truth(3600.0, 16000, 1)
     assert store.work_ahead() == pytest.approx(truth, rel=1e-6)
-    assert 201 * 0.05 < 0.5 * truth  # the stale estimates were far off: not what counted
+    assert 0.5 * truth > 201 * 0.05  # the stale estimates were far off: not what counted
     # An audio_url not yet fetched (size unknown) still counts at its estimate at submit.
     _add(store, "url", 400.0, estimate_s=0.25)
     assert store.work_ahead() == pytest.approx(truth + 0.25, rel=1e-6)
