@@ -14,7 +14,7 @@ from pathlib import Path
 
 from deecho.batch.inputs import BatchItem
 from deecho.batch.outcome import BatchStatus, Outcome
-from deecho.batch.run import BatchSettings, output_key
+from deecho.batch.settings import BatchSettings, output_key
 from deecho.batch.state import Record, content_hash, read_records
 
 __all__ = ["FileState", "FileStatus", "file_statuses", "status_of_outcome"]
