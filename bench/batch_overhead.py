@@ -1,0 +1,82 @@
+"""`deecho batch --jobs 1` against warm `process_file`, interleaved: the per-file overhead.
+
+    .venv/bin/python -m bench.batch_overhead                  # 4 chunks of 250 clips
+    .venv/bin/python -m bench.batch_overhead --chunks 2 --clips-per-chunk 100
+
+On a shared machine, runs of the same code minutes apart differ by 10-15 %, more than
+the 10 % being measured; so the clips (bench.batch's) are cut into chunks, and each chunk
+goes through both, in turn first, so that the machine's drift hits both alike. A rerun of
+the batch on each chunk (everything skipped) measures its start-up, hashing and plan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from tests.audio_fixtures import deecho_command
+
+from bench.batch import make_clips
+
+
+def _batch(folder: Path, outdir: Path) -> float:
+    began = time.perf_counter()
+    subprocess.run([*deecho_command(), "batch", str(folder), "-o", str(outdir), "--jobs", "1"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    return time.perf_counter() - began
+
+
+def _warm(folder: Path, outdir: Path) -> float:
+    from deecho.pipeline import ProcessRequest, process_file
+
+    began = time.perf_counter()
+    for clip in sorted(folder.glob("*.wav")):
+        process_file(ProcessRequest(clip, outdir / clip.name, overwrite=True))
+    return time.perf_counter() - began
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--chunks", type=int, default=4)
+    parser.add_argument("--clips-per-chunk", type=int, default=250)
+    args = parser.parse_args()
+    from deecho.pipeline import ProcessRequest, process_file
+
+    with tempfile.TemporaryDirectory(prefix="deecho-overhead-") as temp:
+        root = Path(temp)
+        clips, _ = make_clips(root / "clips", args.chunks * args.clips_per_chunk)
+        chunks = []
+        for number in range(args.chunks):
+            chunk = root / f"chunk{number}"
+            chunk.mkdir()
+            for clip in clips[number * args.clips_per_chunk : (number + 1) * args.clips_per_chunk]:
+                shutil.move(clip, chunk / clip.name)
+            chunks.append(chunk)
+        warm_out = root / "warm"
+        warm_out.mkdir()
+        first = next(chunks[0].glob("*.wav"))
+        process_file(ProcessRequest(first, warm_out / "warmup.wav", overwrite=True))
+        totals = {"batch": 0.0, "warm": 0.0, "rerun": 0.0}
+        for number, chunk in enumerate(chunks):
+            outdir = root / f"batch{number}"
+            if number % 2 == 0:
+                batch, warm = _batch(chunk, outdir), _warm(chunk, warm_out)
+            else:
+                warm, batch = _warm(chunk, warm_out), _batch(chunk, outdir)
+            rerun = _batch(chunk, outdir)
+            for name, seconds in (("batch", batch), ("warm", warm), ("rerun", rerun)):
+                totals[name] += seconds
+            print(f"chunk {number}: --jobs 1 {batch:.1f} s, warm {warm:.1f} s, rerun"
+                  f" {rerun:.1f} s: {batch / warm:.3f}", flush=True)  # fmt: skip
+        over = totals["batch"] / totals["warm"] - 1.0
+        less_start = (totals["batch"] - totals["rerun"]) / totals["warm"] - 1.0
+        print(f"total: --jobs 1 {totals['batch']:.1f} s, warm {totals['warm']:.1f} s:"
+              f" {over:+.1%} ({less_start:+.1%} less the reruns' start-up)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
