@@ -2,17 +2,25 @@
 
     .venv/bin/python -m bench.batch_overhead                  # 4 chunks of 250 clips
     .venv/bin/python -m bench.batch_overhead --chunks 2 --clips-per-chunk 100
+    .venv/bin/python -m bench.batch_overhead --paired 100    # the per-file cost alone
 
 On a shared machine, runs of the same code minutes apart differ by 10-15 %, more than
 the 10 % being measured; so the clips (bench.batch's) are cut into chunks, and each chunk
 goes through both, in turn first, so that the machine's drift hits both alike. A rerun of
 the batch on each chunk (everything skipped) measures its start-up, hashing and plan.
+
+`--paired N`: the per-file cost alone, file by file: `process_file` in this process, then
+the batch's own job (`deecho.batch.work.run_item`) in a worker process opened as the
+batch opens its workers (fork server, preloaded modules, `worker_init`), each timed
+where it runs. Seconds apart, the two see the same machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
@@ -30,11 +38,62 @@ def _batch(folder: Path, outdir: Path) -> float:
     return time.perf_counter() - began
 
 
+def _job_in_worker(clip: str, output: str) -> float:
+    from deecho.audio.prep import PrepOptions
+    from deecho.batch.outcome import BatchStatus
+    from deecho.batch.work import WorkItem, run_item
+    from deecho.engine.report import Amounts
+
+    began = time.perf_counter()
+    item = WorkItem(Path(clip), Path(output), None, PrepOptions(), Amounts.both(1.0),
+                    "float", True, "local", True)  # fmt: skip
+    outcome = run_item(item)
+    if outcome.status is not BatchStatus.DONE:
+        raise SystemExit(f"{clip}: {outcome.reason}")
+    return time.perf_counter() - began
+
+
+def paired(count: int) -> None:
+    from deecho.batch import run, work
+    from deecho.executors import open_workers
+    from deecho.pipeline import ProcessRequest, process_file
+
+    with tempfile.TemporaryDirectory(prefix="deecho-paired-") as temp:
+        root = Path(temp)
+        clips, _ = make_clips(root / "clips", count)
+        (root / "notes").mkdir()
+        workers = open_workers(1, initializer=work.worker_init,
+                               initargs=(os.getpid(), str(root / "notes")),
+                               preload=run._PRELOAD)  # fmt: skip
+        try:
+            submit = workers.executor.submit
+            submit(_job_in_worker, str(clips[0]), str(root / "warmup.wav")).result()
+            process_file(ProcessRequest(clips[0], root / "warmup-here.wav", overwrite=True))
+            here = there = 0.0
+            ratios = []
+            for clip in clips:
+                began = time.perf_counter()
+                process_file(ProcessRequest(clip, root / "here.wav", overwrite=True))
+                mine = time.perf_counter() - began
+                theirs = submit(_job_in_worker, str(clip), str(root / "there.wav")).result()
+                here, there = here + mine, there + theirs
+                ratios.append(theirs / mine)
+        finally:
+            workers.close()
+        print(f"{count} files: process_file here {here:.1f} s, the batch's job in its worker"
+              f" {there:.1f} s: {there / here - 1:+.1%} (median per file"
+              f" {statistics.median(ratios) - 1:+.1%})")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--chunks", type=int, default=4)
     parser.add_argument("--clips-per-chunk", type=int, default=250)
+    parser.add_argument("--paired", type=int, default=0, help="N files, compared one by one")
     args = parser.parse_args()
+    if args.paired:
+        paired(args.paired)
+        return
     with tempfile.TemporaryDirectory(prefix="deecho-overhead-") as temp:
         root = Path(temp)
         clips, _ = make_clips(root / "clips", args.chunks * args.clips_per_chunk)
