@@ -264,3 +264,27 @@ def test_a_worker_reports_its_stages_with_the_samples_each_read(tmp_path: Path) 
         assert timings.total_s == outcome.processing_s
         assert timings.analysis_cpu_s > 0.0 and timings.streaming_cpu_s > 0.0
         assert timings.analysis_cpu_s + timings.streaming_cpu_s <= timings.cpu_s
+
+
+def test_tasks_ending_at_once_each_count(tmp_path: Path) -> None:
+    """Completion threads of two server processes (two stores on one file) record at once:
+    every task is learnt from, none overwrites another's (n counts the decayed tasks)."""
+    import threading
+
+    from deecho.server.pace import _RATE_DECAY as decay  # n after k tasks: sum of decay**i
+
+    path = tmp_path / "db.sqlite3"
+    stores = [TaskStore(path), TaskStore(path)]
+    per_thread, threads = 50, 8
+
+    def record(store: TaskStore) -> None:
+        for _ in range(per_thread):
+            store.record_pace(_timings(2.0, 16000, 1))
+
+    runners = [threading.Thread(target=record, args=(stores[i % 2],)) for i in range(threads)]
+    for runner in runners:
+        runner.start()
+    for runner in runners:
+        runner.join()
+    tasks = per_thread * threads
+    assert stores[0].pace().other.n == pytest.approx((1 - decay**tasks) / (1 - decay))

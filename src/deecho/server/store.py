@@ -357,9 +357,12 @@ class TaskStore:
         """Learn from a finished task; `run_s`: how long it ran as the server saw it."""
         if timings.streamed_samples <= 0:
             return
-        pace = self.pace()
-        pace.add(timings, run_s)
+        # Read, learn and write in one write transaction: two tasks ending at once (two
+        # completion threads, or two HTTP processes) must not each overwrite the other's.
         with self._transaction() as db:
+            row = db.execute(_PACE_SQL).fetchone()
+            pace = Pace.from_json(row[0] if row else None)
+            pace.add(timings, run_s)
             db.execute(
                 "INSERT INTO meta (key, value) VALUES ('pace', ?)"
                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
