@@ -65,6 +65,9 @@ class ReverbResult:
     # the dry reference (full gain minus the echo-only gain).
     chain_echo_gain: float | None = None
     chain_reverb_gain: float | None = None
+    # The echo half read on the dry reference: SI-SDR of deecho's echo-only output minus
+    # that of the echo-free input (a perfect echo removal), both against the dry take.
+    chain_echo_vs_perfect: float | None = None
 
 
 def _run_inprocess(input_audio: np.ndarray, rate: int, output_path: Path) -> tuple[Score, str]:
@@ -176,6 +179,7 @@ def _score_chain_halves(
     echo_only = remove_echo(audio, rate, Amounts(echo=1.0, reverb=0.0)).no_echo
     result.chain_echo_gain = si_sdr(echo_only, echo_free) - si_sdr(audio, echo_free)
     result.chain_reverb_gain = full - (si_sdr(echo_only, reference) - si_sdr(audio, reference))
+    result.chain_echo_vs_perfect = si_sdr(echo_only, reference) - si_sdr(echo_free, reference)
 
 
 def _progress(result: ReverbResult) -> None:
@@ -361,8 +365,11 @@ def _chain_targets(results: Sequence[ReverbResult]) -> list[report.Target]:
         halves = chain.chain_echo_gain, chain.chain_reverb_gain
         if echo_gain is None or halves[0] is None or halves[1] is None:
             return []
+        on_dry = chain.chain_echo_vs_perfect
+        beside = f" (on the dry take {on_dry:+.2f} vs perfect)" if on_dry is not None else ""
         parts.append(
-            f"{chain.material}: echo {halves[0]:.1f} vs {echo_gain:.1f}, reverb {halves[1]:+.1f}"
+            f"{chain.material}: echo {halves[0]:.1f} vs {echo_gain:.1f}{beside},"
+            f" reverb {halves[1]:+.1f}"
         )
         passed = passed and halves[0] >= echo_gain - 1.0 and halves[1] > 0.0
     if not parts:
