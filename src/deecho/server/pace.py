@@ -27,9 +27,12 @@ Both follow the typical recent task, not the mean: a worker's first task after i
 restart (every 50 tasks) waits seconds for its imports, and one such task must not
 put seconds on each of the 200 estimates submitted behind it (`_toward`).
 The queue ahead of a new task is priced at the pace of now, not at the pace each
-queued task was submitted under (`Queue`): 200 one-second takes sent just after a
-load of 20 clients were each stored at 85 ms, and drained at 50 ms once that load had
-stopped (a 10-minute file behind them: said 15 s, took 9 s).
+queued task was submitted under (`Queue`): a queue sent while 20 clients kept the
+cores busy is not charged at that load once it has gone. What no pace learnt from
+finished tasks can see is a load ending just as the task is submitted: 200 one-second
+uploads slow the tasks that run beside them, and the queue they leave drains faster
+than those tasks showed (bench/README.md, the load section: +41 to +59 % on a
+10-minute file behind them, +6 to +14 % on an hour).
 """
 
 from __future__ import annotations
