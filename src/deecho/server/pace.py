@@ -41,7 +41,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Line", "Pace", "Queue", "TaskTimings"]
+__all__ = ["Line", "Pace", "Queue", "TaskTimings", "channel_samples"]
 
 #: Weight the past keeps at each new task, for the stages' CPU rates: about the last 200
 #: tasks count. Slow, because a run of alike takes (200 one-second clips) must not wash out
@@ -84,6 +84,11 @@ class TaskTimings:
     def other_cpu_s(self) -> float:
         """The fixed part: what neither stage accounts for."""
         return max(0.0, self.cpu_s - self.analysis_cpu_s - self.streaming_cpu_s)
+
+
+def channel_samples(duration_s: float, sample_rate: int, channels: int) -> float:
+    """A task's size as the engine's stages read it (mono counts one channel)."""
+    return duration_s * sample_rate * max(1, channels)
 
 
 @dataclass(frozen=True)
@@ -182,9 +187,13 @@ class Pace:
 
     def sized(self, duration_s: float, sample_rate: int, channels: int) -> Queue:
         """One task of this audio, as the stages read it."""
-        per_second = float(sample_rate * max(1, channels))
         analysed_s = min(duration_s, self.analysis_max_s) if self.analysis_max_s else duration_s
-        return Queue(1, duration_s, analysed_s * per_second, duration_s * per_second)
+        return Queue(
+            1,
+            duration_s,
+            channel_samples(analysed_s, sample_rate, channels),
+            channel_samples(duration_s, sample_rate, channels),
+        )
 
     def queue_s(self, queue: Queue, default_per_second: float) -> float:
         """Wall seconds these tasks take, one after another on one worker."""

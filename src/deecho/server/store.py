@@ -77,13 +77,14 @@ _ACTIVE = (TaskStatus.IN_QUEUE.value, TaskStatus.IN_PROGRESS.value)
 # The eta's inputs (estimate_inputs, work_ahead).
 _PACE_SQL = "SELECT value FROM meta WHERE key = 'pace'"
 _QUEUED_SQL = "SELECT COALESCE(SUM(duration_s), 0) FROM tasks WHERE status IN (?, ?)"
-# Queued tasks of known size, summed for the pace of now to price (pace.Queue); the
-# analysis reads at most the first `?` seconds of each.
+# A queued task the pace of now prices: its size is known (pace.Queue). The two
+# statements below splice in only this literal; every value is bound.
+_PRICED = "status = ? AND channel_samples IS NOT NULL AND duration_s > 0"
+# The priced tasks, summed; the analysis reads at most the first `?` seconds of each.
 _QUEUE_SQL = (
     "SELECT COUNT(*), COALESCE(SUM(duration_s), 0),"
     " COALESCE(SUM(channel_samples * MIN(1.0, ? / duration_s)), 0),"
-    " COALESCE(SUM(channel_samples), 0)"
-    " FROM tasks WHERE status = ? AND channel_samples IS NOT NULL AND duration_s > 0"
+    f" COALESCE(SUM(channel_samples), 0) FROM tasks WHERE {_PRICED}"  # nosec B608
 )
 # The rest of the work ahead, at the estimates made at submit: a running task's, less
 # what it has already been at; a queued one of unknown size (an audio_url not yet
@@ -92,8 +93,14 @@ _STORED_SQL = (
     "SELECT COALESCE(SUM(CASE WHEN status = ?"
     " THEN MAX(0, COALESCE(estimate_s, 0) - (? - COALESCE(started_at, ?)))"
     " ELSE COALESCE(estimate_s, 0) END), 0) FROM tasks WHERE status IN (?, ?)"
-    " AND NOT (status = ? AND channel_samples IS NOT NULL AND duration_s > 0)"
+    f" AND NOT ({_PRICED})"  # nosec B608
 )
+
+
+def _read_pace(db: sqlite3.Connection) -> Pace:
+    """The stored pace (a fresh one where none is stored yet); the caller holds the lock."""
+    row = db.execute(_PACE_SQL).fetchone()
+    return Pace.from_json(row[0] if row else None)
 
 
 def iso_time(epoch_s: float) -> str:
@@ -252,16 +259,14 @@ class TaskStore:
         at = time.time() if now is None else now
         queued, active = TaskStatus.IN_QUEUE.value, TaskStatus.IN_PROGRESS.value
         with self._lock:
-            rows = self._db.execute(_PACE_SQL).fetchall()
-            pace = Pace.from_json(rows[0][0] if rows else None)
+            pace = _read_pace(self._db)
             # No cap learnt yet: the analysis reads every sample (an hour's worth is plenty).
             cap_s = pace.analysis_max_s or 1e9
             sized = self._db.execute(_QUEUE_SQL, (cap_s, queued)).fetchone()
             stored = self._db.execute(_STORED_SQL, (active, at, at, queued, active, queued))
             stored_s = float(stored.fetchone()[0])
         queue = Queue(int(sized[0]), float(sized[1]), float(sized[2]), float(sized[3]))
-        ahead_s = stored_s + (pace.queue_s(queue, default_per_second) if queue.tasks else 0.0)
-        return pace, ahead_s
+        return pace, stored_s + pace.queue_s(queue, default_per_second)
 
     def work_ahead(self, default_per_second: float = 0.0, now: float | None = None) -> float:
         """Seconds of work the active tasks hold (a running one: less its time so far)."""
@@ -350,8 +355,8 @@ class TaskStore:
 
     def pace(self) -> Pace:
         """How long finished tasks took, stage by stage (server/pace.py)."""
-        rows = self._query(_PACE_SQL)
-        return Pace.from_json(rows[0][0] if rows else None)
+        with self._lock:
+            return _read_pace(self._db)
 
     def record_pace(self, timings: TaskTimings, run_s: float | None = None) -> None:
         """Learn from a finished task; `run_s`: how long it ran as the server saw it."""
@@ -360,8 +365,7 @@ class TaskStore:
         # Read, learn and write in one write transaction: two tasks ending at once (two
         # completion threads, or two HTTP processes) must not each overwrite the other's.
         with self._transaction() as db:
-            row = db.execute(_PACE_SQL).fetchone()
-            pace = Pace.from_json(row[0] if row else None)
+            pace = _read_pace(db)
             pace.add(timings, run_s)
             db.execute(
                 "INSERT INTO meta (key, value) VALUES ('pace', ?)"

@@ -24,6 +24,7 @@ from deecho.api.models import SUBMIT_MESSAGE, SubmitResponse, TaskStatus
 from deecho.errors import AudioError
 from deecho.server.config import ServerConfig
 from deecho.server.openapi import SUBMIT_EXTRA, SUBMIT_RESPONSES
+from deecho.server.pace import channel_samples
 from deecho.server.state import API_PREFIX, ApiError, ServerState
 from deecho.server.uploads import FormError, UploadTooLarge, drain, read_submit_form
 from deecho.urls.policy import UnsafeUrlError, check_url
@@ -168,7 +169,7 @@ async def _accept(
         duration_s=duration_s,
         eta_s=eta,
         estimate_s=estimate_s,
-        channel_samples=duration_s * sample_rate * max(1, channels) if duration_s else None,
+        channel_samples=channel_samples(duration_s, sample_rate, channels) if duration_s else None,
         credit_estimate=credit_estimate,
         echo_amount=echo_amount,
         reverb_amount=reverb_amount,
