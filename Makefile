@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 SAMPLE := samples/speech_echo.wav
 # Debian tools the tests and benchmarks use to make and check signals.
 DEBIAN_TOOLS := espeak-ng sox lua5.4 tmux vim-nox
+# Real sampled instruments (tests/unit/test_sampled_instruments.py): fluidsynth plays
+# MuseScore's General SoundFont (without its recommends: qsynth would bring Qt).
+DEBIAN_INSTRUMENTS := fluidsynth musescore-general-soundfont-small
 # Debian packages that ship the reverb bench's real recordings (bench/recordings.py): sampled
 # instruments rendered by fluidsynth, Sonic Pi's drum/tabla/guitar recordings, ALSA's voice.
 BENCH_DEBIAN := fluidsynth musescore-general-soundfont-small sonic-pi-samples alsa-utils
@@ -27,16 +30,16 @@ $(STAMP): pyproject.toml
 
 # Installs the Debian tools when missing (CI runs as root; elsewhere it asks for sudo).
 system-deps:
-	@missing=""; for tool in espeak-ng sox lua5.4 tmux vim audacity Xvfb ardour7-lua emacs pulseaudio parec; do \
+	@missing=""; for tool in espeak-ng sox lua5.4 tmux vim fluidsynth audacity Xvfb ardour7-lua emacs pulseaudio parec; do \
 		command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
-	for package in libportaudio2 libasound2-plugins; do \
+	for package in libportaudio2 libasound2-plugins musescore-general-soundfont-small; do \
 		dpkg -s $$package >/dev/null 2>&1 || missing="$$missing $$package"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		APT="$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -y -qq"; \
 		$$APT update && $$APT install $(DEBIAN_TOOLS) >/dev/null \
-		&& $$APT install --no-install-recommends $(DEBIAN_HOSTS) $(DEBIAN_SOUND) >/dev/null; \
+		&& $$APT install --no-install-recommends $(DEBIAN_INSTRUMENTS) $(DEBIAN_HOSTS) $(DEBIAN_SOUND) >/dev/null; \
 	fi
 
 # Only the benchmark needs these (about 60 MB); `make test` does not install them.
