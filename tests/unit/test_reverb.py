@@ -7,6 +7,7 @@ import pickle
 import numpy as np
 import pytest
 from test_reverb_signals import (
+    drum_loop,
     early_part,
     exponential_rir,
     reverberate,
@@ -15,6 +16,7 @@ from test_reverb_signals import (
     speech_like,
 )
 
+from deecho.engine import remove_echo
 from deecho.engine.reverb import ReverbPlan, ReverbSuppressor, analyze_reverb
 
 RATE = 16000
@@ -200,6 +202,7 @@ def dry_signals() -> dict[str, np.ndarray]:
         "noise": as_audio(np.random.default_rng(1).standard_normal(t.size) * 0.1),
         "stereo speech": as_audio(np.stack([speech, speech_like(10.0, RATE, seed=22)])),
         "silence": np.zeros((1, t.size), dtype=np.float32),
+        "drum loop": as_audio(drum_loop(10.0, RATE)),
     }
 
 
@@ -217,3 +220,16 @@ def dry_signals() -> dict[str, np.ndarray]:
 def test_dry_input_is_left_alone(name: str) -> None:
     audio = dry_signals()[name]
     assert analyze_reverb([audio[:, : 4 * RATE], audio[:, 5 * RATE :]], RATE) is None
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_drums_through_a_reverb_are_not_made_worse(seed: int) -> None:
+    # A drum's own ring decays as a room's tail does; taken for reverb, the hits lost
+    # 4 dB SI-SDR to the loose treatment that suits a voice.
+    import pedalboard
+
+    rate = 44100
+    dry = drum_loop(10.0, rate, seed=seed)[None, :].astype(np.float32)
+    wet = np.asarray(pedalboard.Reverb(room_size=0.5, wet_level=0.3, dry_level=1.0)(dry, rate))
+    out = remove_echo(wet, rate).no_echo
+    assert si_sdr(out[0], dry[0]) >= si_sdr(wet[0], dry[0]) - 0.5

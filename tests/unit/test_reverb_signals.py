@@ -52,6 +52,39 @@ def speech_like(seconds: float, sample_rate: int, seed: int = 0) -> np.ndarray:
     return 0.5 * out / np.max(np.abs(out))
 
 
+def drum_loop(seconds: float, sample_rate: int, seed: int = 0, bpm: float = 100.0) -> np.ndarray:
+    """(n,) float64 drum loop, peak 0.5: a kick that drops in pitch, a snare (noise and a
+    ringing 190 Hz head), closed hi-hats on the eighths, one bar repeated."""
+    rng = np.random.default_rng(seed)
+    total = int(seconds * sample_rate)
+    length = int(0.35 * sample_rate)
+    t = np.arange(length) / sample_rate
+
+    def hit(kind: str) -> np.ndarray:
+        if kind == "kick":
+            pitch = 45.0 + 90.0 * np.exp(-t / 0.03)
+            sound = np.sin(2.0 * np.pi * np.cumsum(pitch) / sample_rate) * np.exp(-t / 0.12)
+        elif kind == "snare":
+            b, a = _resonator(190.0, 30.0, sample_rate)
+            head = lfilter(b, a, rng.standard_normal(length)) * np.exp(-t / 0.09)
+            sound = 0.6 * rng.standard_normal(length) * np.exp(-t / 0.06) + 3.0 * head
+        else:
+            b, a = _resonator(min(8000.0, 0.4 * sample_rate), 3000.0, sample_rate)
+            sound = 0.5 * lfilter(b, a, rng.standard_normal(length)) * np.exp(-t / 0.025)
+        return sound / np.max(np.abs(sound))
+
+    bar = {0: "kick", 4: "snare", 8: "kick", 10: "kick", 12: "snare"}
+    out = np.zeros(total)
+    sixteenth = 60.0 / bpm / 4
+    step = 0
+    while (start := int(step * sixteenth * sample_rate)) < total - length:
+        kind = bar.get(step % 16, "hat" if step % 2 == 0 else "")
+        if kind:
+            out[start : start + length] += hit(kind) * rng.uniform(0.7, 1.0)
+        step += 1
+    return 0.5 * out / np.max(np.abs(out))
+
+
 def exponential_rir(rt60_s: float, sample_rate: int, seed: int = 0) -> np.ndarray:
     """Direct impulse plus an exponentially decaying noise tail (60 dB in rt60_s)."""
     rng = np.random.default_rng(seed)

@@ -46,6 +46,7 @@ from threadpoolctl import threadpool_limits
 from deecho.engine.late_gain import LateGain, late_scale
 from deecho.engine.late_level import LateTracker, band_of_bins, calibrate, smoothed_power
 from deecho.engine.rt60 import measure_decays
+from deecho.engine.voicing import voiced_share
 from deecho.engine.wpe import (
     HOPS_PER_FRAME,
     estimate_filter,
@@ -88,6 +89,9 @@ _MIN_ROOM_DECAYS = 10
 _MIN_CAPPED_REDUCTION_DB = 0.02
 _MIN_CAPPED_REDUCTION_NOTES_DB = 0.3
 _MAX_SUSTAIN = 0.10  # above chance by more than this, the input holds notes (music)
+# A voice puts 0.67-0.91 of its energy below 1 kHz in voiced frames (dry, in rooms,
+# through reverbs), drums 0-0.32 (engine/voicing.py). Below this, short sounds are drums.
+_MIN_VOICED_SHARE = 0.5
 # Uncapped prediction removes 0.7-3 dB from speech and drums in 0.4-1 s rooms, 5-14 dB
 # from held or ringing notes (flute, organ, strummed guitar, piano) in the same rooms.
 _TONAL_REDUCTION_DB = 4.0
@@ -104,14 +108,17 @@ _BATCH_FRAMES = 256  # frames processed at once: bounds memory for any block siz
 
 
 class Material(enum.Enum):
-    """What the reverb stage is working on, from how much of it holds still.
+    """What the reverb stage is working on: how much of it holds still, and whether it is a voice.
 
-    SPEECH (and percussion): notes are short, nearly all that is predictable from 64 ms
-    back is the room: the prediction runs with a loose cap and the spectral late gain.
+    SPEECH: a voice (engine/voicing.py) with nothing held: nearly all that is predictable
+    from 64 ms back is the room: the prediction runs with a loose cap and the spectral
+    late gain.
     SUSTAINED: some sound holds still for longer than a room rings (a reverberant voice,
     a drum kit's cymbals): the prediction only acts on bins that are dying away.
-    NOTES: held or ringing notes (flute, organ, strummed guitar, piano): also only on
-    dying bins, with a tight cap, and not at all in bins that mostly predict notes.
+    NOTES: held or ringing notes (flute, organ, strummed guitar, piano), and short sounds
+    that are not a voice (drums: a drum's own ring is as predictable as a room's tail, and
+    looser treatment took 2-20 dB out of dry drum loops): also only on dying bins, with a
+    tight cap, and not at all in bins that mostly predict the source's own sound.
     """
 
     SPEECH = "speech"
@@ -129,8 +136,8 @@ class Material(enum.Enum):
         return self is not Material.SPEECH
 
 
-def _material(held: bool, uncapped_db: float) -> Material:
-    if uncapped_db > _TONAL_REDUCTION_DB:
+def _material(held: bool, uncapped_db: float, voiced: bool) -> Material:
+    if uncapped_db > _TONAL_REDUCTION_DB or not (held or voiced):
         return Material.NOTES
     return Material.SUSTAINED if held else Material.SPEECH
 
@@ -226,7 +233,7 @@ def analyze_reverb(
     levels = np.stack([fit[2] for fit in fits])
     if uncapped < _MIN_LATE_REDUCTION_DB or not np.any(levels > 0.0):
         return None
-    material = _material(held, uncapped)
+    material = _material(held, uncapped, voiced_share(audio, sample_rate) >= _MIN_VOICED_SHARE)
     filters = []
     removed = []
     late_energy = 0.0

@@ -1,0 +1,77 @@
+"""How much of a recording is voiced: harmonic at a pitch a voice can sing or speak at.
+
+The reverb stage's loose treatment (engine/reverb.py, Material.SPEECH: a loose cap on the
+prediction and the spectral late gain) is right for a voice and wrong for drums: delayed
+prediction reads a drum's own ring as the room's and takes it out with the hit (a dry drum
+break came back 15 dB changed, a drum kit through a light Freeverb 2 dB worse than it went
+in, a percussion loop 5.6 dB worse).
+
+A voice is harmonic: its glottal pulses repeat at the pitch period below 1 kHz and, through
+the formants, in the 1-3.8 kHz band too. A drum's body can ring at a pitch (a kick, a
+tom, a tabla), but what it has above 1 kHz is noise and inharmonic modes. So a frame is
+voiced when its normalised autocorrelation peaks at a 85-400 Hz pitch lag both below 1 kHz
+(above `_LOW_PEAK`) and in the band above (above `_HIGH_PEAK`). Weighted by the energy
+below 1 kHz, voices put 0.67-0.91 of it in voiced frames (recorded and synthesized, dry, in
+0.7-1.5 s rooms, through algorithmic reverbs), drum loops and kits 0-0.27, a tabla 0.32,
+instruments 0.34-0.38.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.fft
+import scipy.signal
+
+__all__ = ["voiced_share"]
+
+_RATE = 8000  # the pitch and the band a voice's harmonics fill
+_SPLIT_HZ = 1000.0
+_TOP_HZ = 3800.0
+_FRAME_S = 0.04
+_PITCH_HZ = (85.0, 400.0)  # a kick's body rings below
+_LOW_PEAK = 0.6
+_HIGH_PEAK = 0.3
+# A voice's harmonics above 1 kHz are 10-25 dB under those below; a pure low tone's are
+# only the band filter's leakage, periodic but not there.
+_HIGH_MIN_SHARE = 1e-3
+
+
+def voiced_share(audio: np.ndarray, sample_rate: int) -> float:
+    """The share of the energy below 1 kHz (channels mixed) in voiced frames, 0..1
+    (0 for silence)."""
+    mono = np.atleast_2d(np.asarray(audio, dtype=np.float64)).mean(axis=0)
+    down = scipy.signal.resample_poly(mono, _RATE, sample_rate)
+    size = round(_FRAME_S * _RATE)
+    if down.size < size:
+        return 0.0
+    low = scipy.signal.sosfilt(
+        scipy.signal.butter(4, _SPLIT_HZ, "low", fs=_RATE, output="sos"), down
+    )
+    high = scipy.signal.sosfilt(
+        scipy.signal.butter(4, (_SPLIT_HZ, _TOP_HZ), "band", fs=_RATE, output="sos"), down
+    )
+    low_peak, energy = _periodicity(low, size)
+    high_peak, high_energy = _periodicity(high, size)
+    voiced = (
+        (energy > 0.0)
+        & (high_energy > _HIGH_MIN_SHARE * energy)
+        & (low_peak > _LOW_PEAK)
+        & (high_peak > _HIGH_PEAK)
+    )
+    total = float(np.sum(energy))
+    return float(np.sum(energy[voiced]) / total) if total > 0.0 else 0.0
+
+
+def _periodicity(signal: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per half-overlapping frame: the normalised autocorrelation's highest peak at a pitch
+    lag, and the frame's energy."""
+    frames = np.lib.stride_tricks.sliding_window_view(signal, size)[:: size // 2]
+    frames = frames - frames.mean(axis=1, keepdims=True)
+    spectrum = scipy.fft.rfft(frames, n=2 * size, axis=1)
+    correlation = scipy.fft.irfft(spectrum.real**2 + spectrum.imag**2, axis=1)
+    shortest, longest = (round(_RATE / hz) for hz in reversed(_PITCH_HZ))
+    lags = np.arange(shortest, longest + 1)
+    # Unbiased: each lag's sum over the samples that overlap at it.
+    normalised = correlation[:, lags] * (size / (size - lags))
+    peak = normalised.max(axis=1) / np.maximum(correlation[:, 0], 1e-30)
+    return peak, correlation[:, 0]
