@@ -2,9 +2,9 @@
 
 The phrases are real recorded samples (MuseScore's General SoundFont) played by fluidsynth,
 as a musician's sampler plays them: each held note loops a stretch of its sustain, and its
-vibrato repeats with it. That periodicity reads in the cepstrum as a faint first repeat
-whose series hardly fades (a feedback 4-9 times the first repeat); before the engine told
-the two apart, these phrases came back 20 dB changed, an "echo" of 190-230 ms cancelled.
+vibrato repeats with it. That periodicity reads in the cepstrum as an echo train of
+190-255 ms; before the engine told the two apart (echo_search's faint-train rule and
+engine/echo_presence.py), these phrases came back 20 dB changed.
 """
 
 from __future__ import annotations
@@ -34,20 +34,28 @@ pytestmark = pytest.mark.skipif(
 MELODY = [67, 69, 71, 72, 74, 72, 71, 69, 67]
 ON_THE_BEAT = [0.8, 0.6, 0.6, 1.2, 0.8, 0.6, 1.0, 0.8, 2.0]
 OFF_THE_BEAT = [0.73, 0.61, 0.57, 1.13, 0.87, 0.66, 0.97, 0.79, 2.0]
-# (General MIDI program, note lengths, transposition): each one read as an echo before.
+# (General MIDI program, note lengths, transposition, cut as the reverb bench cuts its
+# recordings or whole as fluidsynth renders it): each one read as an echo before, the cut
+# ones faintly (first repeat 0.07-0.19), the whole ones clearly (0.27-0.30).
 PHRASES = {
-    "oboe": (68, ON_THE_BEAT, 0),
-    "flute": (73, ON_THE_BEAT, 0),
-    "cello": (42, OFF_THE_BEAT, 0),
-    "low cello": (42, ON_THE_BEAT, -5),
-    "pan flute": (75, ON_THE_BEAT, 0),
+    "oboe": (68, ON_THE_BEAT, 0, True),
+    "flute": (73, ON_THE_BEAT, 0, True),
+    "cello": (42, OFF_THE_BEAT, 0, True),
+    "low cello": (42, ON_THE_BEAT, -5, True),
+    "pan flute": (75, ON_THE_BEAT, 0, True),
+    "oboe, whole": (68, ON_THE_BEAT, 0, False),
+    "flute, whole": (73, OFF_THE_BEAT, 0, False),
+    "pan flute, whole": (75, OFF_THE_BEAT, 0, False),
 }
 
 
-def phrase(program: int, lengths: list[float], shift: int) -> np.ndarray:
+def phrase(program: int, lengths: list[float], shift: int, cut: bool) -> np.ndarray:
     notes = recordings.legato([pitch + shift for pitch in MELODY], lengths)
-    # Cut as the reverb bench cuts its recordings: 9 s, a 50 ms fade, 1 s of silence.
-    return recordings._finished(recordings.fluidsynth(program, notes))
+    audio = recordings.fluidsynth(program, notes)
+    if cut:  # 9 s, a 50 ms fade, 1 s of silence
+        return recordings._finished(audio)
+    audio = np.concatenate([audio, np.zeros((1, recordings.RATE), dtype=np.float32)], axis=1)
+    return (0.5 * audio / np.max(np.abs(audio))).astype(np.float32)
 
 
 @pytest.mark.parametrize("name", list(PHRASES))

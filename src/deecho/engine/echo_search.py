@@ -17,6 +17,7 @@ import numpy as np
 
 from .cepstrum import Cepstrum, averaged_cepstrum, window_length
 from .comb_filter import EchoFamily, apply_families
+from .echo_presence import unheard_share
 
 MIN_DELAY_S = 0.020
 MAX_DELAY_S = 1.5
@@ -58,6 +59,9 @@ MAX_FEEDBACK = 0.9
 MODULATION_MAX_GAIN = 0.25
 MODULATION_FEEDBACK_RATIO = 3.5
 CONVERGED = 0.002
+# A real echo lies inside the recording; a family predicting more than this share of its
+# energy where the input is 10 dB quieter is the source repeating itself (echo_presence).
+MAX_UNHEARD = 0.1
 
 
 @dataclass
@@ -103,7 +107,21 @@ def find_echo_families(excerpts: Sequence[np.ndarray], sample_rate: int) -> list
         fits.extend(fit for fit in added if fit.family and fit.family.first_repeat_gain > 0)
         families = _families(fits)
         current = [apply_families(excerpt, families) for excerpt in excerpts]
-    return _plausible_families(fits)
+    return _heard_families(excerpts, _plausible_families(fits), sample_rate)
+
+
+def _heard_families(
+    excerpts: Sequence[np.ndarray], families: list[EchoFamily], sample_rate: int
+) -> list[EchoFamily]:
+    """The families whose echo the recording holds, each judged with the others cancelled
+    (a real delay's repeats of the old note must not vouch for a loop's)."""
+    heard = []
+    for family in families:
+        others = [other for other in families if other is not family]
+        judged = [apply_families(excerpt, others) for excerpt in excerpts] if others else excerpts
+        if unheard_share(judged, family, sample_rate) <= MAX_UNHEARD:
+            heard.append(family)
+    return heard
 
 
 def _plausible(fit: _FamilyFit) -> bool:
