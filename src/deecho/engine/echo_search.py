@@ -49,15 +49,6 @@ KERNEL_TAP_RELATIVE = 0.25
 # steady rhythm or tone (rahmonics that do not decay), not an echo.
 MAX_KERNEL_L1 = 0.98
 MAX_FEEDBACK = 0.9
-# A source's own periodic stretch (a sampler's looped sustain, a steady vibrato or tremolo)
-# reads as a faint first peak followed by a series that barely fades (SoundFont oboe, flute,
-# cello and pan flute phrases: first repeat 0.07-0.19, feedback 0.5-0.8). Delay units seen
-# in the bench repeat their first echo at least as loud as their feedback makes the later
-# ones (feedback / first repeat 0-1.4); a faint echo whose repeats hardly fade is taken for
-# the source's own periodicity. The price: a delay mixed under -12 dB with a feedback over
-# 3.5 times its first repeat is left in.
-MODULATION_MAX_GAIN = 0.25
-MODULATION_FEEDBACK_RATIO = 3.5
 CONVERGED = 0.002
 # A real echo lies inside the recording; a family predicting more than this share of its
 # energy where the input is 10 dB quieter is the source repeating itself (echo_presence).
@@ -126,15 +117,11 @@ def _heard_families(
 
 def _plausible(fit: _FamilyFit) -> bool:
     """A new family must repeat the sound with clear positive gain; a broad (lowpassed) one
-    needs more, as slow bumps of the source's own cepstrum are broad too; a faint one whose
-    repeats hardly fade is the source's own periodicity (MODULATION_FEEDBACK_RATIO)."""
+    needs more, as slow bumps of the source's own cepstrum are broad too."""
     if fit.family is None:
         return False
     needed = PEAK_MIN if fit.half <= SHARP_WIDTH else BROAD_MIN_GAIN
-    gain = fit.family.first_repeat_gain
-    if gain < MODULATION_MAX_GAIN and abs(fit.family.feedback) > MODULATION_FEEDBACK_RATIO * gain:
-        return False
-    return gain >= needed
+    return fit.family.first_repeat_gain >= needed
 
 
 def _families(fits: list[_FamilyFit]) -> list[EchoFamily]:
