@@ -82,6 +82,7 @@ fuzz: $(STAMP)
 bench: $(STAMP) system-deps bench-deps
 	$(BIN)/python -m bench.engine
 	$(BIN)/python -m bench.reverb
+	$(BIN)/python -m bench.generality
 
 clean:
 	rm -rf $(VENV) samples/out bench/out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,216 @@
+"""Generality: deecho on recordings no other bench case uses, so that a rule tuned to the
+bench's own material shows up as harm here.
+
+    python -m bench.generality                 # every material and effect; writes the README
+    python -m bench.generality --only kit,oboe # by part of a material's name
+
+Material (the reverb bench's Debian packages, bench/recordings.py): twelve more sampled
+instruments from MuseScore's General SoundFont played by fluidsynth (brass, reeds, strings,
+harp, mallets, bass, electric piano, accordion, steel guitar, pan flute), eight recorded
+Sonic Pi loops (drum breaks, percussion, synth loops), two ambient pads, guitar harmonics,
+vinyl hiss (noise), a kit strung from one-shot drum samples, and a second espeak-ng voice.
+Effects: none (dry), a 300 ms delay (feedback 0.3, mix 0.3), Freeverb (room 0.5, wet 0.3),
+SoX `reverb 50` and a 0.7 s pyroomacoustics room, as in bench/reverb_cases.py.
+
+deecho runs in this process (`deecho.engine.remove_echo`): these are quality figures, no
+times. Verdicts: a dry take must come back within 30 dB of itself, a reverb must not be
+made worse by more than 0.5 dB SI-SDR, a delay must gain at least 10 dB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pedalboard
+
+from bench import recordings, report
+from bench.cases import CaseAudio, _scaled
+from bench.metrics import si_sdr, si_sdr_gain
+from bench.oracle import ideal_mask_gain
+from bench.reverb_cases import freeverb, room, sox_reverb, unchanged
+
+OUT = Path(__file__).resolve().parent / "out" / "generality" / "results.json"
+DRY_MIN_DB = 30.0
+REVERB_MIN_DB = -0.5
+DELAY_MIN_DB = 10.0
+
+_MELODY = recordings.legato(
+    [67, 69, 71, 72, 74, 72, 71, 69, 67], [0.8, 0.6, 0.6, 1.2, 0.8, 0.6, 1.0, 0.8, 2.0]
+)
+_LOW = recordings.legato(
+    [43, 45, 47, 48, 50, 48, 47, 45, 43], [0.8, 0.6, 0.6, 1.2, 0.8, 0.6, 1.0, 0.8, 2.0]
+)
+_CHORDS = recordings.chords(recordings._PROGRESSION, 2.25)
+_PICKED = recordings.arpeggios(recordings._PROGRESSION * 2, 0.28, 1.6)
+_KIT = (
+    "drum_heavy_kick",
+    "drum_snare_hard",
+    "drum_tom_hi_hard",
+    "drum_cymbal_closed",
+    "drum_snare_soft",
+    "drum_tom_lo_hard",
+    "drum_cymbal_open",
+)
+
+
+def _played(program: int, notes: Sequence[recordings.Note]) -> Callable[[], np.ndarray]:
+    return lambda: recordings.fluidsynth(program, notes)
+
+
+def _sample(name: str) -> Callable[[], np.ndarray]:
+    return lambda: recordings.read_clip(recordings.SONIC_PI / f"{name}.flac")
+
+
+MATERIALS: dict[str, Callable[[], np.ndarray]] = {
+    "trumpet": _played(56, _MELODY),
+    "oboe": _played(68, _MELODY),
+    "tenor sax": _played(65, _LOW),
+    "french horn": _played(60, _LOW),
+    "string section": _played(48, _CHORDS),
+    "harp": _played(46, _PICKED),
+    "marimba": _played(12, recordings.arpeggios(recordings._PROGRESSION * 2, 0.2, 0.5)),
+    "vibraphone": _played(11, recordings.arpeggios(recordings._PROGRESSION * 2, 0.28, 1.2)),
+    "double bass": _played(32, _LOW),
+    "electric piano": _played(4, _CHORDS),
+    "accordion": _played(21, _MELODY),
+    "steel guitar": _played(25, _PICKED),
+    "pan flute": _played(75, _MELODY),
+    "breakbeat": _sample("loop_breakbeat"),
+    "amen break (full)": _sample("loop_amen_full"),
+    "compus loop": _sample("loop_compus"),
+    "garzul loop": _sample("loop_garzul"),
+    "industrial loop": _sample("loop_industrial"),
+    "mika loop": _sample("loop_mika"),
+    "safari loop": _sample("loop_safari"),
+    "percussion loop": _sample("loop_perc1"),
+    "ambient piano": _sample("ambi_piano"),
+    "ambient choir": _sample("ambi_choir"),
+    "guitar harmonics": _sample("guit_harmonics"),
+    "vinyl hiss": _sample("vinyl_hiss"),
+    "drum kit (one-shots)": lambda: recordings.strung(
+        [recordings.SONIC_PI / f"{name}.flac" for name in _KIT] * 2, 0.15
+    ),
+    "espeak-ng voice": lambda: _espeak(),
+}
+
+
+def _espeak() -> np.ndarray:
+    from bench.cases import source
+
+    return source("speech", recordings.RATE, recordings.SECONDS, seed=7)
+
+
+def _delay(source: np.ndarray) -> CaseAudio:
+    effect = pedalboard.Delay(delay_seconds=0.3, feedback=0.3, mix=0.3)
+    return _scaled(
+        np.asarray(effect(np.ascontiguousarray(source), recordings.RATE)), source, recordings.RATE
+    )
+
+
+EFFECTS: dict[str, Callable[[np.ndarray], CaseAudio]] = {
+    "dry": unchanged,
+    "delay": _delay,
+    "Freeverb": freeverb(0.5, 0.3, 1.0),
+    "SoX reverb": sox_reverb(50),
+    "room 0.7 s": room(0.7),
+}
+
+
+@dataclass(frozen=True)
+class Result:
+    material: str
+    effect: str
+    value: float  # dry: output vs input SI-SDR; otherwise the SI-SDR gain
+    ideal_mask: float | None  # reverbs only: the ideal ratio mask's gain (bench/oracle.py)
+
+    @property
+    def passed(self) -> bool:
+        if self.effect == "dry":
+            return self.value >= DRY_MIN_DB
+        if self.effect == "delay":
+            return self.value >= DELAY_MIN_DB
+        return self.value >= REVERB_MIN_DB
+
+
+def _material(make: Callable[[], np.ndarray]) -> np.ndarray:
+    """Looped to 9 s if shorter, then cut as the reverb bench cuts (fade, 1 s of silence)."""
+    audio = np.atleast_2d(make())
+    frames = round(recordings.SECONDS * recordings.RATE)
+    if audio.shape[1] < frames:
+        audio = np.tile(audio, (1, frames // audio.shape[1] + 1))
+    return recordings._finished(audio)
+
+
+def run(material: str, effect: str, source: np.ndarray) -> Result:
+    from deecho.engine import remove_echo
+
+    wet, reference, rate = EFFECTS[effect](source)
+    out = np.asarray(remove_echo(wet, rate).no_echo)
+    if effect == "dry":
+        return Result(material, effect, si_sdr(out, wet), None)
+    mask = ideal_mask_gain(wet, reference).gain_db if effect != "delay" else None
+    return Result(material, effect, si_sdr_gain(out, wet, reference), mask)
+
+
+def _cell(result: Result | None) -> str:
+    if result is None:
+        return "—"
+    text = "identical" if result.value > 100 else f"{result.value:.1f}"
+    if result.ideal_mask is not None:
+        text += f" ({result.ideal_mask:.1f})"
+    return text if result.passed else f"**{text}**"
+
+
+def markdown(results: Sequence[Result], machine: str) -> str:
+    found = {(r.material, r.effect): r for r in results}
+    materials = list(dict.fromkeys(r.material for r in results))
+    rows = [[m, *(_cell(found.get((m, e))) for e in EFFECTS)] for m in materials]
+    failed = [r for r in results if not r.passed]
+    lines = [
+        f"Machine: {machine}.",
+        "",
+        f"{len(results)} runs, {len(failed)} below their line (bold): "
+        + (", ".join(f"{r.material} {r.effect} {r.value:.1f}" for r in failed) or "none")
+        + ". Dry: output vs input SI-SDR (≥ 30 dB); delay: gain (≥ 10 dB); reverbs: gain "
+        "(≥ −0.5 dB), the ideal ratio mask's gain in brackets.",
+        "",
+        report.markdown_table(("material", *EFFECTS), rows),
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", help="materials whose name holds one of these (comma-separated)")
+    args = parser.parse_args(argv)
+    missing = recordings.missing()
+    if missing:
+        print(f"needs {' '.join(missing)}: run `make bench-deps`", file=sys.stderr)
+        return 1
+    wanted = [part.strip() for part in args.only.split(",")] if args.only else None
+    machine = report.machine_note()
+    results = []
+    for material, make in MATERIALS.items():
+        if wanted and not any(part in material for part in wanted):
+            continue
+        source = _material(make)
+        for effect in EFFECTS:
+            result = run(material, effect, source)
+            results.append(result)
+            print(f"{material:22s} {effect:11s} {_cell(result).replace('**', '')}", flush=True)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps([asdict(r) for r in results], indent=1))
+    if wanted is None:
+        report.update_readme("generality", markdown(results, machine))
+    print(markdown(results, machine).split("\n\n")[1])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
