@@ -21,10 +21,10 @@ loses 3-8 dB SI-SDR on music in 0.4-0.7 s rooms, 30 dB on a sustained flute). So
 every bin's prediction is capped, frame by frame, at a multiple of the late reverb
 the room can have made there (engine/late_level.py: the room's late level, read
 where the sound stops, times the decayed dry power of what came before), and how
-far it may go depends on the material (see Material): speech and percussion get a
-loose cap and the spectral late gain; sustained material and held notes only lose
-what is dying away at the room's pace, notes with a tight cap and not at all in
-bins whose prediction is mostly notes. analyze_reverb returns None (leave the audio
+far it may go depends on the material (see Material): a voice gets a loose cap and
+the spectral late gain; sustained material, held notes and drums only lose what is
+dying away at the room's pace, notes and drums with a tight cap and not at all in
+bins whose prediction is mostly the source's own sound. analyze_reverb returns None (leave the audio
 alone) when
 - the fastest decays are quicker than any room allows (dry material), there are
   too few decays to show a room, or none at all (noise, held tones): see
