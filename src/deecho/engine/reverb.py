@@ -24,8 +24,8 @@ where the sound stops, times the decayed dry power of what came before), and how
 far it may go depends on the material (see Material): a voice gets a loose cap and
 the spectral late gain; sustained material, held notes and drums only lose what is
 dying away at the room's pace, notes and drums with a tight cap and not at all in
-bins whose prediction is mostly the source's own sound. analyze_reverb returns None (leave the audio
-alone) when
+bins whose prediction is mostly the source's own sound. analyze_reverb returns None
+(leave the audio alone) when
 - the fastest decays are quicker than any room allows (dry material), there are
   too few decays to show a room, or none at all (noise, held tones): see
   rt60.measure_decays;
