@@ -33,10 +33,12 @@ _TOP_HZ = 2000.0
 _ABOVE = 10.0  # the echo's power over the input's, in a cell, beyond any chance cancelling
 
 
-def unheard_share(excerpts: Sequence[np.ndarray], family: EchoFamily, sample_rate: int) -> float:
-    """The share of the family's predicted echo energy below 2 kHz (1-D excerpts of one
+def unheard_share(
+    excerpts: Sequence[np.ndarray], families: Sequence[EchoFamily], sample_rate: int
+) -> float:
+    """The share of the families' predicted echo energy below 2 kHz (1-D excerpts of one
     channel) that lies more than 10 dB above the input in its time-frequency cell; 0 when
-    it predicts none."""
+    they predict none."""
     size = 1 << max(6, round(np.log2(_FRAME_S * sample_rate)))
     window = np.hanning(size).astype(np.float32)
     top = int(_TOP_HZ * size / sample_rate) + 1
@@ -45,7 +47,7 @@ def unheard_share(excerpts: Sequence[np.ndarray], family: EchoFamily, sample_rat
         signal = np.asarray(excerpt, dtype=np.float64)
         if signal.size < size:
             continue
-        echo = signal - apply_families(signal, [family])
+        echo = signal - apply_families(signal, list(families))
         input_power, echo_power = (_power(part, window)[:, :top] for part in (signal, echo))
         total += float(np.sum(echo_power, dtype=np.float64))
         unheard += float(np.sum(echo_power[echo_power > _ABOVE * input_power], dtype=np.float64))

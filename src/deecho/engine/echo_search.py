@@ -104,15 +104,33 @@ def find_echo_families(excerpts: Sequence[np.ndarray], sample_rate: int) -> list
 def _heard_families(
     excerpts: Sequence[np.ndarray], families: list[EchoFamily], sample_rate: int
 ) -> list[EchoFamily]:
-    """The families whose echo the recording holds, each judged with the others cancelled
-    (a real delay's repeats of the old note must not vouch for a loop's)."""
-    heard = []
-    for family in families:
-        others = [other for other in families if other is not family]
+    """The families whose echo the recording holds. Families at overlapping lags are one
+    echo (a sharp peak and broad ones around it) and are judged together; each echo is
+    judged with the others cancelled (a real delay's repeats of the old note must not
+    vouch for a loop's)."""
+    echoes = _same_echo_groups(families)
+    heard: set[int] = set()
+    for echo in echoes:
+        others = [family for group in echoes if group is not echo for family in group]
         judged = [apply_families(excerpt, others) for excerpt in excerpts] if others else excerpts
-        if unheard_share(judged, family, sample_rate) <= MAX_UNHEARD:
-            heard.append(family)
-    return heard
+        if unheard_share(judged, echo, sample_rate) <= MAX_UNHEARD:
+            heard.update(id(family) for family in echo)
+    return [family for family in families if id(family) in heard]
+
+
+def _same_echo_groups(families: list[EchoFamily]) -> list[list[EchoFamily]]:
+    """Families grouped where their kernels' lag spans overlap."""
+    groups: list[list[EchoFamily]] = []
+    reach = -1
+    for family in sorted(families, key=lambda f: f.lag):
+        start, end = family.lag - family.half_width, family.lag + family.half_width
+        if groups and start <= reach:
+            groups[-1].append(family)
+            reach = max(reach, end)
+        else:
+            groups.append([family])
+            reach = end
+    return groups
 
 
 def _plausible(fit: _FamilyFit) -> bool:
