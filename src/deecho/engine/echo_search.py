@@ -182,7 +182,13 @@ def _new_fits(
             break
         reach = int(widths[centre]) // 2
         peak = centre - reach + int(np.argmax(values[centre - reach : centre + reach + 1]))
-        half = max(_kernel_half_width(values, peak, cepstrum.noise, lag_min), reach)
+        sharp = _kernel_half_width(values, peak, cepstrum.noise, lag_min)
+        half = max(sharp, reach)
+        if half > sharp and np.sum(_region(values, peak, half)) <= 0.0:
+            # At low rates the low-cut mask sinks a sharp peak into a negative pedestal as
+            # wide as the broad window (8 kHz: +-13 samples, 7 % of the peak): summed whole,
+            # a clear delay's gain read below zero and the echo was dropped.
+            half = sharp
         if not _reaches_low_band(values, peak, sample_rate) or _is_rahmonic(
             search_mass, peak, lag_min, reach
         ):
