@@ -7,10 +7,10 @@ echo, unless the sound it lands on happens to cancel it. A source's own periodic
 not: a sampler's looped sustain, a steady vibrato or a riff repeats within each note,
 but when the note changes, the "echo" it implies is the old note, where the recording
 holds only the new one. Measured as the share of the predicted echo's energy (below 2 kHz)
-that lies more than 10 dB above the input in its cell, each family judged with the others
-cancelled: real delays, lowpassed reflections, ping-pong and delay-into-reverb chains
-0.001-0.07 per family; sampled oboe, flute and pan flute phrases 0.16-0.24, looped
-sustains 0.15-0.27.
+that lies more than 10 dB above the input in its cell, each echo (the families the search
+read at one lag) judged with the others cancelled: real delays, lowpassed reflections,
+ping-pong and delay-into-reverb chains 0.001-0.07 per family; sampled oboe, flute and pan
+flute phrases 0.16-0.24, looped sustains 0.15-0.27.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import scipy.fft
 
 from .comb_filter import EchoFamily, apply_families
+from .wpe import stft, window
 
 __all__ = ["unheard_share"]
 
@@ -40,7 +40,7 @@ def unheard_share(
     channel) that lies more than 10 dB above the input in its time-frequency cell; 0 when
     they predict none."""
     size = 1 << max(6, round(np.log2(_FRAME_S * sample_rate)))
-    window = np.hanning(size).astype(np.float32)
+    hann = window(size)
     top = int(_TOP_HZ * size / sample_rate) + 1
     unheard = total = 0.0
     for excerpt in excerpts:
@@ -48,14 +48,13 @@ def unheard_share(
         if signal.size < size:
             continue
         echo = signal - apply_families(signal, list(families))
-        input_power, echo_power = (_power(part, window)[:, :top] for part in (signal, echo))
+        input_power, echo_power = (_power(part, hann)[:, :top] for part in (signal, echo))
         total += float(np.sum(echo_power, dtype=np.float64))
         unheard += float(np.sum(echo_power[echo_power > _ABOVE * input_power], dtype=np.float64))
     return unheard / total if total > 0.0 else 0.0
 
 
-def _power(signal: np.ndarray, window: np.ndarray) -> np.ndarray:
-    size = window.size
-    frames = np.lib.stride_tricks.sliding_window_view(signal.astype(np.float32), size)
-    spectrum = scipy.fft.rfft(frames[:: size // 4] * window, axis=-1)
+def _power(signal: np.ndarray, hann: np.ndarray) -> np.ndarray:
+    """(frames, bins) power of the engine's analysis STFT (wpe.stft, quarter-frame hop)."""
+    spectrum = stft(signal[None, :], hann.size, hann.size // 4, hann)[0]
     return spectrum.real**2 + spectrum.imag**2
