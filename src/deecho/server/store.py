@@ -5,12 +5,15 @@ dispatcher and the webhook sender; every statement is short, so the lock is
 held for a millisecond or so. Status changes and the webhook they trigger are
 written in one transaction, so a crash can never complete a task and forget
 to tell its webhook.
+
+The task rows are here; the webhook rows' SQL is server/webhook_queue.py and the
+eta's reads (pace, work ahead) server/eta_inputs.py, both called on this one
+connection under its lock, so every statement still goes through `TaskStore`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 import threading
 import time
@@ -23,9 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from deecho.api.models import TaskStatus
-from deecho.server.pace import Pace, Queue, TaskTimings
+from deecho.server import eta_inputs, webhook_queue
+from deecho.server.pace import Pace, TaskTimings
+from deecho.server.webhook_queue import WebhookDelivery
 
-__all__ = ["StoredTask", "TaskStore", "WebhookDelivery", "iso_time"]
+__all__ = ["StoredTask", "TaskStore", "iso_time"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -56,51 +61,11 @@ CREATE TABLE IF NOT EXISTS tasks (
 );
 CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status, created_at);
 CREATE INDEX IF NOT EXISTS tasks_by_owner ON tasks (owner, status);
-CREATE TABLE IF NOT EXISTS webhooks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    task_id TEXT NOT NULL,
-    url TEXT NOT NULL,
-    body TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL NOT NULL,
-    delivered_at REAL,
-    given_up_at REAL,
-    last_error TEXT
-);
-CREATE INDEX IF NOT EXISTS webhooks_due ON webhooks (delivered_at, given_up_at, next_attempt_at);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 #: Columns added after the first release, nullable, added to older databases on open.
 _ADDED_COLUMNS = ("echo_amount", "reverb_amount", "estimate_s", "channel_samples")
 _ACTIVE = (TaskStatus.IN_QUEUE.value, TaskStatus.IN_PROGRESS.value)
-# The eta's inputs (estimate_inputs, work_ahead).
-_PACE_SQL = "SELECT value FROM meta WHERE key = 'pace'"
-_QUEUED_SQL = "SELECT COALESCE(SUM(duration_s), 0) FROM tasks WHERE status IN (?, ?)"
-# A queued task the pace of now prices: its size is known (pace.Queue). The two
-# statements below splice in only this literal; every value is bound.
-_PRICED = "status = ? AND channel_samples IS NOT NULL AND duration_s > 0"
-# The priced tasks, summed; the analysis reads at most the first `?` seconds of each.
-_QUEUE_SQL = (
-    "SELECT COUNT(*), COALESCE(SUM(duration_s), 0),"
-    " COALESCE(SUM(channel_samples * MIN(1.0, ? / duration_s)), 0),"
-    f" COALESCE(SUM(channel_samples), 0) FROM tasks WHERE {_PRICED}"  # nosec B608
-)
-# The rest of the work ahead, at the estimates made at submit: a running task's, less
-# what it has already been at; a queued one of unknown size (an audio_url not yet
-# fetched: its fixed cost) or from an older deecho (none: nothing).
-_STORED_SQL = (
-    "SELECT COALESCE(SUM(CASE WHEN status = ?"
-    " THEN MAX(0, COALESCE(estimate_s, 0) - (? - COALESCE(started_at, ?)))"
-    " ELSE COALESCE(estimate_s, 0) END), 0) FROM tasks WHERE status IN (?, ?)"
-    f" AND NOT ({_PRICED})"  # nosec B608
-)
-
-
-def _read_pace(db: sqlite3.Connection) -> Pace:
-    """The stored pace (a fresh one where none is stored yet); the caller holds the lock."""
-    row = db.execute(_PACE_SQL).fetchone()
-    return Pace.from_json(row[0] if row else None)
 
 
 def iso_time(epoch_s: float) -> str:
@@ -141,15 +106,6 @@ class StoredTask:
     """Its size as the engine reads it (seconds x rate x channels); None until known."""
 
 
-@dataclass(frozen=True)
-class WebhookDelivery:
-    id: int
-    task_id: str
-    url: str
-    body: str
-    attempts: int
-
-
 def _columns(values: dict[str, Any]) -> list[str]:
     """The keys of `values`, each checked to be a column of tasks: SQL never names another."""
     unknown = set(values) - _TASK_COLUMNS
@@ -173,7 +129,7 @@ class TaskStore:
         # NORMAL in WAL mode survives a process kill (only a power cut can lose the last commit).
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(_SCHEMA + webhook_queue.SCHEMA + eta_inputs.SCHEMA)
         self._add_missing_columns()
 
     def _add_missing_columns(self) -> None:
@@ -247,7 +203,8 @@ class TaskStore:
 
     def queued_audio_seconds(self) -> float:
         """Seconds of audio waiting or running (unknown durations count as zero)."""
-        return float(self._query(_QUEUED_SQL, _ACTIVE)[0][0])
+        with self._lock:
+            return eta_inputs.queued_audio_seconds(self._db)
 
     def estimate_inputs(
         self, default_per_second: float = 0.0, now: float | None = None
@@ -257,16 +214,9 @@ class TaskStore:
         Every submit asks for them to word its eta: read under one hold of the lock.
         """
         at = time.time() if now is None else now
-        queued, active = TaskStatus.IN_QUEUE.value, TaskStatus.IN_PROGRESS.value
         with self._lock:
-            pace = _read_pace(self._db)
-            # No cap learnt yet: the analysis reads every sample (an hour's worth is plenty).
-            cap_s = pace.analysis_max_s or 1e9
-            sized = self._db.execute(_QUEUE_SQL, (cap_s, queued)).fetchone()
-            stored = self._db.execute(_STORED_SQL, (active, at, at, queued, active, queued))
-            stored_s = float(stored.fetchone()[0])
-        queue = Queue(int(sized[0]), float(sized[1]), float(sized[2]), float(sized[3]))
-        return pace, stored_s + pace.queue_s(queue, default_per_second)
+            pace, priced, stored_s = eta_inputs.read(self._db, at)
+        return pace, stored_s + pace.queue_s(priced, default_per_second)
 
     def work_ahead(self, default_per_second: float = 0.0, now: float | None = None) -> float:
         """Seconds of work the active tasks hold (a running one: less its time so far)."""
@@ -334,11 +284,7 @@ class TaskStore:
             db.execute(update, (*fields.values(), task_id))
             if webhook is not None:
                 url, payload = webhook
-                db.execute(
-                    "INSERT INTO webhooks (task_id, url, body, next_attempt_at)"
-                    " VALUES (?, ?, ?, ?)",
-                    (task_id, url, json.dumps(payload), now),
-                )
+                webhook_queue.enqueue(db, task_id, url, payload, now)
 
     def expired_tasks(self, before: float) -> list[StoredTask]:
         rows = self._query(
@@ -348,7 +294,7 @@ class TaskStore:
 
     def delete_task(self, task_id: str) -> None:
         with self._transaction() as db:
-            db.execute("DELETE FROM webhooks WHERE task_id = ?", (task_id,))
+            webhook_queue.forget(db, task_id)
             db.execute("DELETE FROM tasks WHERE task_id = ?", (task_id,))
 
     # --- speed measurement -------------------------------------------------------------------
@@ -356,7 +302,7 @@ class TaskStore:
     def pace(self) -> Pace:
         """How long finished tasks took, stage by stage (server/pace.py)."""
         with self._lock:
-            return _read_pace(self._db)
+            return eta_inputs.read_pace(self._db)
 
     def record_pace(self, timings: TaskTimings, run_s: float | None = None) -> None:
         """Learn from a finished task; `run_s`: how long it ran as the server saw it."""
@@ -365,30 +311,19 @@ class TaskStore:
         # Read, learn and write in one write transaction: two tasks ending at once (two
         # completion threads, or two HTTP processes) must not each overwrite the other's.
         with self._transaction() as db:
-            pace = _read_pace(db)
+            pace = eta_inputs.read_pace(db)
             pace.add(timings, run_s)
-            db.execute(
-                "INSERT INTO meta (key, value) VALUES ('pace', ?)"
-                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (pace.to_json(),),
-            )
+            eta_inputs.write_pace(db, pace)
 
     # --- webhooks ----------------------------------------------------------------------------
 
     def due_webhooks(self, now: float, limit: int = 20) -> list[WebhookDelivery]:
-        rows = self._query(
-            "SELECT id, task_id, url, body, attempts FROM webhooks WHERE delivered_at IS NULL"
-            " AND given_up_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
-            (now, limit),
-        )
-        return [WebhookDelivery(**dict(row)) for row in rows]
+        with self._lock:
+            return webhook_queue.due(self._db, now, limit)
 
     def next_webhook_time(self) -> float | None:
-        rows = self._query(
-            "SELECT MIN(next_attempt_at) FROM webhooks WHERE delivered_at IS NULL"
-            " AND given_up_at IS NULL"
-        )
-        return None if rows[0][0] is None else float(rows[0][0])
+        with self._lock:
+            return webhook_queue.next_time(self._db)
 
     def webhook_attempted(
         self,
@@ -399,19 +334,8 @@ class TaskStore:
     ) -> None:
         now = time.time()
         with self._transaction() as db:
-            db.execute(
-                "UPDATE webhooks SET attempts = attempts + 1, last_error = ?,"
-                " delivered_at = ?, given_up_at = ?, next_attempt_at = COALESCE(?, next_attempt_at)"
-                " WHERE id = ?",
-                (
-                    error,
-                    now if delivered else None,
-                    now if not delivered and next_attempt_at is None else None,
-                    next_attempt_at,
-                    delivery_id,
-                ),
-            )
+            webhook_queue.attempted(db, delivery_id, delivered, error, next_attempt_at, now)
 
     def webhook_rows(self, task_id: str) -> list[dict[str, Any]]:
-        rows = self._query("SELECT * FROM webhooks WHERE task_id = ? ORDER BY id", (task_id,))
-        return [dict(row) for row in rows]
+        with self._lock:
+            return webhook_queue.rows(self._db, task_id)

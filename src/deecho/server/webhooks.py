@@ -24,7 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from deecho import __version__
 from deecho.server.config import ServerConfig
-from deecho.server.store import TaskStore, WebhookDelivery
+from deecho.server.store import TaskStore
+from deecho.server.webhook_queue import WebhookDelivery
 from deecho.urls.deadline import exchange_within
 from deecho.urls.policy import UnsafeUrlError, UrlPolicy, guarded_request
 
