@@ -7,8 +7,9 @@ SAMPLE := samples/speech_echo.wav
 # Debian tools the tests and benchmarks use to make and check signals.
 DEBIAN_TOOLS := espeak-ng sox lua5.4 tmux vim-nox
 # Real sampled instruments (tests/unit/test_sampled_instruments.py): fluidsynth plays
-# MuseScore's General SoundFont (without its recommends: qsynth would bring Qt).
-DEBIAN_INSTRUMENTS := fluidsynth musescore-general-soundfont-small
+# MuseScore's General SoundFont (without its recommends: qsynth would bring Qt); Sonic Pi's
+# recorded loops and pads (tests/unit/test_recorded_loops.py, 22 MB, no dependencies).
+DEBIAN_INSTRUMENTS := fluidsynth musescore-general-soundfont-small sonic-pi-samples
 # Debian packages that ship the reverb bench's real recordings (bench/recordings.py): sampled
 # instruments rendered by fluidsynth, Sonic Pi's drum/tabla/guitar recordings, ALSA's voice.
 BENCH_DEBIAN := fluidsynth musescore-general-soundfont-small sonic-pi-samples alsa-utils
@@ -32,7 +33,7 @@ $(STAMP): pyproject.toml
 system-deps:
 	@missing=""; for tool in espeak-ng sox lua5.4 tmux vim fluidsynth audacity Xvfb ardour7-lua emacs pulseaudio parec; do \
 		command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
-	for package in libportaudio2 libasound2-plugins musescore-general-soundfont-small; do \
+	for package in libportaudio2 libasound2-plugins musescore-general-soundfont-small sonic-pi-samples; do \
 		dpkg -s $$package >/dev/null 2>&1 || missing="$$missing $$package"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \

@@ -11,6 +11,17 @@ that lies more than 10 dB above the input in its cell, each echo (the families t
 read at one lag) judged with the others cancelled: real delays, lowpassed reflections,
 ping-pong and delay-into-reverb chains 0.001-0.07 per family; sampled oboe, flute and pan
 flute phrases 0.16-0.24, looped sustains 0.15-0.27.
+
+A loop repeated bar after bar (a drum or synth loop, copy-pasted bars) passes that test:
+every "echo" it implies is there. But no echo repeats a sound exactly and at the same
+level twice over: a delay's repeats fall by its feedback (the search refuses feedback
+above 0.9), and what it adds to new sound makes the sum differ. `looped_share` is the share
+of the energy heard again one lag later and again after that, each time within 1 % and at
+the same level (+-0.45 dB): 0.72-0.89 on a loop repeated dry, through a delay or through
+Freeverb and SoX reverbs (LTI effects keep it periodic), 0.00 on every real delay,
+reflection and ping-pong of the echo bench and on clicks through delays with feedback
+0.5-0.9. Cancelled as an echo, a loop kept its first bar and lost the rest (an
+industrial loop through a long reverb came out 9-10 dB worse).
 """
 
 from __future__ import annotations
@@ -22,7 +33,7 @@ import numpy as np
 from .comb_filter import EchoFamily, apply_families
 from .wpe import stft, window
 
-__all__ = ["unheard_share"]
+__all__ = ["looped_share", "unheard_share"]
 
 _FRAME_S = 0.046
 # Cells up to 2 kHz: where voices' and instruments' fundamentals and first partials lie
@@ -31,6 +42,9 @@ _FRAME_S = 0.046
 # (a reflection lowpassed at 1.5 kHz read 0.17 over the whole band, 0.01 below 2 kHz).
 _TOP_HZ = 2000.0
 _ABOVE = 10.0  # the echo's power over the input's, in a cell, beyond any chance cancelling
+_BLOCK_S = 0.1  # a loop is judged a tenth of a second at a time
+_EXACT = 0.01  # what is left of a block after the best scaled copy of it one lag before
+_SAME_LEVEL = 0.95  # scale between blocks a lag apart, and its inverse (+-0.45 dB)
 
 
 def unheard_share(
@@ -58,3 +72,37 @@ def _power(signal: np.ndarray, hann: np.ndarray) -> np.ndarray:
     """(frames, bins) power of the engine's analysis STFT (wpe.stft, quarter-frame hop)."""
     spectrum = stft(signal[None, :], hann.size, hann.size // 4, hann)[0]
     return spectrum.real**2 + spectrum.imag**2
+
+
+def looped_share(excerpts: Sequence[np.ndarray], lag: int, sample_rate: int) -> float:
+    """The share of the energy (1-D excerpts of one channel) heard again `lag` samples
+    later and again `lag` after that, exactly and at the same level each time."""
+    size = max(1, round(_BLOCK_S * sample_rate))
+    looped = total = 0.0
+    for excerpt in excerpts:
+        signal = np.asarray(excerpt, dtype=np.float64)
+        span = (signal.size - 2 * lag) // size * size
+        if lag <= 0 or span <= 0:
+            continue
+        heard, again, after = (signal[k * lag : k * lag + span].reshape(-1, size) for k in range(3))
+        energy = np.einsum("ij,ij->i", again, again)
+        repeated = _repeats(again, heard, energy) & _repeats(after, again, None)
+        total += float(np.sum(energy))
+        looped += float(np.sum(energy[repeated]))
+    return looped / total if total > 0.0 else 0.0
+
+
+def _repeats(later: np.ndarray, earlier: np.ndarray, energy: np.ndarray | None) -> np.ndarray:
+    """Per block: `later` is `earlier` scaled by 0.95-1.05, within 1 % of its energy."""
+    if energy is None:
+        energy = np.einsum("ij,ij->i", later, later)
+    cross = np.einsum("ij,ij->i", later, earlier)
+    scale = cross / np.maximum(np.einsum("ij,ij->i", earlier, earlier), 1e-300)
+    left = energy - cross * scale
+    level = np.abs(scale)
+    return (
+        (energy > 0.0)
+        & (left <= _EXACT * energy)
+        & (level >= _SAME_LEVEL)
+        & (level <= 1.0 / _SAME_LEVEL)
+    )

@@ -17,7 +17,7 @@ import numpy as np
 
 from .cepstrum import Cepstrum, averaged_cepstrum, window_length
 from .comb_filter import EchoFamily, apply_families
-from .echo_presence import unheard_share
+from .echo_presence import looped_share, unheard_share
 
 MIN_DELAY_S = 0.020
 MAX_DELAY_S = 1.5
@@ -53,6 +53,10 @@ CONVERGED = 0.002
 # A real echo lies inside the recording; a family predicting more than this share of its
 # energy where the input is 10 dB quieter is the source repeating itself (echo_presence).
 MAX_UNHEARD = 0.1
+# No echo repeats a sound exactly at the same level twice over; a loop does, in 0.72-0.89
+# of its energy (echo_presence.looped_share); real delays 0.00.
+MAX_LOOPED = 0.25
+LOOP_LAG_TOLERANCE_S = 0.005  # broad families read 2 ms either side of a loop's bar
 
 
 @dataclass
@@ -104,18 +108,39 @@ def find_echo_families(excerpts: Sequence[np.ndarray], sample_rate: int) -> list
 def _heard_families(
     excerpts: Sequence[np.ndarray], families: list[EchoFamily], sample_rate: int
 ) -> list[EchoFamily]:
-    """The families whose echo the recording holds. Families at overlapping lags are one
-    echo (a sharp peak and broad ones around it) and are judged together; each echo is
-    judged with the others cancelled (a real delay's repeats of the old note must not
-    vouch for a loop's)."""
+    """The families whose echo the recording holds and that are not a loop repeating itself.
+    Families at overlapping lags are one echo (a sharp peak and broad ones around it) and
+    are judged together; each echo is judged with the others cancelled (a real delay's
+    repeats of the old note must not vouch for a loop's)."""
+    loop_lags = _loop_lags(excerpts, families, sample_rate)
     echoes = _same_echo_groups(families)
     heard: set[int] = set()
     for echo in echoes:
+        if any(_of_a_loop(family, loop_lags, sample_rate) for family in echo):
+            continue
         others = [family for group in echoes if group is not echo for family in group]
         judged = [apply_families(excerpt, others) for excerpt in excerpts] if others else excerpts
         if unheard_share(judged, echo, sample_rate) <= MAX_UNHEARD:
             heard.update(id(family) for family in echo)
     return [family for family in families if id(family) in heard]
+
+
+def _loop_lags(
+    excerpts: Sequence[np.ndarray], families: list[EchoFamily], sample_rate: int
+) -> list[int]:
+    """The families' lags at which the recording repeats itself exactly (a loop)."""
+    lags = sorted({family.lag for family in families})
+    return [lag for lag in lags if looped_share(excerpts, lag, sample_rate) > MAX_LOOPED]
+
+
+def _of_a_loop(family: EchoFamily, loops: list[int], sample_rate: int) -> bool:
+    """The family sits at a loop's lag or a multiple of it (broad families read around it)."""
+    reach = family.half_width + round(LOOP_LAG_TOLERANCE_S * sample_rate)
+    return any(
+        abs(family.lag - multiple * loop) <= reach
+        for loop in loops
+        for multiple in range(1, family.lag // loop + 2)
+    )
 
 
 def _same_echo_groups(families: list[EchoFamily]) -> list[list[EchoFamily]]:
