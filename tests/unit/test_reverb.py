@@ -17,7 +17,8 @@ from test_reverb_signals import (
 )
 
 from deecho.engine import remove_echo
-from deecho.engine.reverb import ReverbPlan, ReverbSuppressor, analyze_reverb
+from deecho.engine.reverb import ReverbPlan, analyze_reverb
+from deecho.engine.reverb_stream import ReverbSuppressor
 
 RATE = 16000
 

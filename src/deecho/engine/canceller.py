@@ -21,7 +21,8 @@ from .echo_fit import fit_echo_models
 from .echo_report import describe_echoes
 from .echo_search import find_echo_families
 from .report import Amounts, Echo, EngineReport
-from .reverb import ReverbPlan, ReverbSuppressor, analyze_reverb
+from .reverb import ReverbPlan, analyze_reverb
+from .reverb_stream import ReverbSuppressor
 from .rt60 import estimate_rt60
 from .whitening import likeliest
 

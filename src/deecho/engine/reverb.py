@@ -7,13 +7,13 @@ filter that minimises the prediction error weighted by the inverse power of the
 dry estimate (a sparse, speech-like prior); subtracting the prediction removes
 the late tail and keeps the early part, linearly and phase-correctly.
 
-We estimate the filters once, on the analysis excerpts, and then apply them
-frame by frame in a streaming STFT, so long files cost one STFT, a short FIR per
-bin across frames, and one inverse STFT (engine/wpe.py). Only bins below 5 kHz
-are filtered: that is where reverberant energy (and SI-SDR) lives, and it
-keeps the cost down. A real per-bin gain (engine/late_gain.py: Lebart's model
-at the blind RT60, scaled by how reverberant the room is) then takes out part of
-the late tail the prediction left.
+We estimate the filters once, on the analysis excerpts, and then apply them frame by
+frame in a streaming STFT (engine/reverb_stream.py), so long files cost one STFT, a
+short FIR per bin across frames, and one inverse STFT (engine/wpe.py). Only bins below
+5 kHz are filtered: that is where reverberant energy (and SI-SDR) lives, and it keeps
+the cost down. A real per-bin gain (engine/late_gain.py: Lebart's model at the blind
+RT60, scaled by how reverberant the room is) then takes out part of the late tail the
+prediction left.
 
 Do no harm: delayed prediction cancels anything predictable, reverb or not. A
 held note is predictable from its own past, and plain WPE cancels it (nara_wpe
@@ -37,20 +37,17 @@ bins whose prediction is mostly the source's own sound. analyze_reverb returns N
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.fft
 from threadpoolctl import threadpool_limits
 
 from deecho.engine.attacks import percussive_share
-from deecho.engine.late_gain import LateGain, late_scale
-from deecho.engine.late_level import LateTracker, band_of_bins, calibrate, smoothed_power
+from deecho.engine.late_level import band_of_bins, calibrate, smoothed_power
 from deecho.engine.rt60 import measure_decays
 from deecho.engine.voicing import voiced_share
 from deecho.engine.wpe import (
-    HOPS_PER_FRAME,
     estimate_filter,
     filtered_bins,
     frame_layout,
@@ -62,10 +59,12 @@ from deecho.engine.wpe import (
 
 __all__ = [
     "DRY_FASTEST_DECAY_S",
+    "Material",
     "ReverbPlan",
-    "ReverbSuppressor",
     "analysis_audio",
     "analyze_reverb",
+    "cap_prediction",
+    "dying_bins",
     "fit_channels",
     "late_share_of",
     "room_power_decay",
@@ -110,7 +109,6 @@ _CAP_TONAL = 1.0
 # reverb the room can make there is predicting notes, not the room.
 _TONAL_BIN_EXCESS = 2.0
 _MAX_LATE_SHARE = 0.95  # the DRR estimate stops at -13 dB
-_BATCH_FRAMES = 256  # frames processed at once: bounds memory for any block size
 
 
 class Material(enum.Enum):
@@ -255,8 +253,8 @@ def analyze_reverb(
         if material.tails_only:
             power = smoothed_power(channel)
             earlier = np.concatenate([power[:_DELAY_FRAMES], power[:-_DELAY_FRAMES]])
-            prediction = prediction * _falling(power, earlier, power_decay**_DELAY_FRAMES)
-        dry = channel - _capped(prediction, late, material.cap)
+            prediction = prediction * dying_bins(power, earlier, power_decay**_DELAY_FRAMES)
+        dry = channel - cap_prediction(prediction, late, material.cap)
         removed.append(_reduction_db(channel, dry))
         late_energy += float(np.sum(late, dtype=np.float64))
         filters.append(filt)
@@ -286,7 +284,7 @@ def room_power_decay(hop_s: float, rt60_s: float) -> float:
     return float(10.0 ** (-6.0 * hop_s / rt60_s))
 
 
-def _capped(prediction: np.ndarray, late: np.ndarray, cap: float) -> np.ndarray:
+def cap_prediction(prediction: np.ndarray, late: np.ndarray, cap: float) -> np.ndarray:
     """The prediction, shrunk where its power exceeds `cap` times the late reverb there."""
     power = prediction.real**2 + prediction.imag**2
     scale = np.minimum(1.0, np.sqrt(cap * late / np.maximum(power, 1e-30)))
@@ -297,7 +295,7 @@ def _energy(spectra: np.ndarray) -> float:
     return float(np.sum(spectra.real**2 + spectra.imag**2, dtype=np.float64))
 
 
-def _falling(power: np.ndarray, earlier: np.ndarray, room_fall: float) -> np.ndarray:
+def dying_bins(power: np.ndarray, earlier: np.ndarray, room_fall: float) -> np.ndarray:
     """1 where a bin is dying away (as a tail in this room does), else 0.
 
     A held note keeps its level over the prediction delay; a tail falls by the room's
@@ -318,109 +316,3 @@ def _reduction_db(before: np.ndarray, after: np.ndarray) -> float:
     if energy_before <= 0.0 or energy_after <= 0.0:
         return 0.0
     return 10.0 * float(np.log10(energy_before / energy_after))
-
-
-class ReverbSuppressor:
-    """Streams audio through the plan's prediction filters (STFT, per-bin FIR, overlap-add)."""
-
-    def __init__(self, plan: ReverbPlan, sample_rate: int, channels: int) -> None:
-        if sample_rate != plan.sample_rate:
-            raise ValueError(f"plan made for {plan.sample_rate} Hz, audio is {sample_rate} Hz")
-        if plan.channels not in (1, channels):
-            raise ValueError(f"plan made for {plan.channels} channels, audio has {channels}")
-        self._plan = plan
-        self._channels = channels
-        self._filters = np.broadcast_to(
-            plan.filters, (channels, *plan.filters.shape[1:])
-        ) * np.complex64(plan.strength)
-        self.window = window(plan.frame_size)
-        self._synthesis = (self.window / np.float32(1.5)).astype(np.float32)
-        self._history_frames = plan.delay + plan.taps - 1
-        self._bins = plan.filters.shape[2]
-        self._late_level = np.broadcast_to(plan.late_level, (channels, self._bins))[:, None, :]
-        self.room_power_decay = room_power_decay(plan.hop / plan.sample_rate, plan.rt60_s)
-        self._tracker = self._new_tracker()
-        self._late_gain = LateGain(late_scale(plan.late_share, self.room_power_decay))
-
-    def _new_tracker(self) -> LateTracker:
-        return LateTracker(self._late_level[:, 0, :], self.room_power_decay, self._plan.delay)
-
-    def run(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-        size, hop = self._plan.frame_size, self._plan.hop
-        lead = size - hop  # zeros before the first sample, as in the whole-array STFT
-        pending = np.zeros((self._channels, lead), dtype=np.float32)
-        history = np.zeros((self._channels, self._history_frames, self._bins), dtype=np.complex64)
-        tail = np.zeros((self._channels, size - hop), dtype=np.float32)
-        to_skip = lead  # output samples that only cover the leading zeros
-        self._tracker = self._new_tracker()
-        self._late_gain = LateGain(self._late_gain.scale)
-        total = 0
-        emitted = 0
-        for block in blocks:
-            block = np.atleast_2d(np.asarray(block, dtype=np.float32))
-            total += block.shape[1]
-            pending = np.concatenate([pending, block], axis=1)
-            ready, pending, history, tail = self._process(pending, history, tail)
-            ready, to_skip = ready[:, to_skip:], max(0, to_skip - ready.shape[1])
-            if ready.shape[1]:
-                emitted += ready.shape[1]
-                yield ready
-        # Flush: zeros until every input sample has been covered by all its frames.
-        pending = np.concatenate(
-            [pending, np.zeros((self._channels, size), dtype=np.float32)], axis=1
-        )
-        ready, _, _, _ = self._process(pending, history, tail)
-        ready = ready[:, to_skip:]
-        rest = total - emitted
-        if rest > 0:
-            yield ready[:, :rest]
-
-    def _process(
-        self, pending: np.ndarray, history: np.ndarray, tail: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Run the complete frames in `pending`: (finished output, new pending, history, tail)."""
-        size, hop = self._plan.frame_size, self._plan.hop
-        count = (pending.shape[1] - size) // hop + 1 if pending.shape[1] >= size else 0
-        outputs = []
-        for first in range(0, count, _BATCH_FRAMES):
-            n = min(_BATCH_FRAMES, count - first)
-            framed = np.lib.stride_tricks.sliding_window_view(pending, size, axis=1)
-            framed = framed[:, first * hop :: hop][:, :n]
-            spectra = scipy.fft.rfft(framed * self.window, axis=-1)
-            low = spectra[:, :, : self._bins]
-            known = np.concatenate([history, low], axis=1)
-            prediction = np.zeros_like(low)
-            term = np.empty_like(low)
-            base = self._history_frames
-            for k in range(self._plan.taps):
-                lag = self._plan.delay + k
-                past = known[:, base - lag : base - lag + n]
-                np.multiply(self._filters[:, k][:, None, :], past, out=term)
-                prediction += term
-            power = smoothed_power(low)
-            driven = self._tracker.run(power)
-            if self._plan.material.tails_only:
-                delay = self._plan.delay
-                earlier = smoothed_power(known[:, base - delay : base - delay + n])
-                prediction *= _falling(power, earlier, self.room_power_decay**delay)
-            dry = low - _capped(prediction, self._late_level * driven, self._plan.material.cap)
-            history = known[:, -self._history_frames :]
-            if self._plan.material is Material.SPEECH:
-                # strength 1 applies the gain, 0 leaves the bin as it is
-                dry *= self._late_gain.run(dry) ** np.float32(self._plan.strength)
-            spectra[:, :, : self._bins] = dry
-            frames = scipy.fft.irfft(spectra, n=size, axis=-1)
-            frames *= self._synthesis
-            out = np.zeros((self._channels, (n - 1) * hop + size), dtype=np.float32)
-            out[:, : size - hop] += tail
-            for part in range(HOPS_PER_FRAME):  # overlap-add, one quarter-frame at a time
-                piece = frames[:, :, part * hop : (part + 1) * hop].reshape(self._channels, n * hop)
-                out[:, part * hop : part * hop + n * hop] += piece
-            outputs.append(out[:, : n * hop])
-            tail = out[:, n * hop :]
-        ready = (
-            np.concatenate(outputs, axis=1)
-            if outputs
-            else np.zeros((self._channels, 0), dtype=np.float32)
-        )
-        return ready, pending[:, count * hop :], history, tail
