@@ -1,10 +1,12 @@
 """Recorded loops and pads (Sonic Pi's samples) through reverbs: nothing made worse.
 
-Two kinds of music the reverb and echo stages once harmed, as users make it: a drum loop
+Three kinds of music the reverb and echo stages once harmed, as users make it: a drum loop
 repeated bar after bar (read as an echo with feedback 0.9, it kept its first bar and lost
-the rest: 9-10 dB worse through a long reverb), and an ambient choir pad (its own swells
-and fades taken for a room's tail: 1.2 dB worse through SoX's reverb). The material is
-built as bench/generality.py builds it: looped to 9 s, a 50 ms fade, 1 s of silence.
+the rest: 9-10 dB worse through a long reverb), an ambient choir pad (its own swells and
+fades taken for a room's tail: 1.2 dB worse through SoX's reverb), and a synth loop of
+held notes (their decays taken for the room's: 1.4 dB worse through a light Freeverb).
+The material is built as bench/generality.py builds it: looped to 9 s, a 50 ms fade, 1 s
+of silence.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 EFFECTS = {
+    "Freeverb room 0.3": freeverb(0.3, 0.2, 1.0),
     "Freeverb room 0.5": freeverb(0.5, 0.3, 1.0),
     "Freeverb room 0.9": freeverb(0.9, 0.5, 0.8),
     "SoX reverb 50": sox_reverb(50),
@@ -39,7 +42,7 @@ EFFECTS = {
 
 
 # Before: industrial loop -9.2 (Freeverb 0.9) and -10.3 (SoX 80); ambient choir -0.4
-# (Freeverb 0.5) and -1.2 (SoX 50).
+# (Freeverb 0.5) and -1.2 (SoX 50); mika, a synth loop, -1.4 (Freeverb 0.3).
 @pytest.mark.parametrize(
     ("material", "effect"),
     [
@@ -48,6 +51,7 @@ EFFECTS = {
         ("ambient choir", "Freeverb room 0.5"),
         ("ambient choir", "SoX reverb 50"),
         ("compus loop", "Freeverb room 0.5"),
+        ("mika loop", "Freeverb room 0.3"),
     ],
 )
 def test_a_recorded_loop_or_pad_through_a_reverb_is_not_made_worse(
