@@ -9,8 +9,9 @@ instruments from MuseScore's General SoundFont played by fluidsynth (brass, reed
 harp, mallets, bass, electric piano, accordion, steel guitar, pan flute), eight recorded
 Sonic Pi loops (drum breaks, percussion, synth loops), two ambient pads, guitar harmonics,
 vinyl hiss (noise), a kit strung from one-shot drum samples, and a second espeak-ng voice.
-Effects: none (dry), a 300 ms delay (feedback 0.3, mix 0.3), Freeverb (room 0.5, wet 0.3),
-SoX `reverb 50` and a 0.7 s pyroomacoustics room, as in bench/reverb_cases.py.
+Effects: none (dry), a 300 ms delay (feedback 0.3, mix 0.3), Freeverb (room 0.5, wet 0.3;
+light: room 0.3, wet 0.2; long: room 0.9, wet 0.5, dry 0.8), SoX `reverb 50` and `reverb
+80`, and a 0.7 s pyroomacoustics room, as in bench/reverb_cases.py.
 
 deecho runs in this process (`deecho.engine.remove_echo`): these are quality figures, no
 times. Verdicts: a dry take must come back within 30 dB of itself, a reverb must not be
@@ -117,7 +118,10 @@ EFFECTS: dict[str, Callable[[np.ndarray], CaseAudio]] = {
     "dry": unchanged,
     "delay": _delay,
     "Freeverb": freeverb(0.5, 0.3, 1.0),
+    "light Freeverb": freeverb(0.3, 0.2, 1.0),
+    "long Freeverb": freeverb(0.9, 0.5, 0.8),
     "SoX reverb": sox_reverb(50),
+    "SoX reverb 80": sox_reverb(80),
     "room 0.7 s": room(0.7),
 }
 
@@ -203,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for effect in EFFECTS:
             result = run(material, effect, source)
             results.append(result)
-            print(f"{material:22s} {effect:11s} {_cell(result).replace('**', '')}", flush=True)
+            print(f"{material:22s} {effect:14s} {_cell(result).replace('**', '')}", flush=True)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps([asdict(r) for r in results], indent=1))
     if wanted is None:
