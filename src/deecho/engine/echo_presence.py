@@ -86,16 +86,15 @@ def looped_share(excerpts: Sequence[np.ndarray], lag: int, sample_rate: int) -> 
             continue
         heard, again, after = (signal[k * lag : k * lag + span].reshape(-1, size) for k in range(3))
         energy = np.einsum("ij,ij->i", again, again)
-        repeated = _repeats(again, heard, energy) & _repeats(after, again, None)
+        repeated = _repeats(again, heard) & _repeats(after, again)
         total += float(np.sum(energy))
         looped += float(np.sum(energy[repeated]))
     return looped / total if total > 0.0 else 0.0
 
 
-def _repeats(later: np.ndarray, earlier: np.ndarray, energy: np.ndarray | None) -> np.ndarray:
+def _repeats(later: np.ndarray, earlier: np.ndarray) -> np.ndarray:
     """Per block: `later` is `earlier` scaled by 0.95-1.05, within 1 % of its energy."""
-    if energy is None:
-        energy = np.einsum("ij,ij->i", later, later)
+    energy = np.einsum("ij,ij->i", later, later)
     cross = np.einsum("ij,ij->i", later, earlier)
     scale = cross / np.maximum(np.einsum("ij,ij->i", earlier, earlier), 1e-300)
     left = energy - cross * scale
