@@ -57,6 +57,7 @@ MAX_UNHEARD = 0.1
 # of its energy (echo_presence.looped_share); real delays 0.00.
 MAX_LOOPED = 0.25
 LOOP_LAG_TOLERANCE_S = 0.005  # broad families read 2 ms either side of a loop's bar
+LOOP_MAX_MULTIPLE = 4
 
 
 @dataclass
@@ -134,12 +135,14 @@ def _loop_lags(
 
 
 def _of_a_loop(family: EchoFamily, loops: list[int], sample_rate: int) -> bool:
-    """The family sits at a loop's lag or a multiple of it (broad families read around it)."""
+    """The family sits at a loop's lag or at two to four times it (broad families read
+    around it). Not further: a steady tone repeats itself at every multiple of its period,
+    and near some multiple of a short one lies any lag."""
     reach = family.half_width + round(LOOP_LAG_TOLERANCE_S * sample_rate)
     return any(
         abs(family.lag - multiple * loop) <= reach
         for loop in loops
-        for multiple in range(1, family.lag // loop + 2)
+        for multiple in range(1, LOOP_MAX_MULTIPLE + 1)
     )
 
 
