@@ -100,10 +100,15 @@ _MAX_HELD_SUSTAIN = 0.19
 # A voice puts 0.67-0.91 of its energy below 1 kHz in voiced frames (dry, in rooms,
 # through reverbs), drums 0-0.32 (engine/voicing.py). Below this, short sounds are drums.
 _MIN_VOICED_SHARE = 0.5
-# Held material the stage gains on has attacks a room's tail follows: drum loops and kits,
-# tabla, a voice in a long reverb put 0.14-0.73 of their power in them; ambient pads 0.05,
-# a sustained bass 0.03 (engine/attacks.py). Without attacks, a fade is the source's own.
-_MIN_HELD_ATTACK_SHARE = 0.1
+# Held material the stage gains on has attacks a room's tail follows: drum loops and kits
+# put 0.25-0.73 of their power in them (engine/attacks.py; 0.25 a loop in a 0.7 s room).
+# A band (pads, plucked notes, bass, drums) puts 0.18-0.22 there and lost up to 3.7 dB
+# through a Freeverb, ambient pads 0.05: their fades are their own. A tabla (0.16, +1.6
+# dB) is lost with them. A voice in a long reverb (0.23) is told by its voicing, and needs
+# only some attacks: a choir pad, as voiced, has none (0.05; 1.2 dB worse through SoX's).
+_MIN_HELD_ATTACK_SHARE = 0.235
+_CLEAR_VOICE_SHARE = 0.6  # voices 0.67-0.91; bands 0.28-0.56
+_MIN_VOICE_ATTACK_SHARE = 0.1
 # Uncapped prediction removes 0.7-3 dB from speech and drums in 0.4-1 s rooms, 5-14 dB
 # from held or ringing notes (flute, organ, strummed guitar, piano) in the same rooms.
 _TONAL_REDUCTION_DB = 4.0
@@ -247,9 +252,12 @@ def analyze_reverb(
     levels = np.stack([fit[2] for fit in fits])
     if uncapped < _MIN_LATE_REDUCTION_DB or not np.any(levels > 0.0):
         return None
-    material = _material(held, uncapped, voiced_share(audio, sample_rate) >= _MIN_VOICED_SHARE)
-    if material.tails_only and percussive_share(spectra) < _MIN_HELD_ATTACK_SHARE:
-        return None
+    voiced = voiced_share(audio, sample_rate)
+    material = _material(held, uncapped, voiced >= _MIN_VOICED_SHARE)
+    if material.tails_only:
+        least = _MIN_VOICE_ATTACK_SHARE if voiced >= _CLEAR_VOICE_SHARE else _MIN_HELD_ATTACK_SHARE
+        if percussive_share(spectra) < least:
+            return None
     filters = []
     removed = []
     late_energy = 0.0
