@@ -32,7 +32,8 @@ bins whose prediction is mostly the source's own sound. analyze_reverb returns N
 - the sound holds still too much for its decays to tell the room from the notes'
   own (chords under a melody, synth loops);
 - the sound never stops where a room would show (no late level in any band);
-- held material has no attacks for a room's tail to follow (pads, drones: engine/attacks.py);
+- held material has too few attacks for a room's tail to follow (pads, drones, a band's
+  chords and plucked notes: engine/attacks.py);
 - the capped filters remove almost nothing on the excerpts.
 """
 
@@ -92,8 +93,8 @@ _MIN_ROOM_DECAYS = 10
 _MIN_CAPPED_REDUCTION_DB = 0.02
 _MIN_CAPPED_REDUCTION_NOTES_DB = 0.3
 _MAX_SUSTAIN = 0.10  # above chance by more than this, the input holds notes (music)
-# Held material the stage gains on (drum loops and kits, tabla, a voice in a long reverb)
-# scores 0.10-0.16; a band with pad chords under a plucked melody 0.24-0.26, a synth
+# Held material the stage can gain on (drum loops and kits, a tabla, a voice in a long
+# reverb) scores 0.10-0.16; a band with pad chords under a plucked melody 0.24-0.26, a synth
 # loop 0.22, a drum break whose bars repeat 0.27: their notes' own decays were taken for
 # the room's and they came out 0.4-2.5 dB worse. Above this, the stage stands aside.
 _MAX_HELD_SUSTAIN = 0.19
