@@ -20,6 +20,7 @@ from .echo_filter import MIX, ChannelModel, EchoInverse, TapRun
 from .echo_fit import fit_echo_models
 from .echo_report import describe_echoes
 from .echo_search import find_echo_families
+from .parallel import each_at_once, run_ahead
 from .report import Amounts, Echo, EngineReport
 from .reverb import ReverbPlan, analyze_reverb
 from .reverb_stream import ReverbSuppressor
@@ -194,10 +195,10 @@ def _search_and_fit(blocks: list[np.ndarray], sample_rate: int) -> tuple[Channel
     if not blocks:
         return ((),)
     channels = blocks[0].shape[0]
-    families = [
-        find_echo_families([block[channel] for block in blocks], sample_rate)
-        for channel in range(channels)
-    ]
+    families = each_at_once(
+        lambda channel: find_echo_families([block[channel] for block in blocks], sample_rate),
+        range(channels),
+    )
     cross = channels > 1 and not _alike(families)
     mono: list[EchoFamily] = []
     if cross:  # channels differ (ping-pong?): the mix shows the whole echo train
@@ -243,7 +244,7 @@ class EchoCanceller:
         if self.plan.reverb_plan is None or self.plan.amounts.reverb <= 0.0:
             return echo_free
         suppressor = ReverbSuppressor(self.plan.reverb_plan, self.plan.sample_rate, self.channels)
-        return iter(suppressor.run(echo_free))
+        return iter(suppressor.run(run_ahead(echo_free) if self.active else echo_free))
 
     def _cancel_echoes(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         for block in blocks:

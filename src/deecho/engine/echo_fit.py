@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from .cepstrum import averaged_cepstrum, window_length
 from .comb_filter import EchoFamily
 from .echo_filter import MIX, ChannelModel, EchoInverse, TapRun
 from .echo_search import MIN_DELAY_S
+from .parallel import each_at_once
 from .tap_solver import Layout, runs_from_solution, solve_taps
 from .whitening import Whitener, power_span
 
@@ -98,7 +100,10 @@ def fit_echo_models(
         initial = [() for _ in range(channels)]
         dry = observed
     # First round: regress the input on the delayed first dry estimate (pseudo-linear).
-    models = [fit(channel, layout, observed, dry, dry) for channel in range(channels)]
+    # Each channel's taps are fitted in a thread of its own (engine/parallel.py).
+    models = each_at_once(
+        partial(fit, runs=layout, targets=observed, regressors=dry, dry=dry), range(channels)
+    )
     # Gauss-Newton steps on the whitened dry estimate: d(dry)/d(tap j) is the dry estimate
     # itself run through the inverse once more, delayed by j.
     for round_number in range(FIT_ROUNDS):
@@ -106,10 +111,10 @@ def fit_echo_models(
         if pair is None:
             break
         dry, again = pair
-        models = [
-            _add(models[channel], fit(channel, layout, dry, again, dry))
-            for channel in range(channels)
-        ]
+        steps = each_at_once(
+            partial(fit, runs=layout, targets=dry, regressors=again, dry=dry), range(channels)
+        )
+        models = [_add(model, step) for model, step in zip(models, steps, strict=True)]
         if round_number == PRUNE_AFTER_ROUND:
             # Runs the fit leaves near zero were the source's own structure, not an echo:
             # drop them, so that a dry recording is left alone and the taps stay few.
@@ -183,7 +188,9 @@ def _gauss_newton_signals(
 
 
 def _dry(models: Sequence[ChannelModel], signals: list[np.ndarray]) -> list[np.ndarray]:
-    return [EchoInverse(models, signal.shape[0]).process(signal) for signal in signals]
+    return each_at_once(
+        lambda signal: EchoInverse(models, signal.shape[0]).process(signal), signals
+    )
 
 
 class _DryEstimates:

@@ -48,6 +48,7 @@ from threadpoolctl import threadpool_limits
 
 from deecho.engine.attacks import percussive_share
 from deecho.engine.late_level import band_of_bins, calibrate, smoothed_power
+from deecho.engine.parallel import each_at_once
 from deecho.engine.rt60 import measure_decays
 from deecho.engine.voicing import voiced_share
 from deecho.engine.wpe import (
@@ -208,15 +209,16 @@ def fit_channels(
 ) -> list[tuple[np.ndarray, float, np.ndarray, np.ndarray]]:
     """Per channel of (channels, frames, bins) spectra: the unconstrained prediction filter,
     the energy it removes (dB), and the room's late level per bin with its drive."""
-    fits = []
+
+    def fit(channel: np.ndarray) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+        filt, reduction = estimate_filter(channel, _DELAY_FRAMES, _TAPS)
+        level, driven = calibrate(channel, bands, power_decay, _DELAY_FRAMES)
+        return filt, reduction, level, driven
+
     # Hundreds of tiny per-bin products: BLAS threads only fight over them (on a
-    # busy 2-core machine, ten times slower than one thread).
+    # busy 2-core machine, ten times slower than one thread); a thread per channel does not.
     with threadpool_limits(limits=1, user_api="blas"):
-        for channel in spectra:
-            filt, reduction = estimate_filter(channel, _DELAY_FRAMES, _TAPS)
-            level, driven = calibrate(channel, bands, power_decay, _DELAY_FRAMES)
-            fits.append((filt, reduction, level, driven))
-    return fits
+        return each_at_once(fit, list(spectra))
 
 
 def analyze_reverb(
