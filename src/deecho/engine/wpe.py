@@ -76,8 +76,10 @@ def estimate_filter(spectra: np.ndarray, delay: int, taps: int) -> tuple[np.ndar
     """WPE for one channel: spectra (frames, bins) -> filter (taps, bins), late reduction (dB)."""
     observed = np.ascontiguousarray(spectra.T, dtype=np.complex64)  # (bins, frames)
     past = delayed_taps(spectra, delay, taps)
-    past_conj = past.conj()
     past_t = past.transpose(0, 2, 1)
+    # One buffer for the weighted conjugate taps, reused every iteration: these are the
+    # analysis's largest arrays (bins x taps x frames), and the channels are fitted at once.
+    weighted = np.empty_like(past)
     dry = observed
     filt = np.zeros((observed.shape[0], taps), dtype=np.complex64)
     # Without a floor, near-silent frames get huge weights and decide the filter alone.
@@ -87,7 +89,7 @@ def estimate_filter(spectra: np.ndarray, delay: int, taps: int) -> tuple[np.ndar
             np.abs(dry) ** 2, 2 * _POWER_CONTEXT_BINS + 1, axis=0, mode="nearest"
         )
         weight = (1.0 / np.maximum(power, floor)).astype(np.float32)  # (bins, frames)
-        weighted = past_conj * weight[:, None, :]
+        np.multiply(np.conjugate(past, out=weighted), weight[:, None, :], out=weighted)
         cov = np.matmul(weighted, past_t).astype(np.complex128)  # (bins, taps, taps)
         cross = np.matmul(weighted, observed[:, :, None])[:, :, 0].astype(np.complex128)
         load = 1e-6 * np.real(np.trace(cov, axis1=1, axis2=2)) / taps + 1e-30
