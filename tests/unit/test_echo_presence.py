@@ -12,7 +12,7 @@ import pytest
 
 from deecho.engine import Amounts, estimate_echoes, remove_echo
 from deecho.engine.comb_filter import EchoFamily
-from deecho.engine.echo_presence import looped_share, unheard_share
+from deecho.engine.echo_presence import looped_share, pitched_share, unheard_share
 
 
 def si_sdr(estimate: np.ndarray, reference: np.ndarray) -> float:
@@ -156,3 +156,42 @@ def test_a_delay_on_a_loop_is_still_removed() -> None:
     result = remove_echo(wet, RATE, Amounts(echo=1.0, reverb=0.0))
     assert [round(echo.delay_ms) for echo in result.report.echoes] == [300]
     assert si_sdr(result.no_echo, dry) > si_sdr(wet, dry) + 15.0
+
+
+def low_notes(periods: list[float], seconds_each: float = 0.8) -> np.ndarray:
+    """Held harmonic notes of the given periods (s), one after another, then 1 s of silence."""
+    t = np.arange(round(seconds_each * RATE)) / RATE
+    notes = [
+        sum(np.sin(2 * np.pi * h * t / period) * 0.8**h for h in range(1, 12))
+        * np.minimum(1.0, t / 0.03)
+        for period in periods
+    ]
+    audio = np.concatenate([*notes, np.zeros(RATE)])
+    return (0.5 * audio / np.max(np.abs(audio))).astype(np.float32)
+
+
+def test_a_lag_of_two_periods_of_a_held_note_is_the_note() -> None:
+    # C2 (15.3 ms) and its neighbours: the C2 notes hold half the energy; 30.6 ms is two of
+    # their periods, three of a 10.2 ms note's, four of a 7.6 ms one's.
+    audio = low_notes([1 / 65.4, 1 / 73.4, 1 / 65.4, 1 / 82.4])
+    assert pitched_share([audio], round(2 / 65.4 * RATE), RATE) == pytest.approx(0.5, abs=0.1)
+    for divisor, period in ((3, 1 / 98.0), (4, 1 / 131.0)):
+        held = low_notes([period] * 3)
+        assert pitched_share([held], round(divisor * period * RATE), RATE) > 0.9
+    # One period is the note's own lag, not a fraction of it; 2.5 periods no multiple.
+    assert pitched_share([audio], round(RATE / 65.4), RATE) < 0.05
+    assert pitched_share([audio], round(2.5 / 65.4 * RATE), RATE) < 0.05
+
+
+@pytest.mark.parametrize("delay_s", [0.03, 0.05, 0.12, 0.3])
+def test_an_echo_is_not_a_fraction_of_the_lag_it_repeats_at(delay_s: float) -> None:
+    from test_reverb_signals import speech_like
+
+    lag = round(delay_s * RATE)
+    speech = speech_like(9.0, RATE)[None, :].astype(np.float32)
+    # A high sine repeats at 60 ms too (33 of its periods), but its period is 1.8 ms.
+    t = np.arange(9 * RATE) / RATE
+    sine = (0.3 * np.sin(2 * np.pi * 550.0 * t)).astype(np.float32)[None, :]
+    for dry in (speech, sine):
+        delay = pedalboard.Delay(delay_seconds=delay_s, feedback=0.4, mix=0.4)
+        assert pitched_share([np.asarray(delay(dry, RATE))[0]], lag, RATE) < 0.05

@@ -33,7 +33,7 @@ import numpy as np
 from .comb_filter import EchoFamily, apply_families
 from .wpe import stft, window
 
-__all__ = ["looped_share", "unheard_share"]
+__all__ = ["looped_share", "pitched_share", "unheard_share"]
 
 _FRAME_S = 0.046
 # Cells up to 2 kHz: where voices' and instruments' fundamentals and first partials lie
@@ -45,6 +45,10 @@ _ABOVE = 10.0  # the echo's power over the input's, in a cell, beyond any chance
 _BLOCK_S = 0.1  # a loop is judged a tenth of a second at a time
 _EXACT = 0.01  # what is left of a block after the best scaled copy of it one lag before
 _SAME_LEVEL = 0.95  # scale between blocks a lag apart, and its inverse (+-0.45 dB)
+_DIVISORS = (2, 3, 4)
+_PERIODIC = 0.9  # normalised correlation of a block with itself a period later
+_SHORTEST_PERIOD_S = 0.001
+_PERIOD_TOLERANCE = 1.5  # samples per period: the period is read to the sample
 
 
 def unheard_share(
@@ -90,6 +94,57 @@ def looped_share(excerpts: Sequence[np.ndarray], lag: int, sample_rate: int) -> 
         total += float(np.sum(energy))
         looped += float(np.sum(energy[repeated]))
     return looped / total if total > 0.0 else 0.0
+
+
+def pitched_share(excerpts: Sequence[np.ndarray], lag: int, sample_rate: int) -> float:
+    """The share of the energy (1-D excerpts of one channel) in blocks whose own period,
+    times two to four, is `lag`: held low notes repeating themselves.
+
+    A held note repeats itself at every multiple of its period, so the cepstrum reads a
+    train at two periods of a low note (a tuba's C2 through reverbs: 30.6 ms, feedback 0.8;
+    0.22-0.42 of its energy in such blocks) and the presence check cannot refuse it: at a
+    lag that short the old note still sounds where the new one starts. An echo makes the
+    sound repeat at its own lag, not at a fraction of it: real delays of 30-450 ms on
+    speech and music 0.00-0.01. A block's period is its shortest strong repeat: a 550 Hz
+    sine repeats at 60 ms too, but its period is 1.8 ms, and an echo of it is still found.
+    """
+    size = max(1, round(_BLOCK_S * sample_rate))
+    shortest = max(1, round(_SHORTEST_PERIOD_S * sample_rate))
+    longest = round(lag / min(_DIVISORS)) + 2
+    if longest >= size or longest <= shortest:
+        return 0.0
+    pitched = total = 0.0
+    for excerpt in excerpts:
+        signal = np.asarray(excerpt, dtype=np.float64)
+        count = signal.size // size
+        if count == 0:
+            continue
+        blocks = signal[: count * size].reshape(count, size)
+        spectrum = np.fft.rfft(blocks, n=2 * size, axis=1)
+        correlation = np.fft.irfft(spectrum.real**2 + spectrum.imag**2, axis=1)[:, : longest + 1]
+        energy = correlation[:, 0]
+        lags = np.arange(shortest, longest + 1)
+        # Unbiased: each lag's sum over the samples that overlap at it.
+        normalised = (
+            correlation[:, lags] * (size / (size - lags)) / np.maximum(energy, 1e-300)[:, None]
+        )
+        # The period: the first peak of the autocorrelation that is a strong repeat.
+        strong = np.zeros_like(normalised, dtype=bool)
+        strong[:, 1:-1] = (
+            (normalised[:, 1:-1] > _PERIODIC)
+            & (normalised[:, 1:-1] >= normalised[:, :-2])
+            & (normalised[:, 1:-1] >= normalised[:, 2:])
+        )
+        period = lags[np.argmax(strong, axis=1)]
+        multiple = np.round(lag / period)
+        divides = (
+            np.any(strong, axis=1)
+            & np.isin(multiple, _DIVISORS)
+            & (np.abs(lag - multiple * period) <= multiple * _PERIOD_TOLERANCE)
+        )
+        total += float(np.sum(energy))
+        pitched += float(np.sum(energy[divides]))
+    return pitched / total if total > 0.0 else 0.0
 
 
 def _repeats(later: np.ndarray, earlier: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ import numpy as np
 
 from .cepstrum import Cepstrum, averaged_cepstrum, window_length
 from .comb_filter import EchoFamily, apply_families
-from .echo_presence import looped_share, unheard_share
+from .echo_presence import looped_share, pitched_share, unheard_share
 
 MIN_DELAY_S = 0.020
 MAX_DELAY_S = 1.5
@@ -58,6 +58,10 @@ MAX_UNHEARD = 0.1
 MAX_LOOPED = 0.25
 LOOP_LAG_TOLERANCE_S = 0.005  # broad families read 2 ms either side of a loop's bar
 LOOP_MAX_MULTIPLE = 4
+# A lag that a held note's period divides is the note repeating itself: real delays put
+# 0.00-0.01 of the energy in blocks whose period is a half to a quarter of their lag, a tuba's
+# low notes 0.22-0.42 (echo_presence.pitched_share).
+MAX_PITCHED = 0.15
 
 
 @dataclass
@@ -109,7 +113,8 @@ def find_echo_families(excerpts: Sequence[np.ndarray], sample_rate: int) -> list
 def _heard_families(
     excerpts: Sequence[np.ndarray], families: list[EchoFamily], sample_rate: int
 ) -> list[EchoFamily]:
-    """The families whose echo the recording holds and that are not a loop repeating itself.
+    """The families whose echo the recording holds and that are not a loop or a held note
+    repeating itself.
     Families at overlapping lags are one echo (a sharp peak and broad ones around it) and
     are judged together; each echo is judged with the others cancelled (a real delay's
     repeats of the old note must not vouch for a loop's)."""
@@ -118,6 +123,8 @@ def _heard_families(
     heard: set[int] = set()
     for echo in echoes:
         if any(_of_a_loop(family, loop_lags, sample_rate) for family in echo):
+            continue
+        if any(pitched_share(excerpts, family.lag, sample_rate) > MAX_PITCHED for family in echo):
             continue
         others = [family for group in echoes if group is not echo for family in group]
         judged = [apply_families(excerpt, others) for excerpt in excerpts] if others else excerpts
