@@ -20,9 +20,36 @@ def _resonator(
     return np.array([1.0 - r]), np.array([1.0, -2.0 * r * np.cos(theta), r * r])
 
 
+def _formant_track(glides: np.random.Generator, start: tuple[float, ...]) -> np.ndarray:
+    """(4 points, 3 formants): where the formants are at the syllable's start, at its
+    thirds and at its end: a syllable is a few phonemes, its formants moving from each to
+    the next."""
+    later = [glides.uniform((250, 700, 2300), (1000, 2700, 3600)) for _ in range(3)]
+    return np.array([start, *later])
+
+
+def _articulated(source: np.ndarray, track: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The source through a cascade of formant resonators whose frequencies follow
+    `track`, 10 ms at a time. A voice's colour moves from phoneme to phoneme, and
+    engine/voicing.py tells a voice from an instrument's melody by that."""
+    step = max(1, round(0.01 * sample_rate))
+    where = np.linspace(0.0, 1.0, len(track))
+    for formant in range(track.shape[1]):
+        filtered = np.empty_like(source)
+        state = np.zeros(2)
+        for begin in range(0, source.size, step):
+            now = np.interp(begin / max(source.size - 1, 1), where, track[:, formant])
+            b, a = _resonator(float(now), 80.0, sample_rate)
+            part = slice(begin, begin + step)
+            filtered[part], state = lfilter(b, a, source[part], zi=state)
+        source = filtered
+    return source
+
+
 def speech_like(seconds: float, sample_rate: int, seed: int = 0) -> np.ndarray:
     """(n,) float64 speech-like signal, peak 0.5."""
     rng = np.random.default_rng(seed)
+    glides = np.random.default_rng([seed, 1])  # its own stream: the rest is as it was
     total = int(seconds * sample_rate)
     out = np.zeros(total)
     pos = int(0.1 * sample_rate)
@@ -32,12 +59,13 @@ def speech_like(seconds: float, sample_rate: int, seed: int = 0) -> np.ndarray:
         if rng.random() < 0.8:
             f0 = rng.uniform(100.0, 220.0) * (1.0 + rng.uniform(-0.2, 0.2) * t / t[-1])
             phase = 2.0 * np.pi * np.cumsum(f0) / sample_rate
+            # The spectral tilt glides too (a nasal into an open vowel, effort rising).
+            tilt = np.linspace(*glides.uniform(0.5, 2.0, size=2), length)
             source = np.zeros(length)
             for h in range(1, 30):
-                source += np.sin(h * phase) / h * (h * f0 < sample_rate / 2 - 500)
-            for formant in (rng.uniform(300, 900), rng.uniform(900, 2400), rng.uniform(2400, 3500)):
-                b, a = _resonator(formant, 80.0, sample_rate)
-                source = source + 2.0 * lfilter(b, a, source)
+                source += np.sin(h * phase) / h**tilt * (h * f0 < sample_rate / 2 - 500)
+            start = (rng.uniform(300, 900), rng.uniform(900, 2400), rng.uniform(2400, 3500))
+            source = _articulated(source, _formant_track(glides, start), sample_rate)
         else:
             source = rng.standard_normal(length)
             b, a = _resonator(rng.uniform(3000, 6000), 1500.0, sample_rate)

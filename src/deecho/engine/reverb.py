@@ -50,7 +50,7 @@ from deecho.engine.attacks import percussive_share
 from deecho.engine.late_level import band_of_bins, calibrate, smoothed_power
 from deecho.engine.parallel import each_at_once
 from deecho.engine.rt60 import measure_decays
-from deecho.engine.voicing import voiced_share
+from deecho.engine.voicing import voicing
 from deecho.engine.wpe import (
     estimate_filter,
     filtered_bins,
@@ -101,6 +101,8 @@ _MAX_SUSTAIN = 0.10  # above chance by more than this, the input holds notes (mu
 _MAX_HELD_SUSTAIN = 0.19
 # A voice puts 0.67-0.91 of its energy below 1 kHz in voiced frames (dry, in rooms,
 # through reverbs), drums 0-0.32 (engine/voicing.py). Below this, short sounds are drums.
+# A melody on a pitched instrument is as voiced (0.8-1.0): a voice is also articulated,
+# its colour moving from phoneme to phoneme (Voicing.speaks).
 _MIN_VOICED_SHARE = 0.5
 # Held material the stage gains on has attacks a room's tail follows: drum loops and kits
 # put 0.25-0.73 of their power in them (engine/attacks.py; 0.25 a loop in a 0.7 s room).
@@ -255,10 +257,11 @@ def analyze_reverb(
     levels = np.stack([fit[2] for fit in fits])
     if uncapped < _MIN_LATE_REDUCTION_DB or not np.any(levels > 0.0):
         return None
-    voiced = voiced_share(audio, sample_rate)
-    material = _material(held, uncapped, voiced >= _MIN_VOICED_SHARE)
+    voice = voicing(audio, sample_rate)
+    material = _material(held, uncapped, voice.speaks(_MIN_VOICED_SHARE))
     if material.tails_only:
-        least = _MIN_VOICE_ATTACK_SHARE if voiced >= _CLEAR_VOICE_SHARE else _MIN_HELD_ATTACK_SHARE
+        clear = voice.speaks(_CLEAR_VOICE_SHARE)
+        least = _MIN_VOICE_ATTACK_SHARE if clear else _MIN_HELD_ATTACK_SHARE
         if percussive_share(spectra) < least:
             return None
     filters = []
