@@ -4,14 +4,16 @@ bench's own material shows up as harm here.
     python -m bench.generality                 # every material and effect; writes the README
     python -m bench.generality --only kit,oboe # by part of a material's name
 
-Material (the reverb bench's Debian packages, bench/recordings.py): twelve more sampled
+Material (the reverb bench's Debian packages, bench/recordings.py): twenty more sampled
 instruments from MuseScore's General SoundFont played by fluidsynth (brass, reeds, strings,
-harp, mallets, bass, electric piano, accordion, steel guitar, pan flute), eight recorded
+harp, mallets, bass, electric piano, accordion, steel guitar, pan flute; kalimba, steel
+drums, pizzicato strings, xylophone, soprano sax, banjo, tuba, timpani), eight recorded
 Sonic Pi loops (drum breaks, percussion, synth loops), two ambient pads, guitar harmonics,
 vinyl hiss (noise), a kit strung from one-shot drum samples, and a second espeak-ng voice.
 Effects: none (dry), a 300 ms delay (feedback 0.3, mix 0.3), Freeverb (room 0.5, wet 0.3;
-light: room 0.3, wet 0.2; long: room 0.9, wet 0.5, dry 0.8), SoX `reverb 50` and `reverb
-80`, and a 0.7 s pyroomacoustics room, as in bench/reverb_cases.py.
+light: room 0.3, wet 0.2; long: room 0.9, wet 0.5, dry 0.8; bright: room 0.75, wet 0.4,
+dry 0.9, damping 0.2), SoX `reverb 50` and `reverb 80`, and a 0.7 s pyroomacoustics room,
+as in bench/reverb_cases.py.
 
 deecho runs in this process (`deecho.engine.remove_echo`): these are quality figures, no
 times. Verdicts: a dry take must come back within 30 dB of itself, a reverb must not be
@@ -49,6 +51,13 @@ _LOW = recordings.legato(
 )
 _CHORDS = recordings.chords(recordings._PROGRESSION, 2.25)
 _PICKED = recordings.arpeggios(recordings._PROGRESSION * 2, 0.28, 1.6)
+_STACCATO = [
+    (index * 0.35, 0.12, pitch, 90)
+    for index, pitch in enumerate(
+        [60, 64, 67, 72, 67, 64, 60, 64, 67, 72, 76, 72, 67, 64, 60, 55, 60, 64, 67, 72, 67, 64]
+    )
+]
+_RUN = recordings.legato([60, 62, 64, 65, 67, 65, 64, 62, 60, 67, 72, 67], [0.25] * 11 + [1.5])
 _KIT = (
     "drum_heavy_kick",
     "drum_snare_hard",
@@ -94,6 +103,15 @@ MATERIALS: dict[str, Callable[[], np.ndarray]] = {
     "ambient choir": _sample("ambi_choir"),
     "guitar harmonics": _sample("guit_harmonics"),
     "vinyl hiss": _sample("vinyl_hiss"),
+    # Added 2026-12-01 from a wider probe (30 more GM programs): the ones that showed harm.
+    "kalimba": _played(108, _STACCATO),
+    "steel drums": _played(114, _STACCATO),
+    "pizzicato strings": _played(45, _STACCATO),
+    "xylophone": _played(13, _STACCATO),
+    "soprano sax": _played(64, _RUN),
+    "banjo": _played(105, recordings.arpeggios(recordings._PROGRESSION * 2, 0.2, 0.8)),
+    "tuba": _played(58, recordings.legato([36, 38, 40, 36, 43, 41, 40, 38, 36], [0.8] * 8 + [2.0])),
+    "timpani": _played(47, recordings.legato([41, 41, 43, 45, 41, 41, 43, 36], [0.5] * 7 + [1.5])),
     "drum kit (one-shots)": lambda: recordings.strung(
         [recordings.SONIC_PI / f"{name}.flac" for name in _KIT] * 2, 0.15
     ),
@@ -114,12 +132,19 @@ def _delay(source: np.ndarray) -> CaseAudio:
     )
 
 
+def _bright_freeverb(source: np.ndarray) -> CaseAudio:
+    effect = pedalboard.Reverb(room_size=0.75, wet_level=0.4, dry_level=0.9, damping=0.2)
+    processed = effect(np.ascontiguousarray(source), recordings.RATE)
+    return _scaled(np.asarray(processed), source, recordings.RATE)
+
+
 EFFECTS: dict[str, Callable[[np.ndarray], CaseAudio]] = {
     "dry": unchanged,
     "delay": _delay,
     "Freeverb": freeverb(0.5, 0.3, 1.0),
     "light Freeverb": freeverb(0.3, 0.2, 1.0),
     "long Freeverb": freeverb(0.9, 0.5, 0.8),
+    "bright Freeverb": _bright_freeverb,
     "SoX reverb": sox_reverb(50),
     "SoX reverb 80": sox_reverb(80),
     "room 0.7 s": room(0.7),

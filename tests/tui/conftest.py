@@ -43,6 +43,21 @@ def take(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def long_take(tmp_path: Path) -> Path:
+    """The bundled sample repeated to five minutes: a job that is still running when a
+    test presses its next key (the 12 s sample is cleaned in a few tenths of a second)."""
+    import numpy as np
+    import soundfile as sf
+
+    audio, rate = sf.read(SAMPLES / "speech_echo.wav", dtype="float32")
+    folder = tmp_path / "session"
+    folder.mkdir()
+    path = folder / "take.wav"
+    sf.write(path, np.tile(audio, round(300 * rate / audio.size) + 1), rate, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture
 def anyio_backend() -> str:
     """Pilot tests are async: anyio's pytest plugin runs them on asyncio."""
     return "asyncio"

@@ -51,8 +51,9 @@ async def test_palette_and_help_offer_every_action(take: Path, history: History)
 
 
 async def test_remapped_keys_drive_the_job_and_cancel_keeps_nothing(
-    take: Path, history: History
+    long_take: Path, history: History
 ) -> None:
+    take = long_take  # still running when the cancel key comes
     keymap = {"process": "ctrl+r", "cancel": "ctrl+k"}
     settings = Settings(workspace=WorkspaceSettings(keymap=keymap))
     app = DeechoApp(
