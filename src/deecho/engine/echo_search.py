@@ -59,7 +59,7 @@ MAX_LOOPED = 0.25
 LOOP_LAG_TOLERANCE_S = 0.005  # broad families read 2 ms either side of a loop's bar
 LOOP_MAX_MULTIPLE = 4
 # A lag that a held note's period divides is the note repeating itself: real delays put
-# 0.00-0.01 of the energy in blocks whose period is a half to a quarter of their lag, a tuba's
+# 0.00-0.01 of the energy in blocks whose period is a half to a twelfth of their lag, a tuba's
 # low notes 0.22-0.42 (echo_presence.pitched_share).
 MAX_PITCHED = 0.15
 
