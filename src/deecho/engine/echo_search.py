@@ -58,9 +58,9 @@ MAX_UNHEARD = 0.1
 MAX_LOOPED = 0.25
 LOOP_LAG_TOLERANCE_S = 0.005  # broad families read 2 ms either side of a loop's bar
 LOOP_MAX_MULTIPLE = 4
-# A lag that a held note's period divides is the note repeating itself: real delays put
-# 0.00-0.01 of the energy in blocks whose period is a half to a twelfth of their lag, a tuba's
-# low notes 0.22-0.42 (echo_presence.pitched_share).
+# A lag that a held note's period divides is the note repeating itself: real delays of
+# 30-120 ms put 0.00-0.01 of the energy in blocks whose period is a half to a twelfth of
+# their lag, a tuba's low notes 0.22-0.42 (echo_presence.pitched_share; lags under 0.2 s).
 MAX_PITCHED = 0.15
 
 
