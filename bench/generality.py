@@ -132,19 +132,13 @@ def _delay(source: np.ndarray) -> CaseAudio:
     )
 
 
-def _bright_freeverb(source: np.ndarray) -> CaseAudio:
-    effect = pedalboard.Reverb(room_size=0.75, wet_level=0.4, dry_level=0.9, damping=0.2)
-    processed = effect(np.ascontiguousarray(source), recordings.RATE)
-    return _scaled(np.asarray(processed), source, recordings.RATE)
-
-
 EFFECTS: dict[str, Callable[[np.ndarray], CaseAudio]] = {
     "dry": unchanged,
     "delay": _delay,
     "Freeverb": freeverb(0.5, 0.3, 1.0),
     "light Freeverb": freeverb(0.3, 0.2, 1.0),
     "long Freeverb": freeverb(0.9, 0.5, 0.8),
-    "bright Freeverb": _bright_freeverb,
+    "bright Freeverb": freeverb(0.75, 0.4, 0.9, damping=0.2),
     "SoX reverb": sox_reverb(50),
     "SoX reverb 80": sox_reverb(80),
     "room 0.7 s": room(0.7),

@@ -89,9 +89,15 @@ def _kind(name: str) -> str:
 # --- effects: each takes the dry (channels, samples) and returns (input, reference, rate) -----
 
 
-def freeverb(room_size: float, wet: float, dry: float) -> Callable[[np.ndarray], CaseAudio]:
+def freeverb(
+    room_size: float, wet: float, dry: float, damping: float = 0.5
+) -> Callable[[np.ndarray], CaseAudio]:
+    """pedalboard.Reverb at these settings (damping 0.5: pedalboard's default)."""
+
     def make(source: np.ndarray) -> CaseAudio:
-        effect = pedalboard.Reverb(room_size=room_size, wet_level=wet, dry_level=dry, width=1.0)
+        effect = pedalboard.Reverb(
+            room_size=room_size, wet_level=wet, dry_level=dry, damping=damping, width=1.0
+        )
         processed = effect(np.ascontiguousarray(source), recordings.RATE)
         return cases._scaled(processed, source, recordings.RATE)
 
