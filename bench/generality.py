@@ -111,6 +111,7 @@ MATERIALS: dict[str, Callable[[], np.ndarray]] = {
     "soprano sax": _played(64, _RUN),
     "banjo": _played(105, recordings.arpeggios(recordings._PROGRESSION * 2, 0.2, 0.8)),
     "tuba": _played(58, recordings.legato([36, 38, 40, 36, 43, 41, 40, 38, 36], [0.8] * 8 + [2.0])),
+    "music box": _played(10, _STACCATO),  # 2026-12-01, second probe (21 more): the one with harm
     "timpani": _played(47, recordings.legato([41, 41, 43, 45, 41, 41, 43, 36], [0.5] * 7 + [1.5])),
     "drum kit (one-shots)": lambda: recordings.strung(
         [recordings.SONIC_PI / f"{name}.flac" for name in _KIT] * 2, 0.15
