@@ -126,16 +126,20 @@ def _espeak() -> np.ndarray:
     return source("speech", recordings.RATE, recordings.SECONDS, seed=7)
 
 
-def _delay(source: np.ndarray) -> CaseAudio:
-    effect = pedalboard.Delay(delay_seconds=0.3, feedback=0.3, mix=0.3)
-    return _scaled(
-        np.asarray(effect(np.ascontiguousarray(source), recordings.RATE)), source, recordings.RATE
-    )
+def _delay(seconds: float) -> Callable[[np.ndarray], CaseAudio]:
+    def make(source: np.ndarray) -> CaseAudio:
+        effect = pedalboard.Delay(delay_seconds=seconds, feedback=0.3, mix=0.3)
+        processed = np.asarray(effect(np.ascontiguousarray(source), recordings.RATE))
+        return _scaled(processed, source, recordings.RATE)
+
+    return make
 
 
+_DELAYS = ("delay", "slapback")
 EFFECTS: dict[str, Callable[[np.ndarray], CaseAudio]] = {
     "dry": unchanged,
-    "delay": _delay,
+    "delay": _delay(0.3),
+    "slapback": _delay(0.06),  # 2026-12-01: the short delay of rockabilly vocals and guitars
     "Freeverb": freeverb(0.5, 0.3, 1.0),
     "light Freeverb": freeverb(0.3, 0.2, 1.0),
     "long Freeverb": freeverb(0.9, 0.5, 0.8),
@@ -157,7 +161,7 @@ class Result:
     def passed(self) -> bool:
         if self.effect == "dry":
             return self.value >= DRY_MIN_DB
-        if self.effect == "delay":
+        if self.effect in _DELAYS:
             return self.value >= DELAY_MIN_DB
         return self.value >= REVERB_MIN_DB
 
@@ -178,7 +182,7 @@ def run(material: str, effect: str, source: np.ndarray) -> Result:
     out = np.asarray(remove_echo(wet, rate).no_echo)
     if effect == "dry":
         return Result(material, effect, si_sdr(out, wet), None)
-    mask = ideal_mask_gain(wet, reference).gain_db if effect != "delay" else None
+    mask = ideal_mask_gain(wet, reference).gain_db if effect not in _DELAYS else None
     return Result(material, effect, si_sdr_gain(out, wet, reference), mask)
 
 

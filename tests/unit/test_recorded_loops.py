@@ -65,7 +65,7 @@ def test_a_recorded_loop_or_pad_through_a_reverb_is_not_made_worse(
 def test_a_delay_on_a_recorded_loop_is_still_removed() -> None:
     # 32 dB while the loop's 884 ms bar passed for an echo; 16.5 dB since it does not: a
     # faint 716/726 ms likeness inside the bar is then read as an echo on one channel.
-    wet, dry, rate = _delay(_material(MATERIALS["industrial loop"]))
+    wet, dry, rate = _delay(0.3)(_material(MATERIALS["industrial loop"]))
     result = remove_echo(wet, rate)
     assert 300 in [round(echo.delay_ms) for echo in result.report.echoes]
     assert si_sdr_gain(np.asarray(result.no_echo), wet, dry) >= 10.0

@@ -38,7 +38,9 @@ SHAPE_HALF_WIDTH = 24
 LOW_BAND_HZ = (300.0, 1000.0)
 LOW_BAND_SHARE = 0.5
 RAHMONIC_SHARE = 0.5
-RAHMONIC_DIVISORS = (2, 3, 4, 5, 6, 7, 8)
+# A note 2-12 periods back, as echo_presence.pitched_share reads it (an oboe's A4 eleven
+# periods back, 24.9 ms, read as an echo and made the fit of its real delay unstable).
+RAHMONIC_DIVISORS = tuple(range(2, 13))
 RAHMONIC_SHORT_LAG = 5  # times the shortest delay: where a pitch's high rahmonics can reach
 RAHMONIC_MIN_LAG = 40  # samples: below ~1-2 ms the cepstrum is the spectral envelope
 SCORE_SIGMAS = 9.0
@@ -322,21 +324,31 @@ def _reaches_low_band(values: np.ndarray, peak: int, sample_rate: int) -> bool:
 
 
 def _is_rahmonic(mass: np.ndarray, peak: int, lag_min: int, reach: int) -> bool:
-    """A peak at L with a comparable one at L/2 or L/3 is a sustained note's rahmonic.
+    """A peak at L = kT with comparable ones at T, 2T, ... (k-1)T is a sustained note's
+    rahmonic (k up to 12 for short lags, else 2 or 3).
 
     A harmonic tone (or a voiced syllable) of period T puts cepstral peaks at T, 2T, 3T...; a
-    real echo at L has repeats at 2L, 3L but nothing at L/2.
+    real echo at L has repeats at 2L, 3L but nothing at L/2. One peak near L/k is not enough
+    at short lags: a melody's notes put rahmonics every few milliseconds, and a 60 ms
+    slapback on a trumpet had one of them within k + 16 samples of 60/8 ms (it was dropped,
+    and with it the slapback on trumpet, strings, harp and a voice).
     """
     level = mass[peak]
     divisors = RAHMONIC_DIVISORS if peak < RAHMONIC_SHORT_LAG * lag_min else (2, 3)
     for divisor in divisors:
-        centre = peak // divisor
-        if centre < RAHMONIC_MIN_LAG:
+        if peak // divisor < RAHMONIC_MIN_LAG:
             break
-        around = mass[max(centre - divisor - reach, 0) : centre + divisor + reach + 1]
-        if len(around) and float(np.max(around)) >= RAHMONIC_SHARE * level:
+        if all(
+            _holds_a_peak(mass, multiple * peak // divisor, divisor + reach, level)
+            for multiple in range(1, divisor)
+        ):
             return True
     return False
+
+
+def _holds_a_peak(mass: np.ndarray, centre: int, reach: int, level: float) -> bool:
+    around = mass[max(centre - reach, 0) : centre + reach + 1]
+    return bool(len(around)) and float(np.max(around)) >= RAHMONIC_SHARE * level
 
 
 def _local_level(series: np.ndarray, lag_min: int) -> tuple[np.ndarray, np.ndarray]:
