@@ -116,8 +116,8 @@ _MIN_HELD_ATTACK_SHARE = 0.235
 # Timpani ring 0.8-1.2 s of their own (sustain 0.17-0.18) and strike as hard as a drum loop
 # (0.30): treated as drums in a room, dry ones came back 17.7 dB changed and through reverbs
 # 2.7-6.1 dB worse. Held drum loops and kits the stage gains on: 0.28-0.73 at 0.10-0.17;
-# a loop in a 0.7 s room (0.25 at 0.14, +1.2 dB) and a kit through a long Freeverb (0.28 at
-# 0.15, +0.6) are left alone with the timpani.
+# a loop in a 0.7 s room (0.25 at 0.14, +1.2 dB), a kit through a long Freeverb (0.28 at
+# 0.15, +0.6) and tabla hits through two Freeverbs (+0.7, +1.5) are left alone with them.
 _HELD_ATTACK_SHARE_MOST = 0.40
 _CLEAR_VOICE_SHARE = 0.6  # voices 0.67-0.91; bands 0.28-0.56
 _MIN_VOICE_ATTACK_SHARE = 0.1
