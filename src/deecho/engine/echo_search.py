@@ -17,7 +17,7 @@ import numpy as np
 
 from .cepstrum import Cepstrum, averaged_cepstrum, window_length
 from .comb_filter import EchoFamily, apply_families
-from .echo_presence import looped_share, pitched_share, unheard_share
+from .echo_presence import heard_families
 
 MIN_DELAY_S = 0.020
 MAX_DELAY_S = 1.5
@@ -52,18 +52,6 @@ KERNEL_TAP_RELATIVE = 0.25
 MAX_KERNEL_L1 = 0.98
 MAX_FEEDBACK = 0.9
 CONVERGED = 0.002
-# A real echo lies inside the recording; a family predicting more than this share of its
-# energy where the input is 10 dB quieter is the source repeating itself (echo_presence).
-MAX_UNHEARD = 0.1
-# No echo repeats a sound exactly at the same level twice over; a loop does, in 0.72-0.89
-# of its energy (echo_presence.looped_share); real delays 0.00.
-MAX_LOOPED = 0.25
-LOOP_LAG_TOLERANCE_S = 0.005  # broad families read 2 ms either side of a loop's bar
-LOOP_MAX_MULTIPLE = 4
-# A lag that a held note's period divides is the note repeating itself: real delays of
-# 30-120 ms put 0.00-0.01 of the energy in blocks whose period is a half to a twelfth of
-# their lag, a tuba's low notes 0.22-0.42 (echo_presence.pitched_share; lags under 0.2 s).
-MAX_PITCHED = 0.15
 
 
 @dataclass
@@ -109,89 +97,7 @@ def find_echo_families(excerpts: Sequence[np.ndarray], sample_rate: int) -> list
         fits.extend(fit for fit in added if fit.family and fit.family.first_repeat_gain > 0)
         families = _families(fits)
         current = [apply_families(excerpt, families) for excerpt in excerpts]
-    return _heard_families(excerpts, _plausible_families(fits), sample_rate)
-
-
-def _heard_families(
-    excerpts: Sequence[np.ndarray], families: list[EchoFamily], sample_rate: int
-) -> list[EchoFamily]:
-    """The families whose echo the recording holds and that are not a loop or a held note
-    repeating itself.
-    Families at overlapping lags are one echo (a sharp peak and broad ones around it) and
-    are judged together; each echo is judged with the others cancelled (a real delay's
-    repeats of the old note must not vouch for a loop's), and only with echoes still in
-    the running: the one the recording least holds goes first, and the rest are judged
-    again without it. Cancelled, a false echo damages the very cells a real one is read
-    in (a music box's phrase read a 1.4 s "echo" at 0.4 whose cancelling put 0.14 of its
-    real 300 ms delay's echo in cells 10 dB quieter, and the delay was refused)."""
-    loop_lags = _loop_lags(excerpts, families, sample_rate)
-    running = _same_echo_groups(families)
-    # Loops and held notes are in the recording: they stay cancelled while the others are
-    # judged, but are not echoes themselves.
-    judged = [
-        echo
-        for echo in running
-        if not any(_of_a_loop(family, loop_lags, sample_rate) for family in echo)
-        and not any(
-            pitched_share(excerpts, family.lag, sample_rate) > MAX_PITCHED for family in echo
-        )
-    ]
-    while judged:
-        unheard = [_unheard(excerpts, echo, running, sample_rate) for echo in judged]
-        worst = int(np.argmax(unheard))
-        if unheard[worst] <= MAX_UNHEARD:
-            break
-        refused = judged.pop(worst)
-        running = [echo for echo in running if echo is not refused]
-    heard = {id(family) for echo in judged for family in echo}
-    return [family for family in families if id(family) in heard]
-
-
-def _unheard(
-    excerpts: Sequence[np.ndarray],
-    echo: list[EchoFamily],
-    echoes: list[list[EchoFamily]],
-    sample_rate: int,
-) -> float:
-    """echo_presence.unheard_share of one echo, the other echoes cancelled."""
-    others = [family for group in echoes if group is not echo for family in group]
-    judged = [apply_families(excerpt, others) for excerpt in excerpts] if others else excerpts
-    return unheard_share(judged, echo, sample_rate)
-
-
-def _loop_lags(
-    excerpts: Sequence[np.ndarray], families: list[EchoFamily], sample_rate: int
-) -> list[int]:
-    """The families' lags at which the recording repeats itself exactly (a loop)."""
-    lags = sorted({family.lag for family in families})
-    return [lag for lag in lags if looped_share(excerpts, lag, sample_rate) > MAX_LOOPED]
-
-
-def _of_a_loop(family: EchoFamily, loops: list[int], sample_rate: int) -> bool:
-    """The family sits at a loop's lag or at two to four times it (broad families read
-    around it). Not further: a steady tone repeats itself at every multiple of its period,
-    and near some multiple of a short one lies any lag."""
-    reach = family.half_width + round(LOOP_LAG_TOLERANCE_S * sample_rate)
-    return any(
-        abs(family.lag - multiple * loop) <= reach
-        for loop in loops
-        for multiple in range(1, LOOP_MAX_MULTIPLE + 1)
-    )
-
-
-def _same_echo_groups(families: list[EchoFamily]) -> list[list[EchoFamily]]:
-    """Families grouped where their kernels' lag spans overlap."""
-    groups: list[list[EchoFamily]] = []
-    reach = -1
-    for family in sorted(families, key=lambda f: f.lag):
-        start, end = family.lag - family.half_width, family.lag + family.half_width
-        if groups and start <= reach:
-            groups[-1].append(family)
-            reach = max(reach, end)
-        else:
-            groups.append([family])
-            reach = end
-    return groups
+    return heard_families(excerpts, _plausible_families(fits), sample_rate)
 
 
 def _plausible(fit: _FamilyFit) -> bool:
