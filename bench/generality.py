@@ -57,6 +57,7 @@ _STACCATO = [
         [60, 64, 67, 72, 67, 64, 60, 64, 67, 72, 76, 72, 67, 64, 60, 55, 60, 64, 67, 72, 67, 64]
     )
 ]
+_TIMPANI = recordings.legato([41, 41, 43, 45, 41, 41, 43, 36], [0.5] * 7 + [1.5])
 _RUN = recordings.legato([60, 62, 64, 65, 67, 65, 64, 62, 60, 67, 72, 67], [0.25] * 11 + [1.5])
 _KIT = (
     "drum_heavy_kick",
@@ -112,7 +113,7 @@ MATERIALS: dict[str, Callable[[], np.ndarray]] = {
     "banjo": _played(105, recordings.arpeggios(recordings._PROGRESSION * 2, 0.2, 0.8)),
     "tuba": _played(58, recordings.legato([36, 38, 40, 36, 43, 41, 40, 38, 36], [0.8] * 8 + [2.0])),
     "music box": _played(10, _STACCATO),  # 2026-12-01, second probe (21 more): the one with harm
-    "timpani": _played(47, recordings.legato([41, 41, 43, 45, 41, 41, 43, 36], [0.5] * 7 + [1.5])),
+    "timpani": _played(47, _TIMPANI),
     "drum kit (one-shots)": lambda: recordings.strung(
         [recordings.SONIC_PI / f"{name}.flac" for name in _KIT] * 2, 0.15
     ),

@@ -22,6 +22,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench import recordings  # noqa: E402
+from bench.generality import _STACCATO, _TIMPANI  # noqa: E402
 from bench.metrics import si_sdr  # noqa: E402
 
 from deecho.engine import Amounts, remove_echo  # noqa: E402
@@ -138,16 +139,6 @@ def test_a_melody_on_a_pitched_instrument_keeps_its_own_ringing(
     assert si_sdr(out, dry) >= si_sdr(wet, dry) - 0.5, name
 
 
-# An up-and-down arpeggio: the phrase plays some of its notes again two notes (0.7 s) and
-# four notes (1.4 s) later, each time the same sample.
-ARPEGGIO = [
-    (index * 0.35, 0.12, pitch, 90)
-    for index, pitch in enumerate(
-        [60, 64, 67, 72, 67, 64, 60, 64, 67, 72, 76, 72, 67, 64, 60, 55, 60, 64, 67, 72, 67, 64]
-    )
-]
-
-
 @pytest.mark.parametrize("hall", [None, "Freeverb"])
 def test_a_phrase_that_plays_its_notes_again_is_not_an_echo(hall: str | None) -> None:
     # A music box's notes ring on under the next ones, so a 1.4 s "echo" (first repeat 0.4)
@@ -155,7 +146,9 @@ def test_a_phrase_that_plays_its_notes_again_is_not_an_echo(hall: str | None) ->
     # was judged, the 1.4 s family took the notes that did repeat and vouched for it: the
     # dry take came back 16.6 dB changed, through this Freeverb 2.4 dB worse. Echoes that
     # fail are now dropped one by one, the least heard first, and the rest judged again.
-    dry = recordings._finished(recordings.fluidsynth(10, ARPEGGIO))
+    # The generality bench's phrase: an arpeggio up and down that plays some of its notes
+    # again two notes (0.7 s) and four notes (1.4 s) later, each time the same sample.
+    dry = recordings._finished(recordings.fluidsynth(10, _STACCATO))
     wet = dry
     if hall is not None:
         hall_effect = pedalboard.Reverb(room_size=0.5, wet_level=0.3, dry_level=1.0)
@@ -165,15 +158,12 @@ def test_a_phrase_that_plays_its_notes_again_is_not_an_echo(hall: str | None) ->
     assert si_sdr(np.asarray(result.no_echo), wet) > 60.0
 
 
-TIMPANI = recordings.legato([41, 41, 43, 45, 41, 41, 43, 36], [0.5] * 7 + [1.5])
-
-
 @pytest.mark.parametrize("hall", [None, "Freeverb", "light Freeverb"])
 def test_timpani_keep_their_own_ring(hall: str | None) -> None:
     # Timpani ring 0.8-1.2 s of their own and strike as hard as a drum loop: the reverb
     # stage read their ring as a room's tail and took it, dry 17.7 dB changed, through these
     # Freeverbs 6.0 and 6.1 dB worse. Held that much, they need more attacks to be a room.
-    dry = recordings._finished(recordings.fluidsynth(47, TIMPANI))
+    dry = recordings._finished(recordings.fluidsynth(47, _TIMPANI))
     if hall is None:
         assert si_sdr(np.asarray(remove_echo(dry, recordings.RATE).no_echo), dry) > 30.0
         return
